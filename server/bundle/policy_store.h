@@ -1,0 +1,99 @@
+// PolicyStore: which bundle is active, published as an immutable snapshot.
+//
+// Readers (every request) take Current(): one shared_ptr copy under a
+// reader lock, after which they use that bundle for the whole request even
+// if another is activated meanwhile. Writers (the loader) Activate() a
+// bundle that already passed every check; a failed candidate is only
+// recorded (RecordFailure) and never replaces the active one.
+//
+// Thread safety: all methods are safe to call concurrently.
+#ifndef IMPORTGATE_SERVER_BUNDLE_POLICY_STORE_H_
+#define IMPORTGATE_SERVER_BUNDLE_POLICY_STORE_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/bundle/loader.h"
+#include "server/common/clock.h"
+
+namespace importgate::bundle {
+
+// One bundle that was active, and when it became so.
+struct ActivationRecord {
+  std::shared_ptr<const LoadedBundle> bundle;
+  absl::Time loaded_at;
+};
+
+// The outcome of one load attempt.
+struct LoadAttemptRecord {
+  absl::Time at;
+  std::string source;
+  bool activated = false;
+  std::string error;  // empty when activated
+  std::string candidate_name;
+  uint64_t candidate_revision = 0;
+  std::string candidate_digest;
+};
+
+struct StoreStatus {
+  std::optional<ActivationRecord> active;
+  std::optional<LoadAttemptRecord> last_attempt;
+  std::vector<ActivationRecord> history;  // newest first, active included
+};
+
+struct ActivateOptions {
+  // Allow a revision lower than or equal to the active one (an explicit
+  // rollback). Without it such a bundle is refused.
+  bool allow_rollback = false;
+};
+
+class PolicyStore {
+ public:
+  // Called with true when a bundle becomes active (health: SERVING).
+  using ServingListener = std::function<void(bool serving)>;
+
+  // `clock` must outlive the store. Keeps `history_limit` activations.
+  explicit PolicyStore(const Clock* clock, size_t history_limit = 10);
+
+  PolicyStore(const PolicyStore&) = delete;
+  PolicyStore& operator=(const PolicyStore&) = delete;
+
+  // Sets the listener, and calls it at once with the current state.
+  void SetServingListener(ServingListener listener);
+
+  // The active bundle, or null while none is.
+  std::shared_ptr<const LoadedBundle> Current() const;
+
+  // Makes `bundle` active and records the attempt.
+  // Returns FAILED_PRECONDITION (and changes nothing but the attempt record)
+  // when its revision is not newer than the active one and
+  // options.allow_rollback is false.
+  absl::Status Activate(std::shared_ptr<const LoadedBundle> bundle,
+                        ActivateOptions options = {});
+
+  // Records a candidate from `source` that failed to load with `error`.
+  void RecordFailure(absl::string_view source, const absl::Status& error);
+
+  StoreStatus Status() const;
+
+ private:
+  const Clock* const clock_;
+  const size_t history_limit_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const LoadedBundle> current_ ABSL_GUARDED_BY(mu_);
+  std::deque<ActivationRecord> history_ ABSL_GUARDED_BY(mu_);
+  std::optional<LoadAttemptRecord> last_attempt_ ABSL_GUARDED_BY(mu_);
+  ServingListener listener_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace importgate::bundle
+
+#endif  // IMPORTGATE_SERVER_BUNDLE_POLICY_STORE_H_

@@ -1,0 +1,115 @@
+#include "server/bundle/source_reader.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <system_error>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace importgate::bundle {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status FsError(const fs::path& path, const std::error_code& ec) {
+  return absl::InternalError(absl::StrCat(path.string(), ": ", ec.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<policy::SourceFile>> ReadSourceDirectory(
+    absl::string_view directory) {
+  const fs::path root{std::string(directory)};
+  std::error_code ec;
+  fs::file_status root_status = fs::status(root, ec);
+  if (ec || !fs::exists(root_status)) {
+    return absl::NotFoundError(
+        absl::StrCat("bundle directory ", directory, " does not exist"));
+  }
+  if (!fs::is_directory(root_status)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(directory, " is not a directory"));
+  }
+  std::vector<policy::SourceFile> files;
+  size_t total = 0;
+  auto options = fs::directory_options::follow_directory_symlink;
+  fs::recursive_directory_iterator it(root, options, ec), end;
+  if (ec) return FsError(root, ec);
+  for (; it != end; it.increment(ec)) {
+    if (ec) return FsError(it->path(), ec);
+    const fs::path& path = it->path();
+    std::string name = path.filename().string();
+    if (absl::StartsWith(name, ".")) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file(ec) ||
+        !absl::EndsWith(name, policy::kSourceSuffix)) {
+      continue;
+    }
+    uintmax_t size = it->file_size(ec);
+    if (ec) return FsError(path, ec);
+    if (size > kMaxSourceFileBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path.string(), ": ", size, " bytes exceeds the ",
+          kMaxSourceFileBytes, "-byte limit per file"));
+    }
+    total += size;
+    if (total > kMaxSourceBundleBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          directory, ": bundle exceeds ", kMaxSourceBundleBytes, " bytes"));
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream content;
+    content << in.rdbuf();
+    if (!in) {
+      return absl::InternalError(
+          absl::StrCat(path.string(), ": cannot read: ", std::strerror(errno)));
+    }
+    files.push_back({fs::relative(path, root, ec).generic_string(),
+                     std::move(content).str()});
+    if (ec) return FsError(path, ec);
+  }
+  std::sort(files.begin(), files.end(),
+            [](const policy::SourceFile& a, const policy::SourceFile& b) {
+              return a.path < b.path;
+            });
+  return files;
+}
+
+std::string ContentDigest(absl::Span<const policy::SourceFile> files) {
+  std::vector<const policy::SourceFile*> sorted;
+  for (const auto& f : files) sorted.push_back(&f);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->path < b->path; });
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                              &EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  for (const auto* f : sorted) {
+    std::string header = absl::StrCat(f->path, std::string(1, '\0'),
+                                      f->content.size(), std::string(1, '\0'));
+    EVP_DigestUpdate(ctx.get(), header.data(), header.size());
+    EVP_DigestUpdate(ctx.get(), f->content.data(), f->content.size());
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "sha256:";
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 0xf]);
+  }
+  return out;
+}
+
+}  // namespace importgate::bundle

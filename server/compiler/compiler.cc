@@ -1,0 +1,510 @@
+#include "server/compiler/compiler.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "server/policy/codes.h"
+
+namespace importgate::compiler {
+namespace {
+
+namespace pv1 = importgate::policy::v1;
+namespace v1 = importgate::v1;
+using policy::SourceLocation;
+
+constexpr absl::Duration kMaxCacheTtl = absl::Hours(24);
+
+bool MatchesCharset(absl::string_view s, size_t max_len, bool upper_ok,
+                    bool lower_ok, absl::string_view extra) {
+  if (s.empty() || s.size() > max_len) return false;
+  for (char c : s) {
+    bool ok = (c >= '0' && c <= '9') || (upper_ok && c >= 'A' && c <= 'Z') ||
+              (lower_ok && c >= 'a' && c <= 'z') ||
+              extra.find(c) != absl::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool IsDecisionEffect(v1::Effect e) {
+  return e == v1::EFFECT_ALLOW || e == v1::EFFECT_DENY;
+}
+
+// Accumulates the errors of one bundle, each pointing at its source.
+class Errors {
+ public:
+  void Add(const SourceLocation& where, absl::string_view rule_id,
+           absl::string_view field, absl::string_view what) {
+    ++count_;
+    if (lines_.size() >= static_cast<size_t>(kMaxReportedErrors)) return;
+    std::string line = policy::FormatLocation(where);
+    if (!rule_id.empty()) absl::StrAppend(&line, ": rule \"", rule_id, "\"");
+    absl::StrAppend(&line, ": ", field, ": ", what);
+    lines_.push_back(std::move(line));
+  }
+  bool empty() const { return count_ == 0; }
+  size_t count() const { return count_; }
+  absl::Status ToStatus() const {
+    std::string text = absl::StrJoin(lines_, "\n");
+    if (count_ > lines_.size()) {
+      absl::StrAppend(&text, "\n... and ", count_ - lines_.size(),
+                      " more errors");
+    }
+    return absl::InvalidArgumentError(text);
+  }
+
+ private:
+  size_t count_ = 0;
+  std::vector<std::string> lines_;
+};
+
+// Where an error is reported: a location, a rule id and a field prefix.
+struct Context {
+  const SourceLocation* where;
+  absl::string_view rule_id;
+  std::string field;  // e.g. "match" or "unless[1]"
+};
+
+class Compiler {
+ public:
+  Compiler(const policy::ParsedBundle& bundle,
+           std::shared_ptr<const IsoCodes> iso_codes)
+      : bundle_(bundle), iso_(std::move(iso_codes)) {}
+
+  absl::StatusOr<std::shared_ptr<const PolicySnapshot>> Run() {
+    auto snapshot = std::make_shared<PolicySnapshot>();
+    snapshot_ = snapshot.get();
+    snapshot_->iso_codes = iso_;
+    CompileManifest();
+    CompileRules();
+    if (!errors_.empty()) return errors_.ToStatus();
+    BuildIndex();
+    return std::shared_ptr<const PolicySnapshot>(std::move(snapshot));
+  }
+
+ private:
+  void Error(const Context& ctx, absl::string_view field,
+             absl::string_view what) {
+    std::string full = ctx.field.empty() || field.empty()
+                           ? absl::StrCat(ctx.field, field)
+                           : absl::StrCat(ctx.field, ".", field);
+    errors_.Add(*ctx.where, ctx.rule_id, full, what);
+  }
+
+  bool ToDuration(const google::protobuf::Duration& d, const Context& ctx,
+                  absl::string_view field, absl::Duration* out) {
+    if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() >= 1'000'000'000) {
+      Error(ctx, field, "must be a non-negative duration");
+      return false;
+    }
+    *out = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+    if (*out > kMaxCacheTtl) {
+      Error(ctx, field, "must be at most 24h");
+      return false;
+    }
+    return true;
+  }
+
+  void CompileManifest() {
+    const pv1::Manifest& m = bundle_.manifest;
+    SourceLocation where{policy::kManifestPath, 0};
+    Context ctx{&where, "", ""};
+    if (!MatchesCharset(m.name(), 64, false, true, "._-")) {
+      Error(ctx, "name",
+            absl::StrCat("\"", m.name(), "\" must be 1 to 64 of [a-z0-9._-]"));
+    }
+    if (m.revision() == 0) Error(ctx, "revision", "must be > 0");
+    if (!IsDecisionEffect(m.default_effect())) {
+      Error(ctx, "default_effect", "must be EFFECT_ALLOW or EFFECT_DENY");
+    }
+    if (!MatchesCharset(m.default_reason_code(), 64, true, false, "_")) {
+      Error(ctx, "default_reason_code", "must be 1 to 64 of [A-Z0-9_]");
+    }
+    snapshot_->name = m.name();
+    snapshot_->revision = m.revision();
+    snapshot_->description = m.description();
+    snapshot_->default_effect = m.default_effect();
+    snapshot_->default_reason_code = m.default_reason_code();
+    snapshot_->default_message = m.default_message();
+    if (m.has_default_cache_ttl()) {
+      ToDuration(m.default_cache_ttl(), ctx, "default_cache_ttl",
+                 &snapshot_->default_cache_ttl);
+    }
+    if (m.has_fx()) CompileFx(m.fx(), ctx);
+  }
+
+  void CompileFx(const pv1::FxTable& fx, const Context& ctx) {
+    snapshot_->base_currency = iso_->Currency(fx.base_currency());
+    if (snapshot_->base_currency == 0) {
+      Error(ctx, "fx.base_currency",
+            absl::StrCat("\"", fx.base_currency(),
+                         "\" is not an ISO 4217 currency code"));
+      return;
+    }
+    snapshot_->fx_rates[snapshot_->base_currency] = kFxScale;
+    for (int i = 0; i < fx.rates_size(); ++i) {
+      const pv1::FxRate& rate = fx.rates(i);
+      std::string field = absl::StrCat("fx.rates[", i, "]");
+      CurrencyCode code = iso_->Currency(rate.currency_code());
+      if (code == 0) {
+        Error(ctx, absl::StrCat(field, ".currency_code"),
+              absl::StrCat("\"", rate.currency_code(),
+                           "\" is not an ISO 4217 currency code"));
+        continue;
+      }
+      auto micros = policy::ParseMicroDecimal(rate.per_base());
+      if (!micros.ok()) {
+        Error(ctx, absl::StrCat(field, ".per_base"), micros.status().message());
+        continue;
+      }
+      if (!snapshot_->fx_rates.emplace(code, *micros).second) {
+        Error(ctx, absl::StrCat(field, ".currency_code"),
+              absl::StrCat("\"", rate.currency_code(),
+                           "\" is listed twice (or is the base currency)"));
+      }
+    }
+  }
+
+  void CompileRules() {
+    absl::flat_hash_set<absl::string_view> ids;
+    std::vector<CompiledRule> rules;
+    rules.reserve(bundle_.rules.size());
+    for (const policy::RuleSource& source : bundle_.rules) {
+      CompiledRule rule;
+      if (CompileRule(source, &rule)) rules.push_back(std::move(rule));
+      const std::string& id = source.rule.id();
+      if (!id.empty() && !ids.insert(id).second) {
+        errors_.Add(source.location, id, "id", "duplicate rule id");
+      }
+    }
+    // Resolution order: priority, specificity, deny over allow, id.
+    std::sort(rules.begin(), rules.end(),
+              [](const CompiledRule& a, const CompiledRule& b) {
+                if (a.priority != b.priority) return a.priority > b.priority;
+                if (a.specificity != b.specificity) {
+                  return a.specificity > b.specificity;
+                }
+                if (a.effect != b.effect) return a.effect == v1::EFFECT_DENY;
+                return a.id < b.id;
+              });
+    snapshot_->rules = std::move(rules);
+  }
+
+  bool CompileRule(const policy::RuleSource& source, CompiledRule* out) {
+    const pv1::Rule& r = source.rule;
+    Context ctx{&source.location, r.id(), ""};
+    size_t errors_before = ErrorCount();
+    if (!MatchesCharset(r.id(), 128, true, true, "._-")) {
+      Error(ctx, "id",
+            absl::StrCat("\"", r.id(), "\" must be 1 to 128 of [A-Za-z0-9._-]"));
+    }
+    if (!IsDecisionEffect(r.effect())) {
+      Error(ctx, "effect", "must be EFFECT_ALLOW or EFFECT_DENY");
+    }
+    if (!MatchesCharset(r.reason_code(), 64, true, false, "_")) {
+      Error(ctx, "reason_code", "must be 1 to 64 of [A-Z0-9_]");
+    }
+    if (r.message().empty()) Error(ctx, "message", "is required");
+    out->id = r.id();
+    out->reason_code = r.reason_code();
+    out->message = r.message();
+    out->legal_basis = r.legal_basis();
+    out->effect = r.effect();
+    out->priority = r.priority();
+    out->location = policy::FormatLocation(source.location);
+
+    if (!r.has_match()) {
+      Error(ctx, "match", "is required (a rule with no condition is a default)");
+    } else {
+      Context match_ctx{ctx.where, ctx.rule_id, "match"};
+      out->specificity = CompileMatch(r.match(), match_ctx, &out->match);
+    }
+    for (int i = 0; i < r.unless_size(); ++i) {
+      Context unless_ctx{ctx.where, ctx.rule_id, absl::StrCat("unless[", i, "]")};
+      out->unless.emplace_back();
+      CompileMatch(r.unless(i), unless_ctx, &out->unless.back());
+    }
+
+    if (!r.effective_from().empty()) {
+      auto t = policy::ParseRfc3339(r.effective_from());
+      if (t.ok()) out->effective_from = *t;
+      else Error(ctx, "effective_from", t.status().message());
+    }
+    if (!r.effective_until().empty()) {
+      auto t = policy::ParseRfc3339(r.effective_until());
+      if (t.ok()) out->effective_until = *t;
+      else Error(ctx, "effective_until", t.status().message());
+    }
+    if (out->effective_until <= out->effective_from) {
+      Error(ctx, "effective_until",
+            absl::StrCat("\"", r.effective_until(),
+                         "\" is not after effective_from \"",
+                         r.effective_from(), "\": the window is empty"));
+    }
+    out->cache_ttl = snapshot_->default_cache_ttl;
+    if (r.has_cache_ttl()) ToDuration(r.cache_ttl(), ctx, "cache_ttl", &out->cache_ttl);
+    return ErrorCount() == errors_before;
+  }
+
+  size_t ErrorCount() const { return errors_.count(); }
+
+  // Compiles one Match; returns its specificity (number of condition
+  // fields set, the product selector counting once).
+  int CompileMatch(const pv1::Match& m, const Context& ctx, CompiledMatch* out) {
+    int specificity = 0;
+    for (int i = 0; i < m.hs_codes_size(); ++i) {
+      CompileHsPattern(m.hs_codes(i), ctx, absl::StrCat("hs_codes[", i, "]"),
+                       &out->hs_prefixes);
+    }
+    std::sort(out->hs_prefixes.begin(), out->hs_prefixes.end(),
+              [](const HsPrefix& a, const HsPrefix& b) {
+                return HsKey(a.value, a.digits) < HsKey(b.value, b.digits);
+              });
+    out->hs_prefixes.erase(
+        std::unique(out->hs_prefixes.begin(), out->hs_prefixes.end(),
+                    [](const HsPrefix& a, const HsPrefix& b) {
+                      return a.value == b.value && a.digits == b.digits;
+                    }),
+        out->hs_prefixes.end());
+    for (int i = 0; i < m.categories_size(); ++i) {
+      absl::Status s = policy::ValidateCategory(m.categories(i));
+      if (!s.ok()) {
+        Error(ctx, absl::StrCat("categories[", i, "]"), s.message());
+      } else {
+        out->categories.push_back(m.categories(i));
+      }
+    }
+    std::sort(out->categories.begin(), out->categories.end());
+    out->categories.erase(
+        std::unique(out->categories.begin(), out->categories.end()),
+        out->categories.end());
+    if (m.hs_codes_size() > 0 || m.categories_size() > 0) ++specificity;
+
+    specificity += CompileCountries(m.origin_countries(), ctx,
+                                    "origin_countries", &out->origin_in);
+    specificity += CompileCountries(m.origin_countries_not(), ctx,
+                                    "origin_countries_not", &out->origin_not_in);
+    specificity += CompileCountries(m.destination_countries(), ctx,
+                                    "destination_countries", &out->destinations);
+    specificity += CompileCountries(m.seller_countries(), ctx,
+                                    "seller_countries", &out->seller_countries);
+    for (int i = 0; i < m.seller_kinds_size(); ++i) {
+      int k = m.seller_kinds(i);
+      if (k == v1::SELLER_KIND_UNSPECIFIED || !v1::SellerKind_IsValid(k)) {
+        Error(ctx, absl::StrCat("seller_kinds[", i, "]"),
+              "must be SELLER_KIND_DOMESTIC or SELLER_KIND_CROSS_BORDER");
+      } else {
+        out->seller_kinds |= 1u << k;
+      }
+    }
+    if (m.seller_kinds_size() > 0) ++specificity;
+    for (int i = 0; i < m.channels_size(); ++i) {
+      int c = m.channels(i);
+      if (c == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(c)) {
+        Error(ctx, absl::StrCat("channels[", i, "]"),
+              "must be CHANNEL_LISTING or CHANNEL_CHECKOUT");
+      } else {
+        out->channels |= 1u << c;
+      }
+    }
+    if (m.channels_size() > 0) ++specificity;
+    if (m.has_unit_price()) {
+      CompilePrice(m.unit_price(), ctx, out);
+      ++specificity;
+    }
+    for (int i = 0; i < m.attributes_size(); ++i) {
+      CompileAttribute(m.attributes(i), ctx, absl::StrCat("attributes[", i, "]"),
+                       out);
+      ++specificity;
+    }
+    if (specificity == 0) {
+      Error(ctx, "", "is empty: set at least one condition");
+    }
+    return specificity;
+  }
+
+  void CompileHsPattern(const std::string& pattern, const Context& ctx,
+                        const std::string& field, std::vector<HsPrefix>* out) {
+    std::vector<absl::string_view> ends = absl::StrSplit(pattern, '-');
+    if (ends.size() > 2) {
+      Error(ctx, field,
+            absl::StrCat("\"", pattern, "\" is not an HS prefix or range"));
+      return;
+    }
+    auto low = policy::ParseHsCode(ends[0]);
+    if (!low.ok()) {
+      Error(ctx, field, low.status().message());
+      return;
+    }
+    if (ends.size() == 1) {
+      out->push_back(*low);
+      return;
+    }
+    auto high = policy::ParseHsCode(ends[1]);
+    if (!high.ok()) {
+      Error(ctx, field, high.status().message());
+      return;
+    }
+    if (high->digits != low->digits || high->value < low->value) {
+      Error(ctx, field,
+            absl::StrCat("\"", pattern,
+                         "\": a range needs two ends of equal length, low "
+                         "to high (e.g. \"50-63\")"));
+      return;
+    }
+    if (high->value - low->value >= static_cast<uint64_t>(kMaxHsRangeSize)) {
+      Error(ctx, field,
+            absl::StrCat("\"", pattern, "\" expands to more than ",
+                         kMaxHsRangeSize, " prefixes"));
+      return;
+    }
+    for (uint64_t v = low->value; v <= high->value; ++v) {
+      out->push_back({v, low->digits});
+    }
+  }
+
+  // Returns 1 when the list is non-empty (one condition), else 0.
+  int CompileCountries(const google::protobuf::RepeatedPtrField<std::string>& in,
+                       const Context& ctx, absl::string_view name,
+                       std::vector<CountryCode>* out) {
+    for (int i = 0; i < in.size(); ++i) {
+      CountryCode code = iso_->Country(in[i]);
+      if (code == 0) {
+        Error(ctx, absl::StrCat(name, "[", i, "]"),
+              absl::StrCat("\"", in[i],
+                           "\" is not an ISO 3166-1 alpha-2 country code"));
+      } else {
+        out->push_back(code);
+      }
+    }
+    std::sort(out->begin(), out->end());
+    out->erase(std::unique(out->begin(), out->end()), out->end());
+    return in.empty() ? 0 : 1;
+  }
+
+  void CompilePrice(const pv1::PriceCondition& p, const Context& ctx,
+                    CompiledMatch* out) {
+    const v1::Money* money = nullptr;
+    PriceBound bound;
+    std::string field;
+    switch (p.bound_case()) {
+      case pv1::PriceCondition::kBelow:
+        money = &p.below();
+        bound.kind = PriceBound::Kind::kBelow;
+        field = "unit_price.below";
+        break;
+      case pv1::PriceCondition::kAtLeast:
+        money = &p.at_least();
+        bound.kind = PriceBound::Kind::kAtLeast;
+        field = "unit_price.at_least";
+        break;
+      default:
+        Error(ctx, "unit_price", "set one of below or at_least");
+        return;
+    }
+    CurrencyCode currency = iso_->Currency(money->currency_code());
+    if (currency == 0) {
+      Error(ctx, absl::StrCat(field, ".currency_code"),
+            absl::StrCat("\"", money->currency_code(),
+                         "\" is not an ISO 4217 currency code"));
+      return;
+    }
+    auto rate = snapshot_->fx_rates.find(currency);
+    if (rate == snapshot_->fx_rates.end()) {
+      Error(ctx, absl::StrCat(field, ".currency_code"),
+            absl::StrCat("\"", money->currency_code(),
+                         "\" has no rate in the manifest's fx table"));
+      return;
+    }
+    auto amount = policy::ToNanoAmount(money->units(), money->nanos());
+    if (!amount.ok()) {
+      Error(ctx, field, amount.status().message());
+      return;
+    }
+    if (*amount < 0) {
+      Error(ctx, field, "must not be negative");
+      return;
+    }
+    bound.amount = *amount;
+    bound.rate = rate->second;
+    out->price = bound;
+  }
+
+  void CompileAttribute(const pv1::AttributeCondition& a, const Context& ctx,
+                        const std::string& field, CompiledMatch* out) {
+    AttributeTest test;
+    test.key = a.key();
+    if (a.key().empty() || a.key().size() > 64) {
+      Error(ctx, absl::StrCat(field, ".key"), "must be 1 to 64 bytes");
+    }
+    switch (a.test_case()) {
+      case pv1::AttributeCondition::kEquals:
+        test.kind = AttributeTest::Kind::kEquals;
+        test.values.push_back(a.equals());
+        break;
+      case pv1::AttributeCondition::kIn:
+        test.kind = AttributeTest::Kind::kIn;
+        test.values.assign(a.in().values().begin(), a.in().values().end());
+        if (test.values.empty()) {
+          Error(ctx, absl::StrCat(field, ".in"), "must list at least one value");
+        }
+        break;
+      case pv1::AttributeCondition::kPresent:
+        test.kind = a.present() ? AttributeTest::Kind::kPresent
+                                : AttributeTest::Kind::kAbsent;
+        break;
+      default:
+        Error(ctx, field, "set one of equals, in or present");
+        return;
+    }
+    out->attributes.push_back(std::move(test));
+  }
+
+  void BuildIndex() {
+    for (uint32_t i = 0; i < snapshot_->rules.size(); ++i) {
+      const CompiledRule& rule = snapshot_->rules[i];
+      if (!rule.match.has_product()) {
+        snapshot_->unindexed.push_back(i);
+      }
+      for (const HsPrefix& p : rule.match.hs_prefixes) {
+        snapshot_->hs_index[HsKey(p.value, p.digits)].push_back(i);
+      }
+      for (const std::string& c : rule.match.categories) {
+        snapshot_->category_index[c].push_back(i);
+      }
+      for (absl::Time t : {rule.effective_from, rule.effective_until}) {
+        if (t != absl::InfinitePast() && t != absl::InfiniteFuture()) {
+          snapshot_->window_edges.push_back(t);
+        }
+      }
+    }
+    auto& edges = snapshot_->window_edges;
+    std::sort(edges.begin(), edges.end());
+    edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+  }
+
+  const policy::ParsedBundle& bundle_;
+  std::shared_ptr<const IsoCodes> iso_;
+  PolicySnapshot* snapshot_ = nullptr;
+  Errors errors_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const PolicySnapshot>> Compile(
+    const policy::ParsedBundle& bundle,
+    std::shared_ptr<const IsoCodes> iso_codes) {
+  if (iso_codes == nullptr) {
+    return absl::InvalidArgumentError("Compile: iso_codes is null");
+  }
+  return Compiler(bundle, std::move(iso_codes)).Run();
+}
+
+}  // namespace importgate::compiler

@@ -1,0 +1,129 @@
+// PolicySnapshot: a compiled, validated, indexed policy bundle. Built once by
+// Compile() (compiler.h), then only read: the evaluator decides requests
+// against it, and every request holds the one snapshot it started with.
+//
+// Rules are stored in resolution order (see docs/policy-format.md): the rule
+// at a lower index always beats a matching rule at a higher index. Since the
+// order is static, deciding is "the matching rule with the smallest index",
+// and matched_rule_ids is the matching indices in ascending order.
+//
+// Thread safety: immutable; share as std::shared_ptr<const PolicySnapshot>.
+#ifndef IMPORTGATE_SERVER_COMPILER_SNAPSHOT_H_
+#define IMPORTGATE_SERVER_COMPILER_SNAPSHOT_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "importgate/v1/import_policy.pb.h"
+#include "server/policy/codes.h"
+#include "server/refdata/iso_codes.h"
+
+namespace importgate::compiler {
+
+using policy::NanoAmount;
+
+// FX rates scaled by 10^6 ("micro units of currency per base unit").
+inline constexpr int64_t kFxScale = 1'000'000;
+
+// An HS prefix, e.g. "6109": value 6109, digits 4.
+using HsPrefix = policy::HsCode;
+
+// The key of an HS prefix in the index (value and length in one integer).
+inline uint64_t HsKey(uint64_t value, int digits) {
+  return value * 16 + static_cast<uint64_t>(digits);
+}
+
+// A price threshold: amount in its currency plus that currency's FX rate, so
+// that a comparison is one cross-multiplication.
+struct PriceBound {
+  enum class Kind { kBelow, kAtLeast };
+  Kind kind = Kind::kBelow;
+  NanoAmount amount = 0;
+  int64_t rate = kFxScale;  // micro units of the bound's currency per base
+};
+
+struct AttributeTest {
+  enum class Kind { kEquals, kIn, kPresent, kAbsent };
+  std::string key;
+  Kind kind = Kind::kPresent;
+  std::vector<std::string> values;  // one for kEquals; several for kIn
+};
+
+// The compiled form of a Match: every set condition must hold.
+struct CompiledMatch {
+  // Product selector (hs_prefixes OR categories); empty: any product.
+  std::vector<HsPrefix> hs_prefixes;
+  std::vector<std::string> categories;
+  // Sorted country lists; empty: unconstrained.
+  std::vector<CountryCode> origin_in;
+  std::vector<CountryCode> origin_not_in;
+  std::vector<CountryCode> destinations;
+  std::vector<CountryCode> seller_countries;
+  // Bit (1 << enum value) per allowed value; 0: unconstrained.
+  uint32_t seller_kinds = 0;
+  uint32_t channels = 0;
+  std::optional<PriceBound> price;
+  std::vector<AttributeTest> attributes;
+
+  bool has_product() const {
+    return !hs_prefixes.empty() || !categories.empty();
+  }
+};
+
+struct CompiledRule {
+  std::string id;
+  std::string reason_code;
+  std::string message;
+  std::string legal_basis;
+  importgate::v1::Effect effect = importgate::v1::EFFECT_UNSPECIFIED;
+  int32_t priority = 0;
+  int specificity = 0;  // number of condition fields set in `match`
+  CompiledMatch match;
+  std::vector<CompiledMatch> unless;
+  absl::Time effective_from = absl::InfinitePast();
+  absl::Time effective_until = absl::InfiniteFuture();
+  absl::Duration cache_ttl;  // the rule's own, or the manifest default
+  std::string location;      // "rules/file.textproto:12", for explanations
+};
+
+struct PolicySnapshot {
+  // From the manifest.
+  std::string name;
+  uint64_t revision = 0;
+  std::string description;
+  importgate::v1::Effect default_effect = importgate::v1::EFFECT_UNSPECIFIED;
+  std::string default_reason_code;
+  std::string default_message;
+  absl::Duration default_cache_ttl;
+
+  // Rules in resolution order; indices below refer to this vector.
+  std::vector<CompiledRule> rules;
+
+  // Candidate index. A rule whose match has a product selector is listed
+  // under each of its HS prefix keys and categories; every other rule is
+  // in `unindexed`. Each list is ascending.
+  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> hs_index;
+  absl::flat_hash_map<std::string, std::vector<uint32_t>> category_index;
+  std::vector<uint32_t> unindexed;
+
+  // FX: micro units of each currency per base unit (the base maps to
+  // kFxScale). Currencies absent here cannot be compared.
+  CurrencyCode base_currency = 0;
+  absl::flat_hash_map<CurrencyCode, int64_t> fx_rates;
+
+  // Every effective_from / effective_until, sorted and unique: a decision
+  // may not be cached past the next one.
+  std::vector<absl::Time> window_edges;
+
+  // The code tables that requests are validated against.
+  std::shared_ptr<const IsoCodes> iso_codes;
+};
+
+}  // namespace importgate::compiler
+
+#endif  // IMPORTGATE_SERVER_COMPILER_SNAPSHOT_H_

@@ -1,0 +1,265 @@
+#include "server/eval/evaluator.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace importgate::eval {
+namespace {
+
+namespace v1 = importgate::v1;
+using compiler::AttributeTest;
+using compiler::CompiledMatch;
+using compiler::CompiledRule;
+using compiler::PolicySnapshot;
+using compiler::PriceBound;
+
+// A fact a condition needed but the request lacked.
+enum class Missing {
+  kNone,
+  kOrigin,
+  kSellerCountry,
+  kPrice,
+  kPriceCurrency,
+};
+
+// The outcome of a conjunction: false as soon as one condition is false;
+// otherwise "missing" when a condition needed an absent fact.
+struct Outcome {
+  bool holds = true;
+  Missing missing = Missing::kNone;
+};
+
+bool Contains(const std::vector<CountryCode>& sorted, CountryCode code) {
+  return std::binary_search(sorted.begin(), sorted.end(), code);
+}
+
+bool ProductMatches(const CompiledMatch& m, const DecisionInput& in) {
+  for (const auto& p : m.hs_prefixes) {
+    if (in.hs.digits >= p.digits &&
+        policy::HsPrefixValue(in.hs, p.digits) == p.value) {
+      return true;
+    }
+  }
+  for (const std::string& c : m.categories) {
+    if (absl::StartsWith(in.category, c) &&
+        (in.category.size() == c.size() || in.category[c.size()] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool AttributeHolds(const AttributeTest& t, const DecisionInput& in) {
+  auto it = in.attributes->find(t.key);
+  bool present = it != in.attributes->end();
+  switch (t.kind) {
+    case AttributeTest::Kind::kPresent:
+      return present;
+    case AttributeTest::Kind::kAbsent:
+      return !present;
+    case AttributeTest::Kind::kEquals:
+    case AttributeTest::Kind::kIn:
+      if (!present) return false;
+      return std::find(t.values.begin(), t.values.end(), it->second) !=
+             t.values.end();
+  }
+  return false;
+}
+
+// Evaluates every condition of `m`; the product selector only when
+// `check_product` (for the rule's own match the index already did).
+Outcome Evaluate(const PolicySnapshot& snapshot, const CompiledMatch& m,
+                 const DecisionInput& in, bool check_product) {
+  Outcome out;
+  auto need = [&out](Missing what) {
+    if (out.missing == Missing::kNone) out.missing = what;
+  };
+  if (!m.destinations.empty() && !Contains(m.destinations, in.destination)) {
+    return {false, Missing::kNone};
+  }
+  if (m.seller_kinds != 0 && (m.seller_kinds & (1u << in.seller_kind)) == 0) {
+    return {false, Missing::kNone};
+  }
+  if (m.channels != 0 && (m.channels & (1u << in.channel)) == 0) {
+    return {false, Missing::kNone};
+  }
+  if (check_product && m.has_product() && !ProductMatches(m, in)) {
+    return {false, Missing::kNone};
+  }
+  if (!m.seller_countries.empty()) {
+    if (in.seller_country == 0) {
+      need(Missing::kSellerCountry);
+    } else if (!Contains(m.seller_countries, in.seller_country)) {
+      return {false, Missing::kNone};
+    }
+  }
+  if (!m.origin_in.empty() || !m.origin_not_in.empty()) {
+    if (in.origin == 0) {
+      need(Missing::kOrigin);
+    } else if ((!m.origin_in.empty() && !Contains(m.origin_in, in.origin)) ||
+               Contains(m.origin_not_in, in.origin)) {
+      return {false, Missing::kNone};
+    }
+  }
+  for (const AttributeTest& t : m.attributes) {
+    if (!AttributeHolds(t, in)) return {false, Missing::kNone};
+  }
+  if (m.price.has_value()) {
+    if (!in.has_price) {
+      need(Missing::kPrice);
+    } else {
+      auto rate = snapshot.fx_rates.find(in.price_currency);
+      if (rate == snapshot.fx_rates.end()) {
+        need(Missing::kPriceCurrency);
+      } else {
+        // price / rate_p  vs  bound / rate_b, cross-multiplied (exact).
+        const PriceBound& b = *m.price;
+        policy::NanoAmount lhs = in.price * b.rate;
+        policy::NanoAmount rhs = b.amount * rate->second;
+        bool below = lhs < rhs;
+        if (below != (b.kind == PriceBound::Kind::kBelow)) {
+          return {false, Missing::kNone};
+        }
+      }
+    }
+  }
+  return out;
+}
+
+absl::Status MissingFactError(const PolicySnapshot& snapshot,
+                              const CompiledRule& rule, Missing missing,
+                              const DecisionInput& in) {
+  switch (missing) {
+    case Missing::kOrigin:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "item.origin_country: is required here: rule \"", rule.id,
+          "\" tests the origin country"));
+    case Missing::kSellerCountry:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "seller.country: is required here: rule \"", rule.id,
+          "\" tests the seller's country"));
+    case Missing::kPrice:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "item.unit_price: is required here: rule \"", rule.id,
+          "\" tests the unit price"));
+    case Missing::kPriceCurrency:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "item.unit_price.currency_code: \"", UnpackCurrency(in.price_currency),
+          "\" has no exchange rate in bundle \"", snapshot.name, "\" revision ",
+          snapshot.revision, ", which rule \"", rule.id, "\" needs"));
+    case Missing::kNone:
+      break;
+  }
+  return absl::OkStatus();
+}
+
+template <typename Vector>
+void AppendAll(const std::vector<uint32_t>& from, Vector* to) {
+  to->insert(to->end(), from.begin(), from.end());
+}
+
+}  // namespace
+
+absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
+                    Verdict* verdict) {
+  absl::InlinedVector<uint32_t, 32> candidates;
+  for (int d = policy::kMinHsDigits; d <= in.hs.digits; ++d) {
+    auto it = snapshot.hs_index.find(
+        compiler::HsKey(policy::HsPrefixValue(in.hs, d), d));
+    if (it != snapshot.hs_index.end()) AppendAll(it->second, &candidates);
+  }
+  if (!in.category.empty()) {
+    for (size_t end = 0; end != absl::string_view::npos;) {
+      end = in.category.find('/', end + 1);
+      auto it = snapshot.category_index.find(in.category.substr(0, end));
+      if (it != snapshot.category_index.end()) AppendAll(it->second, &candidates);
+    }
+  }
+  AppendAll(snapshot.unindexed, &candidates);
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()),
+                   candidates.end());
+
+  verdict->rule = nullptr;
+  verdict->matched.clear();
+  for (uint32_t index : candidates) {
+    const CompiledRule& rule = snapshot.rules[index];
+    if (in.at < rule.effective_from || in.at >= rule.effective_until) continue;
+    Outcome outcome = Evaluate(snapshot, rule.match, in, /*check_product=*/false);
+    if (!outcome.holds) continue;
+    bool exempt = false;
+    for (const CompiledMatch& exception : rule.unless) {
+      Outcome e = Evaluate(snapshot, exception, in, /*check_product=*/true);
+      if (e.holds && e.missing == Missing::kNone) {
+        exempt = true;
+        break;
+      }
+      if (e.holds && outcome.missing == Missing::kNone) outcome.missing = e.missing;
+    }
+    if (exempt) continue;
+    if (outcome.missing != Missing::kNone) {
+      // Undecidable: an error only if this rule could decide the outcome.
+      if (verdict->rule == nullptr) {
+        return MissingFactError(snapshot, rule, outcome.missing, in);
+      }
+      continue;
+    }
+    if (verdict->rule == nullptr) verdict->rule = &rule;
+    verdict->matched.push_back(index);
+  }
+
+  verdict->effect =
+      verdict->rule ? verdict->rule->effect : snapshot.default_effect;
+  verdict->cache_ttl =
+      verdict->rule ? verdict->rule->cache_ttl : snapshot.default_cache_ttl;
+  // Never cache an answer past the next effective date in the bundle.
+  auto edge = std::upper_bound(snapshot.window_edges.begin(),
+                               snapshot.window_edges.end(), in.at);
+  if (edge != snapshot.window_edges.end()) {
+    verdict->cache_ttl = std::min(verdict->cache_ttl, *edge - in.at);
+  }
+  return absl::OkStatus();
+}
+
+void FillDecision(const PolicySnapshot& snapshot, const Verdict& verdict,
+                  v1::Decision* decision) {
+  decision->set_effect(verdict.effect);
+  decision->set_allowed(verdict.effect == v1::EFFECT_ALLOW);
+  if (verdict.rule != nullptr) {
+    decision->set_rule_id(verdict.rule->id);
+    decision->set_reason_code(verdict.rule->reason_code);
+    decision->set_message(verdict.rule->message);
+    decision->set_legal_basis(verdict.rule->legal_basis);
+  } else {
+    decision->clear_rule_id();
+    decision->set_reason_code(snapshot.default_reason_code);
+    decision->set_message(snapshot.default_message);
+    decision->clear_legal_basis();
+  }
+  decision->clear_matched_rule_ids();
+  for (uint32_t index : verdict.matched) {
+    decision->add_matched_rule_ids(snapshot.rules[index].id);
+  }
+  int64_t nanos = absl::ToInt64Nanoseconds(verdict.cache_ttl);
+  decision->mutable_cache_ttl()->set_seconds(nanos / 1'000'000'000);
+  decision->mutable_cache_ttl()->set_nanos(
+      static_cast<int32_t>(nanos % 1'000'000'000));
+}
+
+absl::Status Evaluate(const PolicySnapshot& snapshot,
+                      const v1::IsImportAllowedRequest& request, absl::Time now,
+                      v1::Decision* decision) {
+  DecisionInput input;
+  if (absl::Status s = NormalizeRequest(request, *snapshot.iso_codes, now, &input);
+      !s.ok()) {
+    return s;
+  }
+  Verdict verdict;
+  if (absl::Status s = Decide(snapshot, input, &verdict); !s.ok()) return s;
+  FillDecision(snapshot, verdict, decision);
+  return absl::OkStatus();
+}
+
+}  // namespace importgate::eval

@@ -1,0 +1,55 @@
+// The decision: a const function of (snapshot, request). No I/O, no locks,
+// no knowledge of gRPC or of how the bundle arrived.
+//
+// Candidate rules come from the snapshot's index (HS prefixes of the item's
+// code, category path prefixes, and the rules with no product selector), so
+// the cost of a decision depends on how many rules could apply to the item,
+// not on the size of the bundle.
+//
+// Thread safety: every function here is safe to call concurrently on the
+// same snapshot.
+#ifndef IMPORTGATE_SERVER_EVAL_EVALUATOR_H_
+#define IMPORTGATE_SERVER_EVAL_EVALUATOR_H_
+
+#include <cstdint>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "importgate/v1/import_policy.pb.h"
+#include "server/compiler/snapshot.h"
+#include "server/eval/request.h"
+
+namespace importgate::eval {
+
+// What decided, as indices into the snapshot (no strings copied).
+struct Verdict {
+  importgate::v1::Effect effect = importgate::v1::EFFECT_UNSPECIFIED;
+  const compiler::CompiledRule* rule = nullptr;  // null: the default decided
+  absl::InlinedVector<uint32_t, 8> matched;      // resolution order
+  absl::Duration cache_ttl;
+};
+
+// Decides `input` against `snapshot`.
+//
+// Returns OK with the verdict, or INVALID_ARGUMENT naming the missing fact
+// when a rule that could decide the outcome needs a fact the request does
+// not carry (item.unit_price, its currency's FX rate, item.origin_country,
+// seller.country). A rule that ranks below the deciding rule never causes
+// an error; it is left out of `matched` instead.
+absl::Status Decide(const compiler::PolicySnapshot& snapshot,
+                    const DecisionInput& input, Verdict* verdict);
+
+// Writes `verdict` as a wire Decision.
+void FillDecision(const compiler::PolicySnapshot& snapshot,
+                  const Verdict& verdict, importgate::v1::Decision* decision);
+
+// NormalizeRequest + Decide + FillDecision: the whole decision for one wire
+// request. Returns what NormalizeRequest or Decide return.
+absl::Status Evaluate(const compiler::PolicySnapshot& snapshot,
+                      const importgate::v1::IsImportAllowedRequest& request,
+                      absl::Time now, importgate::v1::Decision* decision);
+
+}  // namespace importgate::eval
+
+#endif  // IMPORTGATE_SERVER_EVAL_EVALUATOR_H_
