@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# importgate developer entry point: installs what is missing (Debian 12, as
+# root), builds, and runs the server or the tests.
+#
+#   bash deploy/dev.sh run    # install, build, serve policies/default on 127.0.0.1:50051
+#   bash deploy/dev.sh test   # install, build, run every test (what CI runs)
+#   bash deploy/dev.sh deps   # only install the Debian packages
+#
+# Environment: BUILD_DIR (default build), JOBS (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-2}
+
+# Every package the build, the server and the tests need; README lists why.
+PACKAGES=(
+  g++ cmake ninja-build pkg-config
+  libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc
+  libprotobuf-dev libabsl-dev libssl-dev
+  libgtest-dev libgmock-dev
+  iso-codes grpc-proto
+)
+
+log() { printf 'dev.sh: %s\n' "$*" >&2; }
+
+install_deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$p")
+  done
+  # npm fetches buf; any npm will do (some machines carry NodeSource's).
+  command -v npm >/dev/null || missing+=(nodejs npm)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+      log "not root: run as root (or install the packages above by hand)"
+      exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # buf (protos lint), from the npm registry into the build tree.
+  if [ ! -x "$BUILD_DIR/tools/node_modules/.bin/buf" ]; then
+    log "installing @bufbuild/buf (npm) into $BUILD_DIR/tools"
+    mkdir -p "$BUILD_DIR/tools"
+    npm install --silent --no-audit --no-fund --prefix "$BUILD_DIR/tools" \
+      @bufbuild/buf@1 >/dev/null
+  fi
+}
+
+build() {
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DIMPORTGATE_BUF="$PWD/$BUILD_DIR/tools/node_modules/.bin/buf" >/dev/null
+  cmake --build "$BUILD_DIR" -j "$JOBS"
+}
+
+case "${1:-}" in
+  deps) install_deps ;;
+  run)
+    install_deps
+    build
+    shift
+    exec "$BUILD_DIR/server/importgate-server" "$@"
+    ;;
+  test)
+    install_deps
+    build
+    ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+    ;;
+  *)
+    echo "usage: bash deploy/dev.sh run|test|deps" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,216 @@
+#include "server/bundle/loader.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/bundle/source_reader.h"
+#include "tests/testing/test_bundles.h"
+
+namespace importgate::bundle {
+namespace {
+
+namespace it = ::importgate::testing;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kRules[] = R"pb(
+  rules {
+    id: "deny-tees"
+    effect: EFFECT_DENY
+    reason_code: "CLOSED"
+    message: "closed"
+    match { hs_codes: ["6109"] seller_kinds: [SELLER_KIND_CROSS_BORDER] }
+  }
+)pb";
+
+std::string TestCase(const std::string& name, const std::string& kind,
+                     const std::string& effect, const std::string& rule_id) {
+  return R"pb(
+    cases {
+      name: ")pb" + name + R"pb("
+      at: "2024-01-01T00:00:00Z"
+      request {
+        item { hs_code: "6109.10" }
+        seller { kind: )pb" + kind + R"pb( }
+        destination_country: "ID"
+        channel: CHANNEL_CHECKOUT
+      }
+      expect_effect: )pb" + effect + R"pb(
+      expect_rule_id: ")pb" + rule_id + R"pb("
+    }
+  )pb";
+}
+
+TEST(LoadBundleTest, PassingBundleLoadsWithDigestAndCounts) {
+  std::string tests =
+      TestCase("cross-border tee denied", "SELLER_KIND_CROSS_BORDER",
+               "EFFECT_DENY", "deny-tees") +
+      TestCase("domestic tee allowed", "SELLER_KIND_DOMESTIC", "EFFECT_ALLOW", "");
+  auto files = it::BundleFiles(it::TestManifest(7), kRules, tests);
+  auto bundle = LoadBundle("mem", files, it::RealIsoCodes());
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_EQ((*bundle)->snapshot->revision, 7u);
+  EXPECT_EQ((*bundle)->test_case_count, 2u);
+  EXPECT_EQ((*bundle)->source, "mem");
+  EXPECT_TRUE(absl::StartsWith((*bundle)->digest, "sha256:"));
+  EXPECT_EQ((*bundle)->digest.size(), 7u + 64u);
+}
+
+TEST(LoadBundleTest, FailingTestCaseRefusesBundleAndNamesTheCase) {
+  std::string tests =
+      TestCase("ok case", "SELLER_KIND_CROSS_BORDER", "EFFECT_DENY", "deny-tees") +
+      TestCase("wrong expectation", "SELLER_KIND_CROSS_BORDER", "EFFECT_ALLOW",
+               "");
+  auto bundle = LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, tests),
+                           it::RealIsoCodes());
+  ASSERT_FALSE(bundle.ok());
+  EXPECT_EQ(bundle.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(bundle.status().message(), HasSubstr("bundle tests failed"));
+  EXPECT_THAT(bundle.status().message(), HasSubstr("1 of 2"));
+  EXPECT_THAT(bundle.status().message(), HasSubstr("tests/t.textproto:"));
+  EXPECT_THAT(bundle.status().message(), HasSubstr("\"wrong expectation\""));
+  EXPECT_THAT(bundle.status().message(),
+              HasSubstr("expected EFFECT_ALLOW by the bundle default, got "
+                        "EFFECT_DENY by rule \"deny-tees\""));
+  EXPECT_THAT(bundle.status().message(), Not(HasSubstr("\"ok case\"")));
+}
+
+TEST(LoadBundleTest, ExpectedErrorCases) {
+  constexpr char kErrorCase[] = R"pb(
+    cases {
+      name: "no seller kind"
+      at: "2024-01-01T00:00:00Z"
+      request {
+        item { hs_code: "6109" }
+        seller {}
+        destination_country: "ID"
+        channel: CHANNEL_CHECKOUT
+      }
+      expect_error: "seller.kind:"
+    }
+  )pb";
+  auto ok = LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, kErrorCase),
+                       it::RealIsoCodes());
+  EXPECT_TRUE(ok.ok()) << ok.status();
+
+  std::string wrong_error = kErrorCase;
+  wrong_error.replace(wrong_error.find("seller.kind:"), 12, "item.hs_code");
+  auto bad = LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, wrong_error),
+                        it::RealIsoCodes());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("expected an error containing \"item.hs_code\", got "
+                        "error \"seller.kind:"));
+}
+
+TEST(LoadBundleTest, MalformedTestCasesAreReported) {
+  struct Case {
+    const char* name;
+    std::string tests;
+    const char* expected;
+  } cases[] = {
+      {"no evaluation time",
+       R"pb(cases {
+              name: "t"
+              request { item { hs_code: "61" } }
+              expect_effect: EFFECT_ALLOW
+            })pb",
+       "at: is required"},
+      {"no expected effect",
+       R"pb(cases {
+              name: "t"
+              at: "2024-01-01T00:00:00Z"
+              request { item { hs_code: "61" } }
+            })pb",
+       "expect_effect: must be EFFECT_ALLOW or EFFECT_DENY"},
+      {"error and effect together",
+       R"pb(cases {
+              name: "t"
+              at: "2024-01-01T00:00:00Z"
+              expect_error: "x"
+              expect_effect: EFFECT_DENY
+            })pb",
+       "expect_error: cannot be combined"},
+      {"duplicate names",
+       TestCase("same", "SELLER_KIND_DOMESTIC", "EFFECT_ALLOW", "") +
+           TestCase("same", "SELLER_KIND_DOMESTIC", "EFFECT_ALLOW", ""),
+       "name: duplicate test name"},
+      {"bad at", R"pb(cases { name: "t" at: "yesterday" expect_effect: EFFECT_ALLOW })pb",
+       "at: \"yesterday\" is not an RFC 3339 time"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto bundle = LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, c.tests),
+                             it::RealIsoCodes());
+    ASSERT_FALSE(bundle.ok());
+    EXPECT_EQ(bundle.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(bundle.status().message(), HasSubstr(c.expected));
+    EXPECT_THAT(bundle.status().message(), HasSubstr("tests/t.textproto:"));
+  }
+}
+
+TEST(LoadBundleTest, EachStepNamesItself) {
+  auto syntax = LoadBundle("mem", it::BundleFiles(it::TestManifest(), "rules {"),
+                           it::RealIsoCodes());
+  ASSERT_FALSE(syntax.ok());
+  EXPECT_THAT(syntax.status().message(), HasSubstr("parse failed"));
+  EXPECT_THAT(syntax.status().message(), HasSubstr("rules/r.textproto:1:"));
+
+  auto compile = LoadBundle(
+      "mem", it::BundleFiles(it::TestManifest(), R"pb(rules { id: "x" })pb"),
+      it::RealIsoCodes());
+  ASSERT_FALSE(compile.ok());
+  EXPECT_EQ(compile.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(compile.status().message(), HasSubstr("compile failed"));
+  EXPECT_THAT(compile.status().message(), HasSubstr("rule \"x\""));
+}
+
+TEST(ContentDigestTest, DependsOnContentAndPathsNotOrder) {
+  std::vector<policy::SourceFile> a = {{"a.textproto", "x"}, {"b.textproto", "y"}};
+  std::vector<policy::SourceFile> reordered = {a[1], a[0]};
+  std::vector<policy::SourceFile> edited = {{"a.textproto", "x"},
+                                            {"b.textproto", "z"}};
+  std::vector<policy::SourceFile> moved = {{"a.textproto", "xy"},
+                                           {"b.textproto", ""}};
+  std::vector<policy::SourceFile> renamed = {{"a.textproto", "x"},
+                                             {"c.textproto", "y"}};
+  EXPECT_EQ(ContentDigest(a), ContentDigest(reordered));
+  EXPECT_NE(ContentDigest(a), ContentDigest(edited));
+  EXPECT_NE(ContentDigest(a), ContentDigest(moved));
+  EXPECT_NE(ContentDigest(a), ContentDigest(renamed));
+  // The SHA-256 of the framing of no files is the SHA-256 of "".
+  EXPECT_EQ(ContentDigest({}),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b"
+            "7852b855");
+}
+
+TEST(LoadBundleDirectoryTest, ReadsTheSameBundleFromDisk) {
+  std::string tests = TestCase("tee", "SELLER_KIND_CROSS_BORDER", "EFFECT_DENY",
+                               "deny-tees");
+  auto files = it::BundleFiles(it::TestManifest(), kRules, tests);
+  std::string dir = it::WriteBundleDirectory(files);
+  // Noise that must not count: a hidden editor file and a README.
+  std::ofstream(dir + "/rules/.r.textproto.swp") << "garbage {";
+  std::ofstream(dir + "/README.md") << "not a bundle file";
+  auto from_disk = LoadBundleDirectory(dir, it::RealIsoCodes());
+  ASSERT_TRUE(from_disk.ok()) << from_disk.status();
+  auto in_memory = LoadBundle("mem", files, it::RealIsoCodes());
+  ASSERT_TRUE(in_memory.ok());
+  EXPECT_EQ((*from_disk)->digest, (*in_memory)->digest);
+  EXPECT_EQ((*from_disk)->source, dir);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(LoadBundleDirectoryTest, MissingDirectoryIsNotFound) {
+  auto bundle = LoadBundleDirectory("/nonexistent/importgate/bundle",
+                                    it::RealIsoCodes());
+  ASSERT_FALSE(bundle.ok());
+  EXPECT_EQ(bundle.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(bundle.status().message(), HasSubstr("/nonexistent/importgate/bundle"));
+}
+
+}  // namespace
+}  // namespace importgate::bundle

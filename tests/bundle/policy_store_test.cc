@@ -1,0 +1,108 @@
+#include "server/bundle/policy_store.h"
+
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/test_bundles.h"
+
+namespace importgate::bundle {
+namespace {
+
+namespace it = ::importgate::testing;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kRules[] = R"pb(
+  rules {
+    id: "r"
+    effect: EFFECT_DENY
+    reason_code: "R"
+    message: "m"
+    match { hs_codes: ["61"] }
+  }
+)pb";
+
+std::shared_ptr<const LoadedBundle> Bundle(uint64_t revision) {
+  auto bundle = LoadBundle(absl::StrCat("rev", revision),
+                           it::BundleFiles(it::TestManifest(revision), kRules),
+                           it::RealIsoCodes());
+  EXPECT_TRUE(bundle.ok()) << bundle.status();
+  return *bundle;
+}
+
+class PolicyStoreTest : public ::testing::Test {
+ protected:
+  it::FakeClock clock_{absl::FromUnixSeconds(1'700'000'000)};
+  PolicyStore store_{&clock_, /*history_limit=*/3};
+};
+
+TEST_F(PolicyStoreTest, EmptyUntilActivated) {
+  EXPECT_EQ(store_.Current(), nullptr);
+  StoreStatus status = store_.Status();
+  EXPECT_FALSE(status.active.has_value());
+  EXPECT_FALSE(status.last_attempt.has_value());
+  EXPECT_TRUE(status.history.empty());
+}
+
+TEST_F(PolicyStoreTest, ListenerSeesServingOnlyOnceABundleIsActive) {
+  std::vector<bool> calls;
+  store_.SetServingListener([&calls](bool serving) { calls.push_back(serving); });
+  ASSERT_TRUE(store_.Activate(Bundle(1)).ok());
+  ASSERT_TRUE(store_.Activate(Bundle(2)).ok());
+  EXPECT_THAT(calls, ElementsAre(false, true));
+}
+
+TEST_F(PolicyStoreTest, ActivateSwapsAndRecords) {
+  auto first = Bundle(1);
+  ASSERT_TRUE(store_.Activate(first).ok());
+  std::shared_ptr<const LoadedBundle> held = store_.Current();
+  clock_.Set(absl::FromUnixSeconds(1'700'000'100));
+  ASSERT_TRUE(store_.Activate(Bundle(2)).ok());
+  // A reader that took revision 1 keeps it; new readers see revision 2.
+  EXPECT_EQ(held->snapshot->revision, 1u);
+  EXPECT_EQ(store_.Current()->snapshot->revision, 2u);
+  StoreStatus status = store_.Status();
+  ASSERT_TRUE(status.active.has_value());
+  EXPECT_EQ(status.active->loaded_at, absl::FromUnixSeconds(1'700'000'100));
+  ASSERT_TRUE(status.last_attempt.has_value());
+  EXPECT_TRUE(status.last_attempt->activated);
+  EXPECT_EQ(status.last_attempt->candidate_revision, 2u);
+}
+
+TEST_F(PolicyStoreTest, OlderOrEqualRevisionIsRefusedUnlessRollback) {
+  ASSERT_TRUE(store_.Activate(Bundle(5)).ok());
+  for (uint64_t revision : {4u, 5u}) {
+    absl::Status s = store_.Activate(Bundle(revision));
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(s.message(), HasSubstr("not newer than the active revision 5"));
+    EXPECT_EQ(store_.Current()->snapshot->revision, 5u);
+    EXPECT_FALSE(store_.Status().last_attempt->activated);
+  }
+  ASSERT_TRUE(store_.Activate(Bundle(4), {.allow_rollback = true}).ok());
+  EXPECT_EQ(store_.Current()->snapshot->revision, 4u);
+}
+
+TEST_F(PolicyStoreTest, HistoryIsNewestFirstAndBounded) {
+  for (uint64_t r = 1; r <= 5; ++r) ASSERT_TRUE(store_.Activate(Bundle(r)).ok());
+  std::vector<uint64_t> revisions;
+  for (const auto& record : store_.Status().history) {
+    revisions.push_back(record.bundle->snapshot->revision);
+  }
+  EXPECT_THAT(revisions, ElementsAre(5u, 4u, 3u));
+}
+
+TEST_F(PolicyStoreTest, FailureIsRecordedAndChangesNothing) {
+  ASSERT_TRUE(store_.Activate(Bundle(1)).ok());
+  store_.RecordFailure("/bundles/bad", absl::InvalidArgumentError("rules/x:3: boom"));
+  EXPECT_EQ(store_.Current()->snapshot->revision, 1u);
+  StoreStatus status = store_.Status();
+  ASSERT_TRUE(status.last_attempt.has_value());
+  EXPECT_FALSE(status.last_attempt->activated);
+  EXPECT_EQ(status.last_attempt->source, "/bundles/bad");
+  EXPECT_EQ(status.last_attempt->error, "rules/x:3: boom");
+}
+
+}  // namespace
+}  // namespace importgate::bundle

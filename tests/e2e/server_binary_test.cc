@@ -1,0 +1,263 @@
+// End to end: starts the built importgate-server binary as a newcomer
+// would, and talks to it over TCP: decisions, health, reflection, admin,
+// SIGTERM, and refusal of a bundle whose own tests fail.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "importgate/admin/v1/policy_admin.grpc.pb.h"
+#include "importgate/v1/import_policy.grpc.pb.h"
+
+namespace importgate {
+namespace {
+
+namespace v1 = ::importgate::v1;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// One importgate-server child process with its stderr captured.
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::vector<std::string> args) {
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDERR_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+      std::vector<char*> argv;
+      static std::string binary = IMPORTGATE_SERVER_BINARY;
+      argv.push_back(binary.data());
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      if (chdir(IMPORTGATE_SOURCE_DIR) != 0) _exit(126);
+      execv(binary.c_str(), argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    stderr_fd_ = fds[0];
+  }
+
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(stderr_fd_);
+  }
+
+  // Reads stderr until a line contains `needle` (returned) or the process
+  // ends or `timeout` passes (returns "").
+  std::string WaitForLine(absl::string_view needle,
+                          absl::Duration timeout = absl::Seconds(30)) {
+    absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      size_t newline;
+      while ((newline = output_.find('\n', scanned_)) != std::string::npos) {
+        std::string line = output_.substr(scanned_, newline - scanned_);
+        scanned_ = newline + 1;
+        if (absl::StrContains(line, needle)) return line;
+      }
+      pollfd p{stderr_fd_, POLLIN, 0};
+      int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+      if (poll(&p, 1, ms < 0 ? 0 : ms) <= 0) break;
+      char buf[4096];
+      ssize_t n = read(stderr_fd_, buf, sizeof(buf));
+      if (n <= 0) break;
+      output_.append(buf, static_cast<size_t>(n));
+    }
+    return "";
+  }
+
+  // Sends `signal_number` (if > 0) and returns the exit status.
+  int Stop(int signal_number) {
+    if (signal_number > 0) kill(pid_, signal_number);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    WaitForLine("\x01", absl::Seconds(1));  // drain what is left
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  const std::string& output() const { return output_; }
+
+ private:
+  pid_t pid_ = -1;
+  int stderr_fd_ = -1;
+  std::string output_;
+  size_t scanned_ = 0;
+};
+
+class ServerBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // No --bundle: the default, policies/default, relative to the repo root.
+    server_ = std::make_unique<ServerProcess>(
+        std::vector<std::string>{"--listen=127.0.0.1:0", "--shutdown_grace_seconds=1"});
+    std::string line = server_->WaitForLine("serving on ");
+    ASSERT_FALSE(line.empty()) << server_->output();
+    std::string port = line.substr(line.rfind(':') + 1);
+    ASSERT_TRUE(absl::SimpleAtoi(port, &port_)) << line;
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
+                                   grpc::InsecureChannelCredentials());
+  }
+
+  v1::IsImportAllowedRequest Tee(v1::SellerKind kind) {
+    v1::IsImportAllowedRequest r;
+    r.mutable_item()->set_sku("TEE-1");
+    r.mutable_item()->set_hs_code("6109.10.00");
+    r.mutable_item()->set_origin_country("CN");
+    r.mutable_item()->mutable_unit_price()->set_currency_code("IDR");
+    r.mutable_item()->mutable_unit_price()->set_units(150000);
+    r.mutable_seller()->set_kind(kind);
+    r.set_destination_country("ID");
+    r.set_channel(v1::CHANNEL_LISTING);
+    return r;
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  int port_ = 0;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(ServerBinaryTest, LogsStartAndActivation) {
+  EXPECT_THAT(server_->output(), HasSubstr("importgate-server "));
+  EXPECT_THAT(server_->output(),
+              HasSubstr("activated bundle marketplace-id revision 1 sha256:"));
+}
+
+TEST_F(ServerBinaryTest, DecidesDenyAndAllow) {
+  auto stub = v1::ImportPolicyService::NewStub(channel_);
+  v1::IsImportAllowedResponse deny;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(stub->IsImportAllowed(&c1, Tee(v1::SELLER_KIND_CROSS_BORDER), &deny).ok());
+  EXPECT_FALSE(deny.decision().allowed());
+  EXPECT_EQ(deny.decision().rule_id(), "id-2021-cross-border-textiles-apparel");
+  EXPECT_EQ(deny.bundle().name(), "marketplace-id");
+
+  v1::IsImportAllowedResponse allow;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(stub->IsImportAllowed(&c2, Tee(v1::SELLER_KIND_DOMESTIC), &allow).ok());
+  EXPECT_TRUE(allow.decision().allowed());
+}
+
+TEST_F(ServerBinaryTest, BadRequestIsInvalidArgumentNamingTheField) {
+  auto stub = v1::ImportPolicyService::NewStub(channel_);
+  v1::IsImportAllowedRequest request = Tee(v1::SELLER_KIND_CROSS_BORDER);
+  request.set_destination_country("Indonesia");
+  v1::IsImportAllowedResponse response;
+  grpc::ClientContext context;
+  grpc::Status s = stub->IsImportAllowed(&context, request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), ::testing::StartsWith("destination_country:"));
+}
+
+TEST_F(ServerBinaryTest, HealthIsServing) {
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->Check(&context, {}, &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(ServerBinaryTest, ReflectionListsAndDescribesTheServices) {
+  using grpc::reflection::v1alpha::ServerReflection;
+  using grpc::reflection::v1alpha::ServerReflectionRequest;
+  using grpc::reflection::v1alpha::ServerReflectionResponse;
+  auto stub = ServerReflection::NewStub(channel_);
+  grpc::ClientContext context;
+  auto stream = stub->ServerReflectionInfo(&context);
+
+  ServerReflectionRequest list;
+  list.set_list_services("");
+  ASSERT_TRUE(stream->Write(list));
+  ServerReflectionResponse listed;
+  ASSERT_TRUE(stream->Read(&listed));
+  std::vector<std::string> names;
+  for (const auto& s : listed.list_services_response().service()) {
+    names.push_back(s.name());
+  }
+  EXPECT_THAT(names, ::testing::IsSupersetOf(
+                         {"importgate.v1.ImportPolicyService",
+                          "importgate.admin.v1.PolicyAdmin",
+                          "grpc.health.v1.Health"}));
+
+  // grpcurl describes a service by asking for the file that defines it.
+  for (const char* symbol : {"importgate.v1.ImportPolicyService",
+                             "grpc.health.v1.Health"}) {
+    SCOPED_TRACE(symbol);
+    ServerReflectionRequest describe;
+    describe.set_file_containing_symbol(symbol);
+    ASSERT_TRUE(stream->Write(describe));
+    ServerReflectionResponse described;
+    ASSERT_TRUE(stream->Read(&described));
+    EXPECT_GT(described.file_descriptor_response().file_descriptor_proto_size(), 0)
+        << described.error_response().error_message();
+  }
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ServerBinaryTest, AdminStatusAndGracefulStopOnSigterm) {
+  auto admin = admin::v1::PolicyAdmin::NewStub(channel_);
+  admin::v1::GetStatusResponse status;
+  grpc::ClientContext context;
+  ASSERT_TRUE(admin->GetStatus(&context, {}, &status).ok());
+  EXPECT_TRUE(status.serving());
+  EXPECT_EQ(status.active().source(), "policies/default");
+  EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->output();
+  EXPECT_THAT(server_->output(), HasSubstr("stopped"));
+}
+
+TEST(ServerBinaryRefusalTest, RefusesABundleWhoseTestsFail) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() /
+                 absl::StrCat("importgate-e2e-", getpid());
+  fs::remove_all(dir);
+  fs::copy(fs::path(IMPORTGATE_SOURCE_DIR) / "policies/default", dir,
+           fs::copy_options::recursive);
+  // Flip one expectation: the cross-border closure no longer "passes".
+  {
+    std::ofstream bad(dir / "tests/zz_wrong.textproto");
+    bad << R"pb(cases {
+      name: "deliberately wrong"
+      at: "2024-01-01T00:00:00+07:00"
+      request {
+        item { hs_code: "6109" origin_country: "CN"
+               unit_price { currency_code: "USD" units: 500 } }
+        seller { kind: SELLER_KIND_CROSS_BORDER }
+        destination_country: "ID"
+        channel: CHANNEL_CHECKOUT
+      }
+      expect_effect: EFFECT_ALLOW
+    })pb";
+  }
+  ServerProcess server({"--listen=127.0.0.1:0", "--bundle=" + dir.string()});
+  EXPECT_EQ(server.Stop(0), 1);
+  EXPECT_THAT(server.output(), HasSubstr("refused"));
+  EXPECT_THAT(server.output(), HasSubstr("tests/zz_wrong.textproto:1"));
+  EXPECT_THAT(server.output(), HasSubstr("deliberately wrong"));
+  EXPECT_THAT(server.output(), Not(HasSubstr("serving on")));
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace importgate

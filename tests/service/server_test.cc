@@ -1,0 +1,287 @@
+// The gRPC surface over a real channel: ImportgateServer on an ephemeral
+// port, the same wiring main() uses, with an injected clock.
+#include "server/app/server.h"
+
+#include <memory>
+
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "importgate/admin/v1/policy_admin.grpc.pb.h"
+#include "importgate/v1/import_policy.grpc.pb.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/test_bundles.h"
+
+namespace importgate::app {
+namespace {
+
+namespace it = ::importgate::testing;
+namespace v1 = ::importgate::v1;
+namespace adminv1 = ::importgate::admin::v1;
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+using ::testing::HasSubstr;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartServer(ServerOptions{}); }
+
+  void StartServer(ServerOptions options) {
+    server_.reset();
+    options.listen_address = "127.0.0.1:0";
+    auto server = ImportgateServer::Start(options, &store_, &clock_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    auto channel = grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_->port()),
+        grpc::InsecureChannelCredentials());
+    stub_ = v1::ImportPolicyService::NewStub(channel);
+    admin_ = adminv1::PolicyAdmin::NewStub(channel);
+    health_ = grpc::health::v1::Health::NewStub(channel);
+  }
+
+  void ActivateDefaultBundle() {
+    auto bundle = bundle::LoadBundleDirectory(it::DefaultBundleDirectory(),
+                                              it::RealIsoCodes());
+    ASSERT_TRUE(bundle.ok()) << bundle.status();
+    ASSERT_TRUE(store_.Activate(*bundle).ok());
+  }
+
+  static v1::IsImportAllowedRequest Tee(v1::SellerKind kind) {
+    v1::IsImportAllowedRequest r;
+    r.mutable_item()->set_sku("TEE-1");
+    r.mutable_item()->set_hs_code("6109.10.00");
+    r.mutable_item()->set_origin_country("CN");
+    r.mutable_item()->mutable_unit_price()->set_currency_code("USD");
+    r.mutable_item()->mutable_unit_price()->set_units(12);
+    r.mutable_seller()->set_kind(kind);
+    r.mutable_seller()->set_country(kind == v1::SELLER_KIND_DOMESTIC ? "ID" : "CN");
+    r.set_destination_country("ID");
+    r.set_channel(v1::CHANNEL_CHECKOUT);
+    r.mutable_evaluation_time()->set_seconds(1'705'000'000);  // 2024-01-11
+    return r;
+  }
+
+  grpc::Status Call(const v1::IsImportAllowedRequest& request,
+                    v1::IsImportAllowedResponse* response) {
+    grpc::ClientContext context;
+    return stub_->IsImportAllowed(&context, request, response);
+  }
+
+  HealthCheckResponse::ServingStatus Health() {
+    grpc::ClientContext context;
+    HealthCheckResponse response;
+    grpc::Status s = health_->Check(&context, HealthCheckRequest(), &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response.status();
+  }
+
+  it::FakeClock clock_{absl::FromUnixSeconds(1'705'000'000)};
+  bundle::PolicyStore store_{&clock_};
+  std::unique_ptr<ImportgateServer> server_;
+  std::unique_ptr<v1::ImportPolicyService::Stub> stub_;
+  std::unique_ptr<adminv1::PolicyAdmin::Stub> admin_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+};
+
+TEST_F(ServerTest, NoBundleYetIsUnavailableAndNotServing) {
+  EXPECT_EQ(Health(), HealthCheckResponse::NOT_SERVING);
+  v1::IsImportAllowedResponse response;
+  grpc::Status s = Call(Tee(v1::SELLER_KIND_CROSS_BORDER), &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  ActivateDefaultBundle();
+  EXPECT_EQ(Health(), HealthCheckResponse::SERVING);
+}
+
+TEST_F(ServerTest, CrossBorderTeeDeniedWithRuleReasonAndBundle) {
+  ActivateDefaultBundle();
+  v1::IsImportAllowedResponse response;
+  grpc::Status s = Call(Tee(v1::SELLER_KIND_CROSS_BORDER), &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(response.decision().allowed());
+  EXPECT_EQ(response.decision().effect(), v1::EFFECT_DENY);
+  EXPECT_EQ(response.decision().rule_id(), "id-2021-cross-border-textiles-apparel");
+  EXPECT_EQ(response.decision().reason_code(), "CROSS_BORDER_CATEGORY_CLOSED");
+  EXPECT_FALSE(response.decision().legal_basis().empty());
+  EXPECT_EQ(response.decision().matched_rule_ids(0),
+            "id-2021-cross-border-textiles-apparel");
+  EXPECT_GT(response.decision().cache_ttl().seconds(), 0);
+  EXPECT_EQ(response.sku(), "TEE-1");
+  EXPECT_EQ(response.bundle().name(), "marketplace-id");
+  EXPECT_EQ(response.bundle().revision(), store_.Current()->snapshot->revision);
+  EXPECT_EQ(response.bundle().digest(), store_.Current()->digest);
+}
+
+TEST_F(ServerTest, DomesticTeeAllowed) {
+  ActivateDefaultBundle();
+  v1::IsImportAllowedResponse response;
+  ASSERT_TRUE(Call(Tee(v1::SELLER_KIND_DOMESTIC), &response).ok());
+  EXPECT_TRUE(response.decision().allowed());
+  EXPECT_EQ(response.decision().rule_id(), "");
+  EXPECT_EQ(response.decision().reason_code(), "NO_RULE_MATCHED");
+}
+
+TEST_F(ServerTest, UnsetEvaluationTimeUsesTheServerClock) {
+  ActivateDefaultBundle();
+  v1::IsImportAllowedRequest request = Tee(v1::SELLER_KIND_CROSS_BORDER);
+  request.clear_evaluation_time();
+  clock_.Set(absl::FromUnixSeconds(1'600'000'000));  // 2020: before the closure
+  v1::IsImportAllowedResponse before;
+  ASSERT_TRUE(Call(request, &before).ok());
+  EXPECT_TRUE(before.decision().allowed());
+  clock_.Set(absl::FromUnixSeconds(1'705'000'000));
+  v1::IsImportAllowedResponse after;
+  ASSERT_TRUE(Call(request, &after).ok());
+  EXPECT_FALSE(after.decision().allowed());
+}
+
+TEST_F(ServerTest, MalformedRequestsNameTheField) {
+  ActivateDefaultBundle();
+  struct Case {
+    const char* field;
+    void (*mutate)(v1::IsImportAllowedRequest*);
+  } cases[] = {
+      {"item.hs_code:", [](auto* r) { r->mutable_item()->set_hs_code("61x9"); }},
+      {"destination_country:", [](auto* r) { r->set_destination_country("XX"); }},
+      {"seller.kind:", [](auto* r) { r->mutable_seller()->clear_kind(); }},
+      {"channel:", [](auto* r) { r->clear_channel(); }},
+      {"item.unit_price.currency_code:",
+       [](auto* r) { r->mutable_item()->mutable_unit_price()->set_currency_code("usd"); }},
+      {"item: one of item.hs_code or item.category",
+       [](auto* r) { r->mutable_item()->clear_hs_code(); }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.field);
+    v1::IsImportAllowedRequest request = Tee(v1::SELLER_KIND_CROSS_BORDER);
+    c.mutate(&request);
+    v1::IsImportAllowedResponse response;
+    grpc::Status s = Call(request, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), ::testing::StartsWith(c.field));
+  }
+}
+
+TEST_F(ServerTest, MinBundleRevisionNewerThanActiveIsFailedPrecondition) {
+  ActivateDefaultBundle();
+  const uint64_t active = store_.Current()->snapshot->revision;
+  v1::IsImportAllowedRequest request = Tee(v1::SELLER_KIND_CROSS_BORDER);
+  request.set_min_bundle_revision(active);
+  v1::IsImportAllowedResponse response;
+  EXPECT_TRUE(Call(request, &response).ok());
+  request.set_min_bundle_revision(active + 1);
+  grpc::Status s = Call(request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("min_bundle_revision"));
+}
+
+TEST_F(ServerTest, BatchDecidesEachItemInOrderFromOneBundle) {
+  ActivateDefaultBundle();
+  v1::BatchIsImportAllowedRequest batch;
+  *batch.add_requests() = Tee(v1::SELLER_KIND_CROSS_BORDER);
+  *batch.add_requests() = Tee(v1::SELLER_KIND_DOMESTIC);
+  v1::IsImportAllowedRequest bad = Tee(v1::SELLER_KIND_DOMESTIC);
+  bad.set_destination_country("ZZ");
+  *batch.add_requests() = bad;
+  batch.mutable_requests(1)->mutable_item()->set_sku("TEE-2");
+  grpc::ClientContext context;
+  v1::BatchIsImportAllowedResponse response;
+  grpc::Status s = stub_->BatchIsImportAllowed(&context, batch, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(response.results_size(), 3);
+  EXPECT_FALSE(response.results(0).response().decision().allowed());
+  EXPECT_TRUE(response.results(1).response().decision().allowed());
+  EXPECT_EQ(response.results(1).response().sku(), "TEE-2");
+  ASSERT_TRUE(response.results(2).has_error());
+  EXPECT_EQ(response.results(2).error().code(),
+            static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_THAT(response.results(2).error().message(),
+              ::testing::StartsWith("destination_country:"));
+  EXPECT_EQ(response.bundle().digest(), store_.Current()->digest);
+  EXPECT_EQ(response.results(0).response().bundle().digest(),
+            response.bundle().digest());
+}
+
+TEST_F(ServerTest, BatchSizeLimits) {
+  ServerOptions options;
+  options.max_batch_items = 3;
+  StartServer(options);
+  ActivateDefaultBundle();
+  v1::BatchIsImportAllowedResponse response;
+  {
+    grpc::ClientContext context;
+    grpc::Status s = stub_->BatchIsImportAllowed(
+        &context, v1::BatchIsImportAllowedRequest(), &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("1 to 3"));
+  }
+  v1::BatchIsImportAllowedRequest batch;
+  for (int i = 0; i < 4; ++i) *batch.add_requests() = Tee(v1::SELLER_KIND_DOMESTIC);
+  {
+    grpc::ClientContext context;
+    grpc::Status s = stub_->BatchIsImportAllowed(&context, batch, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("cap"));
+    EXPECT_THAT(s.error_message(), HasSubstr("got 4"));
+  }
+  batch.mutable_requests()->RemoveLast();
+  grpc::ClientContext context;
+  EXPECT_TRUE(stub_->BatchIsImportAllowed(&context, batch, &response).ok());
+  EXPECT_EQ(response.results_size(), 3);
+}
+
+TEST_F(ServerTest, BatchHonoursTheLargestMinBundleRevision) {
+  ActivateDefaultBundle();
+  v1::BatchIsImportAllowedRequest batch;
+  *batch.add_requests() = Tee(v1::SELLER_KIND_DOMESTIC);
+  *batch.add_requests() = Tee(v1::SELLER_KIND_DOMESTIC);
+  batch.mutable_requests(1)->set_min_bundle_revision(
+      store_.Current()->snapshot->revision + 1);
+  grpc::ClientContext context;
+  v1::BatchIsImportAllowedResponse response;
+  EXPECT_EQ(stub_->BatchIsImportAllowed(&context, batch, &response).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(ServerTest, AdminStatusShowsTheActiveBundle) {
+  {
+    grpc::ClientContext context;
+    adminv1::GetStatusResponse status;
+    ASSERT_TRUE(admin_->GetStatus(&context, {}, &status).ok());
+    EXPECT_FALSE(status.serving());
+    EXPECT_FALSE(status.has_active());
+  }
+  ActivateDefaultBundle();
+  grpc::ClientContext context;
+  adminv1::GetStatusResponse status;
+  ASSERT_TRUE(admin_->GetStatus(&context, {}, &status).ok());
+  EXPECT_TRUE(status.serving());
+  EXPECT_EQ(status.active().ref().name(), "marketplace-id");
+  EXPECT_EQ(status.active().ref().digest(), store_.Current()->digest);
+  EXPECT_EQ(status.active().source(), it::DefaultBundleDirectory());
+  EXPECT_EQ(status.active().loaded_at().seconds(), 1'705'000'000);
+  EXPECT_GE(status.active().test_case_count(), 40);
+  EXPECT_TRUE(status.last_attempt().activated());
+  EXPECT_EQ(status.history_size(), 1);
+  EXPECT_EQ(status.server_version(), ServerVersion());
+}
+
+TEST(ServerStartTest, RejectsBadOptions) {
+  it::FakeClock clock(absl::UnixEpoch());
+  bundle::PolicyStore store(&clock);
+  ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.max_batch_items = 0;
+  auto server = ImportgateServer::Start(options, &store, &clock);
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(server.status().message(), HasSubstr("max_batch_items"));
+  options.max_batch_items = 10;
+  options.listen_address = "127.0.0.1:99999";  // no such port
+  server = ImportgateServer::Start(options, &store, &clock);
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(server.status().message(), HasSubstr("listen_address"));
+}
+
+}  // namespace
+}  // namespace importgate::app

@@ -1,0 +1,45 @@
+// Helpers that build small bundles in memory for tests: a manifest plus rule
+// and test files written as text-format strings, parsed by the real parser.
+#ifndef IMPORTGATE_TESTS_TESTING_TEST_BUNDLES_H_
+#define IMPORTGATE_TESTS_TESTING_TEST_BUNDLES_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/bundle/loader.h"
+#include "server/compiler/snapshot.h"
+#include "server/policy/bundle_source.h"
+#include "server/refdata/iso_codes.h"
+
+namespace importgate::testing {
+
+// A manifest for tests: name "test", the given revision, default ALLOW with
+// reason "NO_RULE_MATCHED", cache TTL 60 s, FX base USD with IDR 15500 and
+// CNY 7.2.
+std::string TestManifest(uint64_t revision = 1);
+
+// The real ISO tables from Debian's iso-codes (a build dependency).
+std::shared_ptr<const IsoCodes> RealIsoCodes();
+
+// Files of a bundle: manifest.textproto = `manifest`, rules/r.textproto =
+// `rules` (a RuleFile), tests/t.textproto = `tests` (a TestFile) if given.
+std::vector<policy::SourceFile> BundleFiles(const std::string& manifest,
+                                            const std::string& rules,
+                                            const std::string& tests = "");
+
+// Parses and compiles rules (a RuleFile in text format) under
+// TestManifest(); the bundle's tests are not run.
+absl::StatusOr<std::shared_ptr<const compiler::PolicySnapshot>> CompileRules(
+    const std::string& rules, const std::string& manifest = TestManifest());
+
+// Writes `files` under a fresh temporary directory and returns its path.
+std::string WriteBundleDirectory(const std::vector<policy::SourceFile>& files);
+
+// The repository's default bundle directory (policies/default).
+std::string DefaultBundleDirectory();
+
+}  // namespace importgate::testing
+
+#endif  // IMPORTGATE_TESTS_TESTING_TEST_BUNDLES_H_
