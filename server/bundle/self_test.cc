@@ -48,8 +48,10 @@ absl::Status RunSelfTests(const compiler::PolicySnapshot& snapshot,
         malformed.push_back(absl::StrCat(where, "at: ", at.status().message()));
         continue;
       }
-      request.mutable_evaluation_time()->set_seconds(absl::ToUnixSeconds(*at));
-      request.mutable_evaluation_time()->set_nanos(0);
+      const int64_t seconds = absl::ToUnixSeconds(*at);
+      request.mutable_evaluation_time()->set_seconds(seconds);
+      request.mutable_evaluation_time()->set_nanos(static_cast<int32_t>(
+          absl::ToInt64Nanoseconds(*at - absl::FromUnixSeconds(seconds))));
     } else if (!request.has_evaluation_time()) {
       malformed.push_back(absl::StrCat(
           where, "at: is required (or request.evaluation_time), so that the "

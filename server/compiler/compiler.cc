@@ -322,8 +322,8 @@ class Compiler {
     for (int i = 0; i < m.attributes_size(); ++i) {
       CompileAttribute(m.attributes(i), ctx, absl::StrCat("attributes[", i, "]"),
                        out);
-      ++specificity;
     }
+    if (m.attributes_size() > 0) ++specificity;
     if (specificity == 0) {
       Error(ctx, "", "is empty: set at least one condition");
     }

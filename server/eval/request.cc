@@ -24,8 +24,8 @@ absl::Status CheckCountry(const IsoCodes& iso, absl::string_view field,
   }
   *out = iso.Country(value);
   if (*out == 0) {
-    return Invalid(field, absl::StrCat("\"", value.substr(0, 8),
-                                       "\" is not an ISO 3166-1 alpha-2 "
+    return Invalid(field, absl::StrCat(policy::QuoteForMessage(value),
+                                       " is not an ISO 3166-1 alpha-2 "
                                        "country code (upper case, e.g. \"ID\")"));
   }
   return absl::OkStatus();
@@ -45,6 +45,7 @@ absl::Status CheckBytes(absl::string_view field, const std::string& value,
 absl::Status NormalizeRequest(const v1::IsImportAllowedRequest& request,
                               const IsoCodes& iso, absl::Time now,
                               DecisionInput* input) {
+  *input = DecisionInput();
   if (!request.has_item()) return Invalid("item", "is required");
   const v1::Item& item = request.item();
   if (absl::Status s = CheckBytes("item.sku", item.sku(), kMaxIdBytes); !s.ok()) {
@@ -76,8 +77,8 @@ absl::Status NormalizeRequest(const v1::IsImportAllowedRequest& request,
       return Invalid("item.unit_price.currency_code",
                      price.currency_code().empty()
                          ? "is required (ISO 4217, e.g. \"USD\")"
-                         : absl::StrCat("\"", price.currency_code().substr(0, 8),
-                                        "\" is not an ISO 4217 currency code"));
+                         : absl::StrCat(policy::QuoteForMessage(price.currency_code()),
+                                        " is not an ISO 4217 currency code"));
     }
     auto amount = policy::ToNanoAmount(price.units(), price.nanos());
     if (!amount.ok()) return Invalid("item.unit_price", amount.status().message());

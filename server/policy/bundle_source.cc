@@ -51,10 +51,30 @@ absl::Status ParseText(const SourceFile& file, Message* message,
   return absl::OkStatus();
 }
 
-// The 1-based line of the index-th element of a repeated field.
-int LineOf(const TextFormat::ParseInfoTree& tree,
-           const google::protobuf::FieldDescriptor* field, int index) {
-  return tree.GetLocation(field, index).line + 1;
+// The 1-based line where each of the `count` elements of a repeated message
+// field starts. In block form ("rules { ... }") the parser records that line
+// per element. In list form ("rules: [{...}, {...}]") it records one
+// location per occurrence of the field name, so elements share or borrow
+// locations; then the line of the element's `key_field` (a rule's id, a
+// case's name) is used instead.
+std::vector<int> ElementLines(const TextFormat::ParseInfoTree& tree,
+                              const google::protobuf::FieldDescriptor* field,
+                              int count, const char* key_field) {
+  const auto* key = field->message_type()->FindFieldByName(key_field);
+  std::vector<int> starts(count), keys(count, -1);
+  for (int i = 0; i < count; ++i) {
+    starts[i] = tree.GetLocation(field, i).line;
+    const TextFormat::ParseInfoTree* nested = tree.GetTreeForNested(field, i);
+    if (nested != nullptr) keys[i] = nested->GetLocation(key, -1).line;
+  }
+  std::vector<int> lines(count);
+  for (int i = 0; i < count; ++i) {
+    bool shared = (i > 0 && starts[i - 1] == starts[i]) ||
+                  (i + 1 < count && starts[i + 1] == starts[i]);
+    bool plausible = starts[i] >= 0 && (keys[i] < 0 || starts[i] <= keys[i]);
+    lines[i] = (plausible && !shared ? starts[i] : keys[i]) + 1;
+  }
+  return lines;
 }
 
 bool IsSourceIn(absl::string_view path, absl::string_view directory) {
@@ -98,22 +118,24 @@ absl::StatusOr<ParsedBundle> ParseBundle(absl::Span<const SourceFile> files) {
       importgate::policy::v1::RuleFile rule_file;
       status = ParseText(*file, &rule_file, &tree);
       if (status.ok()) {
-        const auto* field = rule_file.GetDescriptor()->FindFieldByName("rules");
+        std::vector<int> lines = ElementLines(
+            tree, rule_file.GetDescriptor()->FindFieldByName("rules"),
+            rule_file.rules_size(), "id");
         for (int i = 0; i < rule_file.rules_size(); ++i) {
           bundle.rules.push_back(
-              {std::move(*rule_file.mutable_rules(i)),
-               {file->path, LineOf(tree, field, i)}});
+              {std::move(*rule_file.mutable_rules(i)), {file->path, lines[i]}});
         }
       }
     } else if (IsSourceIn(file->path, kTestsDirectory)) {
       importgate::policy::v1::TestFile test_file;
       status = ParseText(*file, &test_file, &tree);
       if (status.ok()) {
-        const auto* field = test_file.GetDescriptor()->FindFieldByName("cases");
+        std::vector<int> lines = ElementLines(
+            tree, test_file.GetDescriptor()->FindFieldByName("cases"),
+            test_file.cases_size(), "name");
         for (int i = 0; i < test_file.cases_size(); ++i) {
           bundle.tests.push_back(
-              {std::move(*test_file.mutable_cases(i)),
-               {file->path, LineOf(tree, field, i)}});
+              {std::move(*test_file.mutable_cases(i)), {file->path, lines[i]}});
         }
       }
     } else {

@@ -13,14 +13,13 @@ bool IsCategoryChar(char c) {
   return (c >= 'a' && c <= 'z') || IsDigit(c) || c == '_' || c == '-';
 }
 
-// Quotes a caller-supplied value for an error message, bounded in length.
-std::string Quote(absl::string_view text) {
+}  // namespace
+
+std::string QuoteForMessage(absl::string_view text) {
   constexpr size_t kMax = 64;
   if (text.size() > kMax) return absl::StrCat("\"", text.substr(0, kMax), "...\"");
   return absl::StrCat("\"", text, "\"");
 }
-
-}  // namespace
 
 absl::StatusOr<HsCode> ParseHsCode(absl::string_view text) {
   HsCode code;
@@ -34,14 +33,14 @@ absl::StatusOr<HsCode> ParseHsCode(absl::string_view text) {
       previous_was_digit = false;
     } else {
       return absl::InvalidArgumentError(
-          absl::StrCat(Quote(text), " is not an HS code: only digits and "
+          absl::StrCat(QuoteForMessage(text), " is not an HS code: only digits and "
                                     "single dots between digits are allowed"));
     }
   }
   if (code.digits < kMinHsDigits || code.digits > kMaxHsDigits ||
       !previous_was_digit) {
     return absl::InvalidArgumentError(absl::StrCat(
-        Quote(text), " is not an HS code: it must hold 2 to 10 digits"));
+        QuoteForMessage(text), " is not an HS code: it must hold 2 to 10 digits"));
   }
   return code;
 }
@@ -61,13 +60,13 @@ absl::Status ValidateCategory(absl::string_view path) {
       segment_empty = false;
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
-          Quote(path), " is not a category path: segments use only "
+          QuoteForMessage(path), " is not a category path: segments use only "
                        "lower-case a-z, 0-9, '_' and '-'"));
     }
   }
   if (segment_empty) {
     return absl::InvalidArgumentError(absl::StrCat(
-        Quote(path), " is not a category path: empty segment (no leading, "
+        QuoteForMessage(path), " is not a category path: empty segment (no leading, "
                      "trailing or double '/')"));
   }
   return absl::OkStatus();
@@ -92,9 +91,13 @@ absl::StatusOr<NanoAmount> ToNanoAmount(int64_t units, int32_t nanos) {
 absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text) {
   absl::Time t;
   std::string error;
-  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &error)) {
+  // absl::ParseTime also takes "infinite-future"/"infinite-past" and skips
+  // surrounding whitespace; RFC 3339 allows neither.
+  bool shaped = !text.empty() && IsDigit(text.front()) &&
+                text.find_first_of(" \t\n\r") == absl::string_view::npos;
+  if (!shaped || !absl::ParseTime(absl::RFC3339_full, text, &t, &error)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        Quote(text), " is not an RFC 3339 time with offset (e.g. "
+        QuoteForMessage(text), " is not an RFC 3339 time with offset (e.g. "
                      "\"2021-08-03T00:00:00+07:00\"): ",
         error));
   }
@@ -118,12 +121,12 @@ absl::StatusOr<int64_t> ParseMicroDecimal(absl::string_view text) {
       ++fraction_digits;
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
-          Quote(text), " is not a decimal with at most 6 decimals"));
+          QuoteForMessage(text), " is not a decimal with at most 6 decimals"));
     }
   }
   if (whole_digits == 0 || whole_digits > 10 || fraction_digits == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat(Quote(text), " is not a decimal with at most 6 decimals"));
+        absl::StrCat(QuoteForMessage(text), " is not a decimal with at most 6 decimals"));
   }
   for (int i = fraction_digits < 0 ? 0 : fraction_digits; i < 6; ++i) {
     fraction *= 10;
@@ -131,7 +134,7 @@ absl::StatusOr<int64_t> ParseMicroDecimal(absl::string_view text) {
   int64_t micros = whole * 1'000'000 + fraction;
   if (micros <= 0 || micros > kMax) {
     return absl::InvalidArgumentError(
-        absl::StrCat(Quote(text), " must be > 0 and at most 1000000000"));
+        absl::StrCat(QuoteForMessage(text), " must be > 0 and at most 1000000000"));
   }
   return micros;
 }

@@ -8,6 +8,7 @@
 #define IMPORTGATE_SERVER_POLICY_CODES_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,6 +32,9 @@ using NanoAmount = __int128;
 
 // Money units are limited so that FX cross-multiplication cannot overflow.
 inline constexpr int64_t kMaxMoneyUnits = 10'000'000'000'000;  // 10^13
+
+// `text` in double quotes for an error message, cut to 64 bytes ("...").
+std::string QuoteForMessage(absl::string_view text);
 
 // Parses an HS code written with optional dots ("6109.10.00", "610910").
 // Returns INVALID_ARGUMENT unless it holds 2 to 10 digits and only digits

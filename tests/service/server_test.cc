@@ -277,7 +277,7 @@ TEST(ServerStartTest, RejectsBadOptions) {
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(server.status().message(), HasSubstr("max_batch_items"));
   options.max_batch_items = 10;
-  options.listen_address = "127.0.0.1:99999";  // no such port
+  options.listen_address = "unix:/nonexistent-importgate-dir/socket";
   server = ImportgateServer::Start(options, &store, &clock);
   EXPECT_EQ(server.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(server.status().message(), HasSubstr("listen_address"));
