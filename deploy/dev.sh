@@ -47,7 +47,7 @@ install_deps() {
     log "installing @bufbuild/buf (npm) into $BUILD_DIR/tools"
     mkdir -p "$BUILD_DIR/tools"
     npm install --silent --no-audit --no-fund --prefix "$BUILD_DIR/tools" \
-      @bufbuild/buf@1 >/dev/null
+      @bufbuild/buf@1 >/dev/null || { log "npm install @bufbuild/buf failed"; exit 1; }
   fi
 }
 

@@ -1,29 +1,53 @@
-// importgate-server: flags -> options -> load the bundle -> serve until
-// SIGINT/SIGTERM -> graceful shutdown.
+// importgate-server: flags -> options -> serve -> activate the bundle ->
+// watch the source and reload -> graceful shutdown on SIGTERM/SIGINT.
 //
 //   importgate-server [--listen=127.0.0.1:50051] [--bundle=policies/default]
-//   importgate-server --check --bundle=DIR   # load, compile, self-test, exit
+//   importgate-server --check --bundle=PATH   # load, verify, self-test, exit
 #include <signal.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "server/app/server.h"
-#include "server/bundle/loader.h"
+#include "server/bundle/manager.h"
 #include "server/bundle/policy_store.h"
+#include "server/bundle/source.h"
+#include "server/bundle/watcher.h"
 #include "server/common/clock.h"
 #include "server/common/log.h"
 #include "server/refdata/iso_codes.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port to serve on; port 0 picks a free port");
+ABSL_FLAG(std::string, admin_listen, "",
+          "host:port for the admin API; empty: on --listen when that is a "
+          "loopback address, else not served");
 ABSL_FLAG(std::string, bundle, "policies/default",
-          "policy bundle source directory");
+          "bundle source: a packed bundle file, a source bundle directory, or "
+          "a directory of packed bundle files (newest valid revision wins)");
+ABSL_FLAG(std::string, state_dir, "",
+          "directory to persist activated bundles in (last known good, "
+          "rollback); empty: none");
+ABSL_FLAG(std::vector<std::string>, verify_key, {},
+          "Ed25519 public key (PEM) that bundles must be signed by; repeat "
+          "the flag or list several, comma-separated, for key rotation");
+ABSL_FLAG(int, poll_seconds, 5,
+          "how often to poll the source for changes (inotify notices most "
+          "changes at once); 0 disables polling");
+ABSL_FLAG(bool, watch, true, "reload when the bundle source changes");
+ABSL_FLAG(bool, allow_rollback, false,
+          "let a reload activate a revision older than the active one");
+ABSL_FLAG(int, history, 10, "how many activated revisions status reports");
 ABSL_FLAG(std::string, iso_codes_dir,
           std::string(importgate::IsoCodes::kDebianDirectory),
           "directory of the iso-codes JSON files (Debian package iso-codes)");
@@ -32,70 +56,144 @@ ABSL_FLAG(int, max_batch_items, 1000,
 ABSL_FLAG(int, shutdown_grace_seconds, 5,
           "on SIGTERM, how long in-flight calls may take to finish");
 ABSL_FLAG(bool, check, false,
-          "load, compile and self-test --bundle, print the outcome and exit "
+          "load, verify and self-test --bundle, print the outcome and exit "
           "(0: the bundle would be activated)");
 
 namespace importgate {
 namespace {
 
-std::string Describe(const bundle::LoadedBundle& b) {
-  return absl::StrCat("bundle ", b.snapshot->name, " revision ",
-                      b.snapshot->revision, " ", b.digest, " from ", b.source,
-                      " (", b.snapshot->rules.size(), " rules, ",
-                      b.test_case_count, " test cases passed)");
+// Every --verify_key occurrence (absl keeps only the last), each possibly a
+// comma-separated list.
+std::vector<std::string> VerifyKeys(int argc, char** argv) {
+  std::vector<std::string> keys;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    std::string value;
+    if (absl::ConsumePrefix(&arg, "--verify_key=")) {
+      value = std::string(arg);
+    } else if (arg == "--verify_key" && i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      continue;
+    }
+    for (absl::string_view k : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+      keys.emplace_back(k);
+    }
+  }
+  return keys;
 }
 
-int Run() {
-  const std::string bundle_path = absl::GetFlag(FLAGS_bundle);
+int Run(const std::vector<std::string>& verify_keys) {
+  const std::string source = absl::GetFlag(FLAGS_bundle);
   LogInfo(absl::StrCat("importgate-server ", app::ServerVersion(),
                        " starting: listen=", absl::GetFlag(FLAGS_listen),
-                       " bundle=", bundle_path));
+                       " bundle=", source));
   auto iso = IsoCodes::LoadFromDirectory(absl::GetFlag(FLAGS_iso_codes_dir));
   if (!iso.ok()) {
     LogError(absl::StrCat("cannot load ISO code tables: ", iso.status().message()));
     return 1;
   }
-  auto loaded = bundle::LoadBundleDirectory(bundle_path, *iso);
-  if (!loaded.ok()) {
-    LogError(absl::StrCat("bundle ", bundle_path, " refused: ",
-                          loaded.status().message()));
-    return 1;
+  bundle::ManagerOptions manager_options;
+  manager_options.source = source;
+  manager_options.state_dir = absl::GetFlag(FLAGS_state_dir);
+  manager_options.keep_revisions = std::max(1, absl::GetFlag(FLAGS_history));
+  manager_options.source_options.iso_codes = *iso;
+  if (!verify_keys.empty()) {
+    auto keys = bundle::TrustedKeys::FromPemFiles(verify_keys);
+    if (!keys.ok()) {
+      LogError(absl::StrCat("verify_key: ", keys.status().message()));
+      return 1;
+    }
+    manager_options.source_options.trusted_keys =
+        std::make_shared<const bundle::TrustedKeys>(*std::move(keys));
+    LogInfo(absl::StrCat("signatures required: ", verify_keys.size(),
+                         " trusted key(s): ", absl::StrJoin(verify_keys, ", ")));
+  } else {
+    LogWarning("signatures are off: any bundle that passes its checks is "
+               "activated (set --verify_key to require signed bundles)");
   }
+
   if (absl::GetFlag(FLAGS_check)) {
-    LogInfo(absl::StrCat("check passed: ", Describe(**loaded)));
+    auto candidate =
+        bundle::LoadFromSource(source, manager_options.source_options);
+    if (!candidate.ok()) {
+      LogError(absl::StrCat("check failed: ", candidate.status().message()));
+      return 1;
+    }
+    const auto& b = *candidate->bundle;
+    LogInfo(absl::StrCat("check passed: bundle ", b.snapshot->name,
+                         " revision ", b.snapshot->revision, " ", b.digest, " (",
+                         b.snapshot->rules.size(), " rules, ",
+                         b.test_case_count, " test cases passed)"));
     return 0;
   }
 
-  // Block the stop signals in every thread (gRPC's included); this thread
-  // waits for them with sigwait().
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the signals we handle in every thread (gRPC's included); this
+  // thread waits for them with sigwait().
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   SystemClock clock;
-  bundle::PolicyStore store(&clock);
+  bundle::PolicyStore store(&clock,
+                            static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_history))));
+  bundle::BundleManager manager(&store, &clock, manager_options);
   app::ServerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.admin_listen_address = absl::GetFlag(FLAGS_admin_listen);
   options.max_batch_items = absl::GetFlag(FLAGS_max_batch_items);
-  auto server = app::ImportgateServer::Start(options, &store, &clock);
+  auto server = app::ImportgateServer::Start(options, &store, &clock, &manager);
   if (!server.ok()) {
     LogError(absl::StrCat("cannot start: ", server.status().message()));
     return 1;
   }
-  if (absl::Status s = store.Activate(*loaded); !s.ok()) {
-    LogError(absl::StrCat("cannot activate: ", s.message()));
+  // Health says NOT_SERVING until this activates a bundle.
+  if (absl::Status s = manager.Start(); !s.ok()) {
+    LogError("no bundle could be activated; exiting");
     return 1;
   }
-  LogInfo(absl::StrCat("activated ", Describe(**loaded)));
   std::string host = options.listen_address.substr(
       0, options.listen_address.rfind(':'));
   LogInfo(absl::StrCat("serving on ", host, ":", (*server)->port()));
+  if ((*server)->admin_port() == 0) {
+    LogWarning("admin API not served: --listen is not loopback and "
+               "--admin_listen is unset");
+  } else if ((*server)->admin_port() != (*server)->port()) {
+    LogInfo(absl::StrCat("admin API on ", options.admin_listen_address.substr(
+                                              0, options.admin_listen_address.rfind(':')),
+                         ":", (*server)->admin_port()));
+  }
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  LogInfo(absl::StrCat("signal ", signal_number, ": shutting down"));
+  const bool allow_rollback = absl::GetFlag(FLAGS_allow_rollback);
+  std::unique_ptr<bundle::SourceWatcher> watcher;
+  if (absl::GetFlag(FLAGS_watch)) {
+    bundle::WatcherOptions watch;
+    watch.path = source;
+    watch.poll_interval = absl::Seconds(absl::GetFlag(FLAGS_poll_seconds));
+    watcher = std::make_unique<bundle::SourceWatcher>(
+        watch, [&manager, allow_rollback] { manager.Reload(allow_rollback); });
+    if (absl::Status s = watcher->Start(); !s.ok()) {
+      LogWarning(absl::StrCat("cannot watch ", source, ": ", s.message(),
+                              "; reload with SIGHUP or the admin API"));
+      watcher.reset();
+    }
+  }
+
+  while (true) {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    if (signal_number == SIGHUP) {
+      LogInfo("SIGHUP: checking the bundle source");
+      manager.Reload(allow_rollback);
+      continue;
+    }
+    LogInfo(absl::StrCat("signal ", signal_number, ": shutting down"));
+    break;
+  }
+  if (watcher != nullptr) watcher->Stop();
   (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   LogInfo("stopped");
   return 0;
@@ -107,8 +205,9 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "importgate policy decision point.\n"
-      "  importgate-server [--listen=HOST:PORT] [--bundle=DIR]\n"
-      "  importgate-server --check --bundle=DIR");
+      "  importgate-server [--listen=HOST:PORT] [--bundle=PATH]\n"
+      "  importgate-server --check --bundle=PATH");
+  std::vector<std::string> verify_keys = importgate::VerifyKeys(argc, argv);
   absl::ParseCommandLine(argc, argv);
-  return importgate::Run();
+  return importgate::Run(verify_keys);
 }

@@ -3,36 +3,40 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
-
-#ifndef IMPORTGATE_VERSION
-#define IMPORTGATE_VERSION "dev"
-#endif
+#include "server/common/version.h"
 
 namespace importgate::app {
 
-const char* ServerVersion() { return IMPORTGATE_VERSION; }
+const char* ServerVersion() { return ImportgateVersion(); }
+
+bool IsLoopbackAddress(absl::string_view address) {
+  if (absl::StartsWith(address, "unix:")) return true;
+  absl::string_view host = address.substr(0, address.rfind(':'));
+  return absl::StartsWith(host, "127.") || host == "[::1]" ||
+         host == "localhost";
+}
 
 ImportgateServer::ImportgateServer(bundle::PolicyStore* store,
                                    const Clock* clock,
+                                   bundle::BundleManager* manager,
                                    const ServerOptions& options)
     : store_(store),
       decisions_(store, clock,
                  service::ImportPolicyServiceOptions{options.max_batch_items}),
-      admin_(store, ServerVersion()) {}
+      admin_(store, manager, ServerVersion()) {}
 
-ImportgateServer::~ImportgateServer() {
-  Shutdown(absl::ZeroDuration());
-}
+ImportgateServer::~ImportgateServer() { Shutdown(absl::ZeroDuration()); }
 
 absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
     const ServerOptions& options, bundle::PolicyStore* store,
-    const Clock* clock) {
+    const Clock* clock, bundle::BundleManager* manager) {
   if (options.max_batch_items < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_batch_items: must be at least 1, got ", options.max_batch_items));
@@ -48,22 +52,37 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
 
   std::unique_ptr<ImportgateServer> server(
-      new ImportgateServer(store, clock, options));
+      new ImportgateServer(store, clock, manager, options));
+  const bool shared_admin = options.admin_listen_address.empty() &&
+                            IsLoopbackAddress(options.listen_address);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address,
                            grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(&server->decisions_);
-  builder.RegisterService(&server->admin_);
+  if (shared_admin) builder.RegisterService(&server->admin_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("listen_address: cannot listen on ", options.listen_address));
+    return absl::UnavailableError(absl::StrCat(
+        "listen_address: cannot listen on ", options.listen_address));
+  }
+  if (shared_admin) server->admin_port_ = server->port_;
+  if (!options.admin_listen_address.empty()) {
+    grpc::ServerBuilder admin_builder;
+    admin_builder.AddListeningPort(options.admin_listen_address,
+                                   grpc::InsecureServerCredentials(),
+                                   &server->admin_port_);
+    admin_builder.RegisterService(&server->admin_);
+    server->admin_server_ = admin_builder.BuildAndStart();
+    if (server->admin_server_ == nullptr || server->admin_port_ == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("admin_listen_address: cannot listen on ",
+                       options.admin_listen_address));
+    }
   }
   grpc::HealthCheckServiceInterface* health =
       server->server_->GetHealthCheckService();
-  store->SetServingListener([health](bool serving) {
-    health->SetServingStatus(serving);
-  });
+  store->SetServingListener(
+      [health](bool serving) { health->SetServingStatus(serving); });
   return server;
 }
 
@@ -71,10 +90,16 @@ void ImportgateServer::Shutdown(absl::Duration grace) {
   if (server_ == nullptr) return;
   store_->SetServingListener(nullptr);
   server_->GetHealthCheckService()->SetServingStatus(false);
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoNanoseconds(grace));
+  const auto deadline =
+      std::chrono::system_clock::now() + absl::ToChronoNanoseconds(grace);
+  server_->Shutdown(deadline);
+  if (admin_server_ != nullptr) admin_server_->Shutdown(deadline);
   server_->Wait();
   server_.reset();
+  if (admin_server_ != nullptr) {
+    admin_server_->Wait();
+    admin_server_.reset();
+  }
 }
 
 }  // namespace importgate::app

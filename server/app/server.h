@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "server/bundle/policy_store.h"
@@ -24,24 +25,35 @@ namespace importgate::app {
 struct ServerOptions {
   // host:port; port 0 picks a free port (see ImportgateServer::port()).
   std::string listen_address = "127.0.0.1:50051";
+  // Where the admin API listens. Empty: on listen_address when that is a
+  // loopback address, and nowhere otherwise (the admin API is not for
+  // every caller).
+  std::string admin_listen_address;
   // Largest BatchIsImportAllowed request.
   int max_batch_items = 1000;
 };
 
+// True for 127.0.0.0/8, [::1], localhost and unix: addresses.
+bool IsLoopbackAddress(absl::string_view address);
+
 class ImportgateServer {
  public:
-  // Starts serving. `store` and `clock` must outlive the server; health
-  // follows the store (NOT_SERVING until a bundle is active).
-  // Returns INVALID_ARGUMENT for bad options, UNAVAILABLE when the address
+  // Starts serving. `store`, `clock` and `manager` (may be null: no
+  // Reload/Rollback) must outlive the server; health follows the store
+  // (NOT_SERVING until a bundle is active).
+  // Returns INVALID_ARGUMENT for bad options, UNAVAILABLE when an address
   // cannot be bound.
   static absl::StatusOr<std::unique_ptr<ImportgateServer>> Start(
       const ServerOptions& options, bundle::PolicyStore* store,
-      const Clock* clock);
+      const Clock* clock, bundle::BundleManager* manager = nullptr);
 
   ~ImportgateServer();
 
   // The port actually bound.
   int port() const { return port_; }
+  // The admin API's port: port() when it shares the main port, 0 when it is
+  // not served.
+  int admin_port() const { return admin_port_; }
 
   // Stops accepting calls and lets in-flight calls finish, cancelling those
   // still running after `grace`.
@@ -49,13 +61,15 @@ class ImportgateServer {
 
  private:
   ImportgateServer(bundle::PolicyStore* store, const Clock* clock,
-                   const ServerOptions& options);
+                   bundle::BundleManager* manager, const ServerOptions& options);
 
   bundle::PolicyStore* const store_;
   service::ImportPolicyService decisions_;
   service::PolicyAdminService admin_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> admin_server_;  // when on its own address
   int port_ = 0;
+  int admin_port_ = 0;
 };
 
 // The version of this build, e.g. "0.1.0".

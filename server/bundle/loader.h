@@ -20,8 +20,8 @@ namespace importgate::bundle {
 // A compiled bundle that passed its own tests. Immutable.
 struct LoadedBundle {
   std::shared_ptr<const compiler::PolicySnapshot> snapshot;
-  std::string digest;   // "sha256:<hex>" of the source files
-  std::string source;   // where it was read from
+  std::string digest;  // "sha256:<hex>" of the source files
+  std::string source;  // where it was read from
   size_t test_case_count = 0;
 };
 

@@ -23,16 +23,15 @@ std::shared_ptr<const LoadedBundle> PolicyStore::Current() const {
 absl::Status PolicyStore::Activate(std::shared_ptr<const LoadedBundle> bundle,
                                    ActivateOptions options) {
   const compiler::PolicySnapshot& snapshot = *bundle->snapshot;
-  LoadAttemptRecord attempt{clock_->Now(),     bundle->source,
-                            false,             "",
-                            snapshot.name,     snapshot.revision,
-                            bundle->digest};
+  LoadAttemptRecord attempt{clock_->Now(), bundle->source,    false,         "",
+                            snapshot.name, snapshot.revision, bundle->digest};
   absl::MutexLock lock(&mu_);
   if (current_ != nullptr && !options.allow_rollback &&
       snapshot.revision <= current_->snapshot->revision) {
-    attempt.error = absl::StrCat(
-        "revision ", snapshot.revision, " is not newer than the active revision ",
-        current_->snapshot->revision, " (a rollback must be asked for explicitly)");
+    attempt.error = absl::StrCat("revision ", snapshot.revision,
+                                 " is not newer than the active revision ",
+                                 current_->snapshot->revision,
+                                 " (a rollback must be asked for explicitly)");
     absl::Status refused = absl::FailedPreconditionError(attempt.error);
     last_attempt_ = std::move(attempt);
     return refused;
@@ -60,7 +59,8 @@ void PolicyStore::RecordFailure(absl::string_view source,
 StoreStatus PolicyStore::Status() const {
   absl::ReaderMutexLock lock(&mu_);
   StoreStatus status;
-  if (!history_.empty() && current_ != nullptr) status.active = history_.front();
+  if (!history_.empty() && current_ != nullptr)
+    status.active = history_.front();
   status.last_attempt = last_attempt_;
   status.history.assign(history_.begin(), history_.end());
   return status;

@@ -54,16 +54,18 @@ absl::Status RunSelfTests(const compiler::PolicySnapshot& snapshot,
           absl::ToInt64Nanoseconds(*at - absl::FromUnixSeconds(seconds))));
     } else if (!request.has_evaluation_time()) {
       malformed.push_back(absl::StrCat(
-          where, "at: is required (or request.evaluation_time), so that the "
-                 "case gives the same answer every day"));
+          where,
+          "at: is required (or request.evaluation_time), so that the "
+          "case gives the same answer every day"));
       continue;
     }
     if (!t.expect_error().empty()) {
       if (t.expect_effect() != v1::EFFECT_UNSPECIFIED ||
           !t.expect_rule_id().empty() || !t.expect_reason_code().empty()) {
-        malformed.push_back(absl::StrCat(
-            where, "expect_error: cannot be combined with expect_effect, "
-                   "expect_rule_id or expect_reason_code"));
+        malformed.push_back(
+            absl::StrCat(where,
+                         "expect_error: cannot be combined with expect_effect, "
+                         "expect_rule_id or expect_reason_code"));
         continue;
       }
     } else if (t.expect_effect() != v1::EFFECT_ALLOW &&
@@ -84,9 +86,9 @@ absl::Status RunSelfTests(const compiler::PolicySnapshot& snapshot,
                                t.expect_error(), "\", got ",
                                Describe(decision.effect(), decision.rule_id()));
       } else if (!absl::StrContains(status.message(), t.expect_error())) {
-        failure = absl::StrCat("expected an error containing \"",
-                               t.expect_error(), "\", got error \"",
-                               status.message(), "\"");
+        failure =
+            absl::StrCat("expected an error containing \"", t.expect_error(),
+                         "\", got error \"", status.message(), "\"");
       }
     } else if (!status.ok()) {
       failure = absl::StrCat("expected ",
@@ -112,7 +114,8 @@ absl::Status RunSelfTests(const compiler::PolicySnapshot& snapshot,
         lines.begin(), lines.begin() + std::min(lines.size(), kMaxReported),
         "\n");
     if (lines.size() > kMaxReported) {
-      absl::StrAppend(&text, "\n... and ", lines.size() - kMaxReported, " more");
+      absl::StrAppend(&text, "\n... and ", lines.size() - kMaxReported,
+                      " more");
     }
     return text;
   };

@@ -59,9 +59,9 @@ absl::StatusOr<std::vector<policy::SourceFile>> ReadSourceDirectory(
     uintmax_t size = it->file_size(ec);
     if (ec) return FsError(path, ec);
     if (size > kMaxSourceFileBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path.string(), ": ", size, " bytes exceeds the ",
-          kMaxSourceFileBytes, "-byte limit per file"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path.string(), ": ", size, " bytes exceeds the ",
+                       kMaxSourceFileBytes, "-byte limit per file"));
     }
     total += size;
     if (total > kMaxSourceBundleBytes) {

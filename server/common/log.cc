@@ -14,9 +14,10 @@ void LogLine(LogSeverity severity, absl::string_view message) {
   const char* letter = severity == LogSeverity::kInfo      ? "I"
                        : severity == LogSeverity::kWarning ? "W"
                                                            : "E";
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      " ", letter, " importgate: ", message, "\n");
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   " ", letter, " importgate: ", message, "\n");
   // One write per record; a short write to stderr is not worth retrying.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;

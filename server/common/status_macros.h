@@ -9,9 +9,9 @@
 #include "absl/status/statusor.h"
 
 // Returns `expr` from the enclosing function when it is not OK.
-#define IMPORTGATE_RETURN_IF_ERROR(expr)                  \
-  do {                                                    \
-    ::absl::Status importgate_status_ = (expr);           \
+#define IMPORTGATE_RETURN_IF_ERROR(expr)                     \
+  do {                                                       \
+    ::absl::Status importgate_status_ = (expr);              \
     if (!importgate_status_.ok()) return importgate_status_; \
   } while (false)
 
@@ -20,8 +20,8 @@
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); returns its status when it is not
 // OK, else moves its value into `lhs` (which may be a declaration).
-#define IMPORTGATE_ASSIGN_OR_RETURN(lhs, rexpr)                             \
-  IMPORTGATE_ASSIGN_OR_RETURN_IMPL_(                                        \
+#define IMPORTGATE_ASSIGN_OR_RETURN(lhs, rexpr) \
+  IMPORTGATE_ASSIGN_OR_RETURN_IMPL_(            \
       IMPORTGATE_STATUS_CONCAT_(importgate_statusor_, __LINE__), lhs, rexpr)
 
 #define IMPORTGATE_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \

@@ -202,8 +202,9 @@ class Compiler {
     Context ctx{&source.location, r.id(), ""};
     size_t errors_before = ErrorCount();
     if (!MatchesCharset(r.id(), 128, true, true, "._-")) {
-      Error(ctx, "id",
-            absl::StrCat("\"", r.id(), "\" must be 1 to 128 of [A-Za-z0-9._-]"));
+      Error(
+          ctx, "id",
+          absl::StrCat("\"", r.id(), "\" must be 1 to 128 of [A-Za-z0-9._-]"));
     }
     if (!IsDecisionEffect(r.effect())) {
       Error(ctx, "effect", "must be EFFECT_ALLOW or EFFECT_DENY");
@@ -221,26 +222,32 @@ class Compiler {
     out->location = policy::FormatLocation(source.location);
 
     if (!r.has_match()) {
-      Error(ctx, "match", "is required (a rule with no condition is a default)");
+      Error(ctx, "match",
+            "is required (a rule with no condition is a default)");
     } else {
       Context match_ctx{ctx.where, ctx.rule_id, "match"};
       out->specificity = CompileMatch(r.match(), match_ctx, &out->match);
     }
     for (int i = 0; i < r.unless_size(); ++i) {
-      Context unless_ctx{ctx.where, ctx.rule_id, absl::StrCat("unless[", i, "]")};
+      Context unless_ctx{ctx.where, ctx.rule_id,
+                         absl::StrCat("unless[", i, "]")};
       out->unless.emplace_back();
       CompileMatch(r.unless(i), unless_ctx, &out->unless.back());
     }
 
     if (!r.effective_from().empty()) {
       auto t = policy::ParseRfc3339(r.effective_from());
-      if (t.ok()) out->effective_from = *t;
-      else Error(ctx, "effective_from", t.status().message());
+      if (t.ok())
+        out->effective_from = *t;
+      else
+        Error(ctx, "effective_from", t.status().message());
     }
     if (!r.effective_until().empty()) {
       auto t = policy::ParseRfc3339(r.effective_until());
-      if (t.ok()) out->effective_until = *t;
-      else Error(ctx, "effective_until", t.status().message());
+      if (t.ok())
+        out->effective_until = *t;
+      else
+        Error(ctx, "effective_until", t.status().message());
     }
     if (out->effective_until <= out->effective_from) {
       Error(ctx, "effective_until",
@@ -249,7 +256,8 @@ class Compiler {
                          r.effective_from(), "\": the window is empty"));
     }
     out->cache_ttl = snapshot_->default_cache_ttl;
-    if (r.has_cache_ttl()) ToDuration(r.cache_ttl(), ctx, "cache_ttl", &out->cache_ttl);
+    if (r.has_cache_ttl())
+      ToDuration(r.cache_ttl(), ctx, "cache_ttl", &out->cache_ttl);
     return ErrorCount() == errors_before;
   }
 
@@ -257,7 +265,8 @@ class Compiler {
 
   // Compiles one Match; returns its specificity (number of condition
   // fields set, the product selector counting once).
-  int CompileMatch(const pv1::Match& m, const Context& ctx, CompiledMatch* out) {
+  int CompileMatch(const pv1::Match& m, const Context& ctx,
+                   CompiledMatch* out) {
     int specificity = 0;
     for (int i = 0; i < m.hs_codes_size(); ++i) {
       CompileHsPattern(m.hs_codes(i), ctx, absl::StrCat("hs_codes[", i, "]"),
@@ -289,10 +298,12 @@ class Compiler {
 
     specificity += CompileCountries(m.origin_countries(), ctx,
                                     "origin_countries", &out->origin_in);
-    specificity += CompileCountries(m.origin_countries_not(), ctx,
-                                    "origin_countries_not", &out->origin_not_in);
-    specificity += CompileCountries(m.destination_countries(), ctx,
-                                    "destination_countries", &out->destinations);
+    specificity +=
+        CompileCountries(m.origin_countries_not(), ctx, "origin_countries_not",
+                         &out->origin_not_in);
+    specificity +=
+        CompileCountries(m.destination_countries(), ctx,
+                         "destination_countries", &out->destinations);
     specificity += CompileCountries(m.seller_countries(), ctx,
                                     "seller_countries", &out->seller_countries);
     for (int i = 0; i < m.seller_kinds_size(); ++i) {
@@ -320,8 +331,8 @@ class Compiler {
       ++specificity;
     }
     for (int i = 0; i < m.attributes_size(); ++i) {
-      CompileAttribute(m.attributes(i), ctx, absl::StrCat("attributes[", i, "]"),
-                       out);
+      CompileAttribute(m.attributes(i), ctx,
+                       absl::StrCat("attributes[", i, "]"), out);
     }
     if (m.attributes_size() > 0) ++specificity;
     if (specificity == 0) {
@@ -371,9 +382,10 @@ class Compiler {
   }
 
   // Returns 1 when the list is non-empty (one condition), else 0.
-  int CompileCountries(const google::protobuf::RepeatedPtrField<std::string>& in,
-                       const Context& ctx, absl::string_view name,
-                       std::vector<CountryCode>* out) {
+  int CompileCountries(
+      const google::protobuf::RepeatedPtrField<std::string>& in,
+      const Context& ctx, absl::string_view name,
+      std::vector<CountryCode>* out) {
     for (int i = 0; i < in.size(); ++i) {
       CountryCode code = iso_->Country(in[i]);
       if (code == 0) {
@@ -453,7 +465,8 @@ class Compiler {
         test.kind = AttributeTest::Kind::kIn;
         test.values.assign(a.in().values().begin(), a.in().values().end());
         if (test.values.empty()) {
-          Error(ctx, absl::StrCat(field, ".in"), "must list at least one value");
+          Error(ctx, absl::StrCat(field, ".in"),
+                "must list at least one value");
         }
         break;
       case pv1::AttributeCondition::kPresent:

@@ -133,20 +133,21 @@ absl::Status MissingFactError(const PolicySnapshot& snapshot,
                               const DecisionInput& in) {
   switch (missing) {
     case Missing::kOrigin:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "item.origin_country: is required here: rule \"", rule.id,
-          "\" tests the origin country"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("item.origin_country: is required here: rule \"",
+                       rule.id, "\" tests the origin country"));
     case Missing::kSellerCountry:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "seller.country: is required here: rule \"", rule.id,
-          "\" tests the seller's country"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("seller.country: is required here: rule \"", rule.id,
+                       "\" tests the seller's country"));
     case Missing::kPrice:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "item.unit_price: is required here: rule \"", rule.id,
-          "\" tests the unit price"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("item.unit_price: is required here: rule \"", rule.id,
+                       "\" tests the unit price"));
     case Missing::kPriceCurrency:
       return absl::InvalidArgumentError(absl::StrCat(
-          "item.unit_price.currency_code: \"", UnpackCurrency(in.price_currency),
+          "item.unit_price.currency_code: \"",
+          UnpackCurrency(in.price_currency),
           "\" has no exchange rate in bundle \"", snapshot.name, "\" revision ",
           snapshot.revision, ", which rule \"", rule.id, "\" needs"));
     case Missing::kNone:
@@ -174,7 +175,8 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
     for (size_t end = 0; end != absl::string_view::npos;) {
       end = in.category.find('/', end + 1);
       auto it = snapshot.category_index.find(in.category.substr(0, end));
-      if (it != snapshot.category_index.end()) AppendAll(it->second, &candidates);
+      if (it != snapshot.category_index.end())
+        AppendAll(it->second, &candidates);
     }
   }
   AppendAll(snapshot.unindexed, &candidates);
@@ -187,7 +189,8 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
   for (uint32_t index : candidates) {
     const CompiledRule& rule = snapshot.rules[index];
     if (in.at < rule.effective_from || in.at >= rule.effective_until) continue;
-    Outcome outcome = Evaluate(snapshot, rule.match, in, /*check_product=*/false);
+    Outcome outcome =
+        Evaluate(snapshot, rule.match, in, /*check_product=*/false);
     if (!outcome.holds) continue;
     bool exempt = false;
     for (const CompiledMatch& exception : rule.unless) {
@@ -196,7 +199,8 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
         exempt = true;
         break;
       }
-      if (e.holds && outcome.missing == Missing::kNone) outcome.missing = e.missing;
+      if (e.holds && outcome.missing == Missing::kNone)
+        outcome.missing = e.missing;
     }
     if (exempt) continue;
     if (outcome.missing != Missing::kNone) {
@@ -252,7 +256,8 @@ absl::Status Evaluate(const PolicySnapshot& snapshot,
                       const v1::IsImportAllowedRequest& request, absl::Time now,
                       v1::Decision* decision) {
   DecisionInput input;
-  if (absl::Status s = NormalizeRequest(request, *snapshot.iso_codes, now, &input);
+  if (absl::Status s =
+          NormalizeRequest(request, *snapshot.iso_codes, now, &input);
       !s.ok()) {
     return s;
   }

@@ -30,7 +30,8 @@ struct DecisionInput {
   CountryCode origin = 0;      // 0: not given
   CountryCode seller_country = 0;
   CountryCode destination = 0;
-  importgate::v1::SellerKind seller_kind = importgate::v1::SELLER_KIND_UNSPECIFIED;
+  importgate::v1::SellerKind seller_kind =
+      importgate::v1::SELLER_KIND_UNSPECIFIED;
   importgate::v1::Channel channel = importgate::v1::CHANNEL_UNSPECIFIED;
   bool has_price = false;
   CurrencyCode price_currency = 0;
@@ -47,9 +48,9 @@ struct DecisionInput {
 // item.hs_code nor item.category; a malformed HS code or category; an
 // unknown country or currency code; a malformed money amount; oversized
 // sku, seller.id or attributes; an out-of-range evaluation_time.
-absl::Status NormalizeRequest(const importgate::v1::IsImportAllowedRequest& request,
-                              const IsoCodes& iso_codes, absl::Time now,
-                              DecisionInput* input);
+absl::Status NormalizeRequest(
+    const importgate::v1::IsImportAllowedRequest& request,
+    const IsoCodes& iso_codes, absl::Time now, DecisionInput* input);
 
 }  // namespace importgate::eval
 

@@ -139,10 +139,10 @@ absl::StatusOr<ParsedBundle> ParseBundle(absl::Span<const SourceFile> files) {
         }
       }
     } else {
-      status = absl::InvalidArgumentError(absl::StrCat(
-          file->path, ": not part of the bundle layout (expected ",
-          kManifestPath, ", ", kRulesDirectory, "*", kSourceSuffix, " or ",
-          kTestsDirectory, "*", kSourceSuffix, ")"));
+      status = absl::InvalidArgumentError(
+          absl::StrCat(file->path, ": not part of the bundle layout (expected ",
+                       kManifestPath, ", ", kRulesDirectory, "*", kSourceSuffix,
+                       " or ", kTestsDirectory, "*", kSourceSuffix, ")"));
     }
     if (!status.ok()) errors.emplace_back(status.message());
   }

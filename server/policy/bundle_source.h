@@ -51,8 +51,8 @@ struct TestSource {
 // A parsed (not yet validated) bundle.
 struct ParsedBundle {
   importgate::policy::v1::Manifest manifest;
-  std::vector<RuleSource> rules;   // in file path order, then file order
-  std::vector<TestSource> tests;   // likewise
+  std::vector<RuleSource> rules;  // in file path order, then file order
+  std::vector<TestSource> tests;  // likewise
 };
 
 // "file:line" or "file" when the line is unknown.

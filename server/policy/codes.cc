@@ -17,7 +17,8 @@ bool IsCategoryChar(char c) {
 
 std::string QuoteForMessage(absl::string_view text) {
   constexpr size_t kMax = 64;
-  if (text.size() > kMax) return absl::StrCat("\"", text.substr(0, kMax), "...\"");
+  if (text.size() > kMax)
+    return absl::StrCat("\"", text.substr(0, kMax), "...\"");
   return absl::StrCat("\"", text, "\"");
 }
 
@@ -33,23 +34,24 @@ absl::StatusOr<HsCode> ParseHsCode(absl::string_view text) {
       previous_was_digit = false;
     } else {
       return absl::InvalidArgumentError(
-          absl::StrCat(QuoteForMessage(text), " is not an HS code: only digits and "
-                                    "single dots between digits are allowed"));
+          absl::StrCat(QuoteForMessage(text),
+                       " is not an HS code: only digits and "
+                       "single dots between digits are allowed"));
     }
   }
   if (code.digits < kMinHsDigits || code.digits > kMaxHsDigits ||
       !previous_was_digit) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        QuoteForMessage(text), " is not an HS code: it must hold 2 to 10 digits"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(QuoteForMessage(text),
+                     " is not an HS code: it must hold 2 to 10 digits"));
   }
   return code;
 }
 
 absl::Status ValidateCategory(absl::string_view path) {
   if (path.empty() || path.size() > kMaxCategoryBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("must be 1 to ", kMaxCategoryBytes, " bytes, got ",
-                     path.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "must be 1 to ", kMaxCategoryBytes, " bytes, got ", path.size()));
   }
   bool segment_empty = true;
   for (char c : path) {
@@ -59,14 +61,16 @@ absl::Status ValidateCategory(absl::string_view path) {
     } else if (IsCategoryChar(c)) {
       segment_empty = false;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          QuoteForMessage(path), " is not a category path: segments use only "
+      return absl::InvalidArgumentError(
+          absl::StrCat(QuoteForMessage(path),
+                       " is not a category path: segments use only "
                        "lower-case a-z, 0-9, '_' and '-'"));
     }
   }
   if (segment_empty) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        QuoteForMessage(path), " is not a category path: empty segment (no leading, "
+    return absl::InvalidArgumentError(
+        absl::StrCat(QuoteForMessage(path),
+                     " is not a category path: empty segment (no leading, "
                      "trailing or double '/')"));
   }
   return absl::OkStatus();
@@ -74,8 +78,8 @@ absl::Status ValidateCategory(absl::string_view path) {
 
 absl::StatusOr<NanoAmount> ToNanoAmount(int64_t units, int32_t nanos) {
   if (nanos <= -1'000'000'000 || nanos >= 1'000'000'000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nanos ", nanos, " is out of range (-999999999..999999999)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "nanos ", nanos, " is out of range (-999999999..999999999)"));
   }
   if ((units > 0 && nanos < 0) || (units < 0 && nanos > 0)) {
     return absl::InvalidArgumentError(
@@ -96,10 +100,11 @@ absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text) {
   bool shaped = !text.empty() && IsDigit(text.front()) &&
                 text.find_first_of(" \t\n\r") == absl::string_view::npos;
   if (!shaped || !absl::ParseTime(absl::RFC3339_full, text, &t, &error)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        QuoteForMessage(text), " is not an RFC 3339 time with offset (e.g. "
+    return absl::InvalidArgumentError(
+        absl::StrCat(QuoteForMessage(text),
+                     " is not an RFC 3339 time with offset (e.g. "
                      "\"2021-08-03T00:00:00+07:00\"): ",
-        error));
+                     error));
   }
   return t;
 }
@@ -125,16 +130,16 @@ absl::StatusOr<int64_t> ParseMicroDecimal(absl::string_view text) {
     }
   }
   if (whole_digits == 0 || whole_digits > 10 || fraction_digits == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(QuoteForMessage(text), " is not a decimal with at most 6 decimals"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        QuoteForMessage(text), " is not a decimal with at most 6 decimals"));
   }
   for (int i = fraction_digits < 0 ? 0 : fraction_digits; i < 6; ++i) {
     fraction *= 10;
   }
   int64_t micros = whole * 1'000'000 + fraction;
   if (micros <= 0 || micros > kMax) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(QuoteForMessage(text), " must be > 0 and at most 1000000000"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        QuoteForMessage(text), " must be > 0 and at most 1000000000"));
   }
   return micros;
 }

@@ -73,13 +73,14 @@ std::string UnpackCurrency(CurrencyCode code) {
 absl::StatusOr<std::shared_ptr<const IsoCodes>> IsoCodes::LoadFromDirectory(
     absl::string_view directory) {
   isocodes::v1::CountryList countries;
-  IMPORTGATE_RETURN_IF_ERROR(ParseJsonFile(
-      absl::StrCat(directory, "/iso_3166-1.json"), &countries));
+  IMPORTGATE_RETURN_IF_ERROR(
+      ParseJsonFile(absl::StrCat(directory, "/iso_3166-1.json"), &countries));
   isocodes::v1::CurrencyList currencies;
   IMPORTGATE_RETURN_IF_ERROR(
       ParseJsonFile(absl::StrCat(directory, "/iso_4217.json"), &currencies));
   std::vector<std::string> country_codes;
-  for (const auto& c : countries.countries()) country_codes.push_back(c.alpha_2());
+  for (const auto& c : countries.countries())
+    country_codes.push_back(c.alpha_2());
   std::vector<std::string> currency_codes;
   for (const auto& c : currencies.currencies()) {
     currency_codes.push_back(c.alpha_3());

@@ -47,8 +47,8 @@ class IsoCodes {
   static absl::StatusOr<std::shared_ptr<const IsoCodes>> LoadFromDirectory(
       absl::string_view directory);
 
-  // Builds a table from explicit lists (tests use small ones). Returns INVALID_ARGUMENT
-  // for a malformed code.
+  // Builds a table from explicit lists (tests use small ones). Returns
+  // INVALID_ARGUMENT for a malformed code.
   static absl::StatusOr<std::shared_ptr<const IsoCodes>> FromLists(
       const std::vector<std::string>& countries,
       const std::vector<std::string>& currencies);

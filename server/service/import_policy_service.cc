@@ -54,10 +54,11 @@ grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
     const v1::IsImportAllowedRequest* request,
     v1::IsImportAllowedResponse* response) {
   std::shared_ptr<const bundle::LoadedBundle> bundle = store_->Current();
-  grpc::Status ready = CheckBundle(bundle.get(), request->min_bundle_revision());
+  grpc::Status ready =
+      CheckBundle(bundle.get(), request->min_bundle_revision());
   if (!ready.ok()) return FinishWith(context, ready);
-  absl::Status status = eval::Evaluate(*bundle->snapshot, *request,
-                                       clock_->Now(), response->mutable_decision());
+  absl::Status status = eval::Evaluate(
+      *bundle->snapshot, *request, clock_->Now(), response->mutable_decision());
   if (!status.ok()) return FinishWith(context, ToGrpcStatus(status));
   FillBundleRef(*bundle, response->mutable_bundle());
   response->set_sku(request->item().sku());
@@ -90,8 +91,8 @@ grpc::ServerUnaryReactor* ImportPolicyService::BatchIsImportAllowed(
   for (const v1::IsImportAllowedRequest& item : request->requests()) {
     v1::BatchItemResult* result = response->add_results();
     v1::IsImportAllowedResponse* answer = result->mutable_response();
-    absl::Status status =
-        eval::Evaluate(*bundle->snapshot, item, now, answer->mutable_decision());
+    absl::Status status = eval::Evaluate(*bundle->snapshot, item, now,
+                                         answer->mutable_decision());
     if (!status.ok()) {
       v1::ItemError* error = result->mutable_error();  // replaces the response
       error->set_code(static_cast<int32_t>(status.code()));

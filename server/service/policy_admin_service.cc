@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "google/protobuf/util/time_util.h"
+#include "server/service/grpc_status.h"
 
 namespace importgate::service {
 namespace {
@@ -14,7 +15,8 @@ void FillTime(absl::Time t, google::protobuf::Timestamp* out) {
       absl::ToUnixNanos(t));
 }
 
-void FillInfo(const bundle::ActivationRecord& record, adminv1::BundleInfo* info) {
+void FillInfo(const bundle::ActivationRecord& record,
+              adminv1::BundleInfo* info) {
   const bundle::LoadedBundle& b = *record.bundle;
   info->mutable_ref()->set_name(b.snapshot->name);
   info->mutable_ref()->set_revision(b.snapshot->revision);
@@ -26,17 +28,105 @@ void FillInfo(const bundle::ActivationRecord& record, adminv1::BundleInfo* info)
   info->set_description(b.snapshot->description);
 }
 
+template <typename Response>
+void FillOutcome(const bundle::ReloadResult& r, Response* response) {
+  using bundle::ReloadResult;
+  switch (r.outcome) {
+    case ReloadResult::Outcome::kActivated:
+      response->set_outcome(adminv1::RELOAD_OUTCOME_ACTIVATED);
+      break;
+    case ReloadResult::Outcome::kUnchanged:
+      response->set_outcome(adminv1::RELOAD_OUTCOME_UNCHANGED);
+      break;
+    case ReloadResult::Outcome::kRefused:
+      response->set_outcome(adminv1::RELOAD_OUTCOME_REFUSED);
+      break;
+  }
+  response->set_message(r.message);
+  if (!r.name.empty()) {
+    response->mutable_bundle()->set_name(r.name);
+    response->mutable_bundle()->set_revision(r.revision);
+    response->mutable_bundle()->set_digest(r.digest);
+  }
+}
+
+grpc::Status NoManager() {
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                      "this server has no bundle source to reload from");
+}
+
 }  // namespace
 
 PolicyAdminService::PolicyAdminService(const bundle::PolicyStore* store,
+                                       bundle::BundleManager* manager,
                                        std::string server_version)
-    : store_(store), server_version_(std::move(server_version)) {}
+    : store_(store),
+      manager_(manager),
+      server_version_(std::move(server_version)) {}
+
+PolicyAdminService::~PolicyAdminService() {
+  std::vector<std::thread> workers;
+  {
+    absl::MutexLock lock(&mu_);
+    workers.swap(workers_);
+  }
+  for (std::thread& t : workers) t.join();
+}
+
+void PolicyAdminService::RunOnWorker(std::function<void()> work) {
+  absl::MutexLock lock(&mu_);
+  // Reap finished workers' handles lazily: joining a finished thread is
+  // immediate, and admin calls are rare.
+  workers_.emplace_back(std::move(work));
+}
+
+grpc::ServerUnaryReactor* PolicyAdminService::Reload(
+    grpc::CallbackServerContext* context, const adminv1::ReloadRequest*,
+    adminv1::ReloadResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (manager_ == nullptr) {
+    reactor->Finish(NoManager());
+    return reactor;
+  }
+  RunOnWorker([this, reactor, response] {
+    FillOutcome(manager_->Reload(), response);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PolicyAdminService::Rollback(
+    grpc::CallbackServerContext* context, const adminv1::RollbackRequest* request,
+    adminv1::RollbackResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (manager_ == nullptr) {
+    reactor->Finish(NoManager());
+    return reactor;
+  }
+  if (request->revision() == 0) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "revision: is required"));
+    return reactor;
+  }
+  const uint64_t revision = request->revision();
+  RunOnWorker([this, reactor, response, revision] {
+    auto result = manager_->Rollback(revision);
+    if (!result.ok()) {
+      reactor->Finish(ToGrpcStatus(result.status()));
+      return;
+    }
+    FillOutcome(*result, response);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
 
 grpc::ServerUnaryReactor* PolicyAdminService::GetStatus(
     grpc::CallbackServerContext* context, const adminv1::GetStatusRequest*,
     adminv1::GetStatusResponse* response) {
   bundle::StoreStatus status = store_->Status();
-  if (status.active.has_value()) FillInfo(*status.active, response->mutable_active());
+  if (status.active.has_value())
+    FillInfo(*status.active, response->mutable_active());
   response->set_serving(status.active.has_value());
   if (status.last_attempt.has_value()) {
     const bundle::LoadAttemptRecord& a = *status.last_attempt;

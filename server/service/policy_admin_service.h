@@ -1,13 +1,23 @@
-// PolicyAdminService: the operator API's gRPC adapter (GetStatus). Reads
-// the PolicyStore's status and writes it as the wire message.
+// PolicyAdminService: the operator API's gRPC adapter. GetStatus reads the
+// PolicyStore; Reload and Rollback call the BundleManager on a worker
+// thread (a reload compiles a bundle, which must not block a gRPC callback
+// thread) and finish the call from there.
 //
-// Thread safety: handlers run concurrently; no mutable state of its own.
+// Thread safety: handlers run concurrently. The destructor joins the
+// workers, so destroy the service after the server has shut down.
 #ifndef IMPORTGATE_SERVER_SERVICE_POLICY_ADMIN_SERVICE_H_
 #define IMPORTGATE_SERVER_SERVICE_POLICY_ADMIN_SERVICE_H_
 
+#include <functional>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 #include "importgate/admin/v1/policy_admin.grpc.pb.h"
+#include "server/bundle/manager.h"
 #include "server/bundle/policy_store.h"
 
 namespace importgate::service {
@@ -15,18 +25,36 @@ namespace importgate::service {
 class PolicyAdminService final
     : public importgate::admin::v1::PolicyAdmin::CallbackService {
  public:
-  // `store` must outlive the service.
+  // `store` and `manager` must outlive the service; `manager` may be null
+  // (Reload and Rollback then answer FAILED_PRECONDITION).
   PolicyAdminService(const bundle::PolicyStore* store,
-                     std::string server_version);
+                     bundle::BundleManager* manager, std::string server_version);
+  ~PolicyAdminService() override;
 
   grpc::ServerUnaryReactor* GetStatus(
       grpc::CallbackServerContext* context,
       const importgate::admin::v1::GetStatusRequest* request,
       importgate::admin::v1::GetStatusResponse* response) override;
 
+  grpc::ServerUnaryReactor* Reload(
+      grpc::CallbackServerContext* context,
+      const importgate::admin::v1::ReloadRequest* request,
+      importgate::admin::v1::ReloadResponse* response) override;
+
+  grpc::ServerUnaryReactor* Rollback(
+      grpc::CallbackServerContext* context,
+      const importgate::admin::v1::RollbackRequest* request,
+      importgate::admin::v1::RollbackResponse* response) override;
+
  private:
+  // Runs `work` on a worker thread; it must Finish the call.
+  void RunOnWorker(std::function<void()> work);
+
   const bundle::PolicyStore* const store_;
+  bundle::BundleManager* const manager_;
   const std::string server_version_;
+  absl::Mutex mu_;
+  std::vector<std::thread> workers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace importgate::service

@@ -20,8 +20,8 @@ namespace v1 = ::importgate::v1;
 class DefaultBundleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto loaded = LoadBundleDirectory(it::DefaultBundleDirectory(),
-                                      it::RealIsoCodes());
+    auto loaded =
+        LoadBundleDirectory(it::DefaultBundleDirectory(), it::RealIsoCodes());
     ASSERT_TRUE(loaded.ok()) << loaded.status();
     bundle_ = *loaded;
     auto files = ReadSourceDirectory(it::DefaultBundleDirectory());

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/bundle/source_reader.h"
@@ -22,33 +23,29 @@ constexpr char kRules[] = R"pb(
     effect: EFFECT_DENY
     reason_code: "CLOSED"
     message: "closed"
-    match { hs_codes: ["6109"] seller_kinds: [SELLER_KIND_CROSS_BORDER] }
+    match {
+      hs_codes: [ "6109" ]
+      seller_kinds: [ SELLER_KIND_CROSS_BORDER ]
+    }
   }
 )pb";
 
 std::string TestCase(const std::string& name, const std::string& kind,
                      const std::string& effect, const std::string& rule_id) {
-  return R"pb(
-    cases {
-      name: ")pb" + name + R"pb("
-      at: "2024-01-01T00:00:00Z"
-      request {
-        item { hs_code: "6109.10" }
-        seller { kind: )pb" + kind + R"pb( }
-        destination_country: "ID"
-        channel: CHANNEL_CHECKOUT
-      }
-      expect_effect: )pb" + effect + R"pb(
-      expect_rule_id: ")pb" + rule_id + R"pb("
-    }
-  )pb";
+  return absl::StrCat(
+      "cases {\n  name: \"", name, "\"\n  at: \"2024-01-01T00:00:00Z\"\n",
+      "  request {\n    item { hs_code: \"6109.10\" }\n",
+      "    seller { kind: ", kind, " }\n", "    destination_country: \"ID\"\n",
+      "    channel: CHANNEL_CHECKOUT\n  }\n", "  expect_effect: ", effect, "\n",
+      "  expect_rule_id: \"", rule_id, "\"\n}\n");
 }
 
 TEST(LoadBundleTest, PassingBundleLoadsWithDigestAndCounts) {
   std::string tests =
       TestCase("cross-border tee denied", "SELLER_KIND_CROSS_BORDER",
                "EFFECT_DENY", "deny-tees") +
-      TestCase("domestic tee allowed", "SELLER_KIND_DOMESTIC", "EFFECT_ALLOW", "");
+      TestCase("domestic tee allowed", "SELLER_KIND_DOMESTIC", "EFFECT_ALLOW",
+               "");
   auto files = it::BundleFiles(it::TestManifest(7), kRules, tests);
   auto bundle = LoadBundle("mem", files, it::RealIsoCodes());
   ASSERT_TRUE(bundle.ok()) << bundle.status();
@@ -60,12 +57,13 @@ TEST(LoadBundleTest, PassingBundleLoadsWithDigestAndCounts) {
 }
 
 TEST(LoadBundleTest, FailingTestCaseRefusesBundleAndNamesTheCase) {
-  std::string tests =
-      TestCase("ok case", "SELLER_KIND_CROSS_BORDER", "EFFECT_DENY", "deny-tees") +
-      TestCase("wrong expectation", "SELLER_KIND_CROSS_BORDER", "EFFECT_ALLOW",
-               "");
-  auto bundle = LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, tests),
-                           it::RealIsoCodes());
+  std::string tests = TestCase("ok case", "SELLER_KIND_CROSS_BORDER",
+                               "EFFECT_DENY", "deny-tees") +
+                      TestCase("wrong expectation", "SELLER_KIND_CROSS_BORDER",
+                               "EFFECT_ALLOW", "");
+  auto bundle =
+      LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, tests),
+                 it::RealIsoCodes());
   ASSERT_FALSE(bundle.ok());
   EXPECT_EQ(bundle.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(bundle.status().message(), HasSubstr("bundle tests failed"));
@@ -92,14 +90,16 @@ TEST(LoadBundleTest, ExpectedErrorCases) {
       expect_error: "seller.kind:"
     }
   )pb";
-  auto ok = LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, kErrorCase),
-                       it::RealIsoCodes());
+  auto ok =
+      LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, kErrorCase),
+                 it::RealIsoCodes());
   EXPECT_TRUE(ok.ok()) << ok.status();
 
   std::string wrong_error = kErrorCase;
   wrong_error.replace(wrong_error.find("seller.kind:"), 12, "item.hs_code");
-  auto bad = LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, wrong_error),
-                        it::RealIsoCodes());
+  auto bad = LoadBundle(
+      "mem", it::BundleFiles(it::TestManifest(), kRules, wrong_error),
+      it::RealIsoCodes());
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(),
               HasSubstr("expected an error containing \"item.hs_code\", got "
@@ -138,13 +138,15 @@ TEST(LoadBundleTest, MalformedTestCasesAreReported) {
        TestCase("same", "SELLER_KIND_DOMESTIC", "EFFECT_ALLOW", "") +
            TestCase("same", "SELLER_KIND_DOMESTIC", "EFFECT_ALLOW", ""),
        "name: duplicate test name"},
-      {"bad at", R"pb(cases { name: "t" at: "yesterday" expect_effect: EFFECT_ALLOW })pb",
+      {"bad at",
+       R"pb(cases { name: "t" at: "yesterday" expect_effect: EFFECT_ALLOW })pb",
        "at: \"yesterday\" is not an RFC 3339 time"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    auto bundle = LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, c.tests),
-                             it::RealIsoCodes());
+    auto bundle =
+        LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, c.tests),
+                   it::RealIsoCodes());
     ASSERT_FALSE(bundle.ok());
     EXPECT_EQ(bundle.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(bundle.status().message(), HasSubstr(c.expected));
@@ -153,8 +155,9 @@ TEST(LoadBundleTest, MalformedTestCasesAreReported) {
 }
 
 TEST(LoadBundleTest, EachStepNamesItself) {
-  auto syntax = LoadBundle("mem", it::BundleFiles(it::TestManifest(), "rules {"),
-                           it::RealIsoCodes());
+  auto syntax =
+      LoadBundle("mem", it::BundleFiles(it::TestManifest(), "rules {"),
+                 it::RealIsoCodes());
   ASSERT_FALSE(syntax.ok());
   EXPECT_THAT(syntax.status().message(), HasSubstr("parse failed"));
   EXPECT_THAT(syntax.status().message(), HasSubstr("rules/r.textproto:1:"));
@@ -169,7 +172,8 @@ TEST(LoadBundleTest, EachStepNamesItself) {
 }
 
 TEST(ContentDigestTest, DependsOnContentAndPathsNotOrder) {
-  std::vector<policy::SourceFile> a = {{"a.textproto", "x"}, {"b.textproto", "y"}};
+  std::vector<policy::SourceFile> a = {{"a.textproto", "x"},
+                                       {"b.textproto", "y"}};
   std::vector<policy::SourceFile> reordered = {a[1], a[0]};
   std::vector<policy::SourceFile> edited = {{"a.textproto", "x"},
                                             {"b.textproto", "z"}};
@@ -188,8 +192,8 @@ TEST(ContentDigestTest, DependsOnContentAndPathsNotOrder) {
 }
 
 TEST(LoadBundleDirectoryTest, ReadsTheSameBundleFromDisk) {
-  std::string tests = TestCase("tee", "SELLER_KIND_CROSS_BORDER", "EFFECT_DENY",
-                               "deny-tees");
+  std::string tests =
+      TestCase("tee", "SELLER_KIND_CROSS_BORDER", "EFFECT_DENY", "deny-tees");
   auto files = it::BundleFiles(it::TestManifest(), kRules, tests);
   std::string dir = it::WriteBundleDirectory(files);
   // Noise that must not count: a hidden editor file and a README.
@@ -205,11 +209,12 @@ TEST(LoadBundleDirectoryTest, ReadsTheSameBundleFromDisk) {
 }
 
 TEST(LoadBundleDirectoryTest, MissingDirectoryIsNotFound) {
-  auto bundle = LoadBundleDirectory("/nonexistent/importgate/bundle",
-                                    it::RealIsoCodes());
+  auto bundle =
+      LoadBundleDirectory("/nonexistent/importgate/bundle", it::RealIsoCodes());
   ASSERT_FALSE(bundle.ok());
   EXPECT_EQ(bundle.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(bundle.status().message(), HasSubstr("/nonexistent/importgate/bundle"));
+  EXPECT_THAT(bundle.status().message(),
+              HasSubstr("/nonexistent/importgate/bundle"));
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ constexpr char kRules[] = R"pb(
     effect: EFFECT_DENY
     reason_code: "R"
     message: "m"
-    match { hs_codes: ["61"] }
+    match { hs_codes: [ "61" ] }
   }
 )pb";
 
@@ -48,7 +48,8 @@ TEST_F(PolicyStoreTest, EmptyUntilActivated) {
 
 TEST_F(PolicyStoreTest, ListenerSeesServingOnlyOnceABundleIsActive) {
   std::vector<bool> calls;
-  store_.SetServingListener([&calls](bool serving) { calls.push_back(serving); });
+  store_.SetServingListener(
+      [&calls](bool serving) { calls.push_back(serving); });
   ASSERT_TRUE(store_.Activate(Bundle(1)).ok());
   ASSERT_TRUE(store_.Activate(Bundle(2)).ok());
   EXPECT_THAT(calls, ElementsAre(false, true));
@@ -85,7 +86,8 @@ TEST_F(PolicyStoreTest, OlderOrEqualRevisionIsRefusedUnlessRollback) {
 }
 
 TEST_F(PolicyStoreTest, HistoryIsNewestFirstAndBounded) {
-  for (uint64_t r = 1; r <= 5; ++r) ASSERT_TRUE(store_.Activate(Bundle(r)).ok());
+  for (uint64_t r = 1; r <= 5; ++r)
+    ASSERT_TRUE(store_.Activate(Bundle(r)).ok());
   std::vector<uint64_t> revisions;
   for (const auto& record : store_.Status().history) {
     revisions.push_back(record.bundle->snapshot->revision);
@@ -95,7 +97,8 @@ TEST_F(PolicyStoreTest, HistoryIsNewestFirstAndBounded) {
 
 TEST_F(PolicyStoreTest, FailureIsRecordedAndChangesNothing) {
   ASSERT_TRUE(store_.Activate(Bundle(1)).ok());
-  store_.RecordFailure("/bundles/bad", absl::InvalidArgumentError("rules/x:3: boom"));
+  store_.RecordFailure("/bundles/bad",
+                       absl::InvalidArgumentError("rules/x:3: boom"));
   EXPECT_EQ(store_.Current()->snapshot->revision, 1u);
   StoreStatus status = store_.Status();
   ASSERT_TRUE(status.last_attempt.has_value());

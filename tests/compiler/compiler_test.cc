@@ -24,16 +24,16 @@ namespace {
 
 namespace it = ::importgate::testing;
 namespace v1 = ::importgate::v1;
-using ::testing::HasSubstr;
-using ::testing::Not;
 using compiler::AttributeTest;
 using compiler::CompiledRule;
 using compiler::PolicySnapshot;
 using compiler::PriceBound;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kDeny[] = "EFFECT_DENY";
 constexpr char kAllow[] = "EFFECT_ALLOW";
-constexpr char kHs61[] = R"pb(hs_codes: ["61"])pb";
+constexpr char kHs61[] = R"pb(hs_codes: [ "61" ])pb";
 
 // One rule in text format: `match` is the inside of its match block and
 // `extra` any further Rule fields.
@@ -89,9 +89,9 @@ struct RuleErrorCase {
 };
 
 constexpr char kHead[] = R"pb(id: "r1"
-                               effect: EFFECT_DENY
-                               reason_code: "CLOSED"
-                               message: "closed")pb";
+                              effect: EFFECT_DENY
+                              reason_code: "CLOSED"
+                              message: "closed")pb";
 
 std::string WithMatch(absl::string_view match, absl::string_view extra = "") {
   return absl::StrCat(kHead, "\n  match { ", match, " }\n  ", extra);
@@ -119,23 +119,24 @@ TEST(CompileRuleErrorsTest, EachErrorNamesFileLineRuleAndField) {
        "r1", "match.unit_price.below.currency_code",
        "\"EUR\" has no rate in the manifest's fx table"},
       {"hs pattern with a letter",
-       WithMatch(R"pb(hs_codes: ["61", "61a"])pb"), "r1",
-       "match.hs_codes[1]", "\"61a\" is not an HS code"},
-      {"hs range with a one-digit end", WithMatch(R"pb(hs_codes: ["5-63"])pb"),
-       "r1", "match.hs_codes[0]", "\"5\" is not an HS code"},
-      {"hs range from high to low", WithMatch(R"pb(hs_codes: ["63-50"])pb"),
+       WithMatch(R"pb(hs_codes: [ "61", "61a" ])pb"), "r1", "match.hs_codes[1]",
+       "\"61a\" is not an HS code"},
+      {"hs range with a one-digit end",
+       WithMatch(R"pb(hs_codes: [ "5-63" ])pb"), "r1", "match.hs_codes[0]",
+       "\"5\" is not an HS code"},
+      {"hs range from high to low", WithMatch(R"pb(hs_codes: [ "63-50" ])pb"),
        "r1", "match.hs_codes[0]", "a range needs two ends of equal length"},
       {"hs range ends of different length",
-       WithMatch(R"pb(hs_codes: ["50-6300"])pb"), "r1", "match.hs_codes[0]",
+       WithMatch(R"pb(hs_codes: [ "50-6300" ])pb"), "r1", "match.hs_codes[0]",
        "a range needs two ends of equal length"},
-      {"hs range with three ends", WithMatch(R"pb(hs_codes: ["50-60-70"])pb"),
+      {"hs range with three ends", WithMatch(R"pb(hs_codes: [ "50-60-70" ])pb"),
        "r1", "match.hs_codes[0]", "is not an HS prefix or range"},
-      {"hs range too large", WithMatch(R"pb(hs_codes: ["1000-9999"])pb"), "r1",
-       "match.hs_codes[0]", "expands to more than 1000 prefixes"},
-      {"category in upper case", WithMatch(R"pb(categories: ["Fashion"])pb"),
+      {"hs range too large", WithMatch(R"pb(hs_codes: [ "1000-9999" ])pb"),
+       "r1", "match.hs_codes[0]", "expands to more than 1000 prefixes"},
+      {"category in upper case", WithMatch(R"pb(categories: [ "Fashion" ])pb"),
        "r1", "match.categories[0]", "is not a category path"},
       {"category with trailing slash",
-       WithMatch(R"pb(categories: ["fashion", "home/"])pb"), "r1",
+       WithMatch(R"pb(categories: [ "fashion", "home/" ])pb"), "r1",
        "match.categories[1]", "empty segment"},
       {"empty match", WithMatch(""), "r1", "match",
        "is empty: set at least one condition"},
@@ -157,44 +158,57 @@ TEST(CompileRuleErrorsTest, EachErrorNamesFileLineRuleAndField) {
        WithMatch(kHs61, R"pb(effective_until: "2024-01-01T00:00:00")pb"), "r1",
        "effective_until", "is not an RFC 3339 time"},
       {"destination UK is not ISO",
-       WithMatch(R"pb(destination_countries: ["ID", "UK"])pb"), "r1",
+       WithMatch(R"pb(destination_countries: [ "ID", "UK" ])pb"), "r1",
        "match.destination_countries[1]",
        "\"UK\" is not an ISO 3166-1 alpha-2 country code"},
-      {"origin UK is not ISO", WithMatch(R"pb(origin_countries: ["UK"])pb"),
+      {"origin UK is not ISO", WithMatch(R"pb(origin_countries: [ "UK" ])pb"),
        "r1", "match.origin_countries[0]", "\"UK\" is not an ISO 3166-1"},
       {"origin_countries_not in lower case",
-       WithMatch(R"pb(origin_countries_not: ["cn"])pb"), "r1",
+       WithMatch(R"pb(origin_countries_not: [ "cn" ])pb"), "r1",
        "match.origin_countries_not[0]", "\"cn\" is not an ISO 3166-1"},
       {"seller country unassigned",
-       WithMatch(R"pb(seller_countries: ["XX"])pb"), "r1",
+       WithMatch(R"pb(seller_countries: [ "XX" ])pb"), "r1",
        "match.seller_countries[0]", "\"XX\" is not an ISO 3166-1"},
-      {"seller kind unspecified",
-       WithMatch(R"pb(seller_kinds: [SELLER_KIND_CROSS_BORDER,
-                                     SELLER_KIND_UNSPECIFIED])pb"),
+      {"seller kind unspecified", WithMatch(R"pb(seller_kinds: [
+                                                   SELLER_KIND_CROSS_BORDER,
+                                                   SELLER_KIND_UNSPECIFIED
+                                                 ])pb"),
        "r1", "match.seller_kinds[1]",
        "must be SELLER_KIND_DOMESTIC or SELLER_KIND_CROSS_BORDER"},
       {"channel unspecified",
-       WithMatch(R"pb(channels: [CHANNEL_UNSPECIFIED])pb"), "r1",
+       WithMatch(R"pb(channels: [ CHANNEL_UNSPECIFIED ])pb"), "r1",
        "match.channels[0]", "must be CHANNEL_LISTING or CHANNEL_CHECKOUT"},
       {"missing effect",
-       R"pb(id: "r1" reason_code: "CLOSED" message: "closed"
-            match { hs_codes: ["61"] })pb",
+       R"pb(id: "r1"
+            reason_code: "CLOSED"
+            message: "closed"
+            match { hs_codes: [ "61" ] })pb",
        "r1", "effect", "must be EFFECT_ALLOW or EFFECT_DENY"},
       {"missing reason_code",
-       R"pb(id: "r1" effect: EFFECT_DENY message: "closed"
-            match { hs_codes: ["61"] })pb",
+       R"pb(id: "r1"
+            effect: EFFECT_DENY
+            message: "closed"
+            match { hs_codes: [ "61" ] })pb",
        "r1", "reason_code", "must be 1 to 64 of [A-Z0-9_]"},
       {"lower-case reason_code",
-       R"pb(id: "r1" effect: EFFECT_DENY reason_code: "closed"
-            message: "closed" match { hs_codes: ["61"] })pb",
+       R"pb(id: "r1"
+            effect: EFFECT_DENY
+            reason_code: "closed"
+            message: "closed"
+            match { hs_codes: [ "61" ] })pb",
        "r1", "reason_code", "must be 1 to 64 of [A-Z0-9_]"},
       {"missing message",
-       R"pb(id: "r1" effect: EFFECT_DENY reason_code: "CLOSED"
-            match { hs_codes: ["61"] })pb",
+       R"pb(id: "r1"
+            effect: EFFECT_DENY
+            reason_code: "CLOSED"
+            match { hs_codes: [ "61" ] })pb",
        "r1", "message", "is required"},
       {"id with a space and a bang",
-       R"pb(id: "bad id!" effect: EFFECT_DENY reason_code: "CLOSED"
-            message: "closed" match { hs_codes: ["61"] })pb",
+       R"pb(id: "bad id!"
+            effect: EFFECT_DENY
+            reason_code: "CLOSED"
+            message: "closed"
+            match { hs_codes: [ "61" ] })pb",
        "bad id!", "id", "must be 1 to 128 of [A-Za-z0-9._-]"},
       {"price with neither below nor at_least",
        WithMatch(R"pb(unit_price {})pb"), "r1", "match.unit_price",
@@ -204,19 +218,18 @@ TEST(CompileRuleErrorsTest, EachErrorNamesFileLineRuleAndField) {
            R"pb(unit_price { below { currency_code: "USD" units: -1 } })pb"),
        "r1", "match.unit_price.below", "must not be negative"},
       {"price nanos out of range",
-       WithMatch(R"pb(unit_price {
-                        below {
-                          currency_code: "USD"
-                          units: 1
-                          nanos: 1000000000
-                        }
-                      })pb"),
+       WithMatch(
+           R"pb(unit_price {
+                  below { currency_code: "USD" units: 1 nanos: 1000000000 }
+                })pb"),
        "r1", "match.unit_price.below", "out of range"},
       {"attribute with no test", WithMatch(R"pb(attributes { key: "k" })pb"),
        "r1", "match.attributes[0]", "set one of equals, in or present"},
-      {"attribute in with no values",
-       WithMatch(R"pb(attributes { key: "k" in {} })pb"), "r1",
-       "match.attributes[0].in", "must list at least one value"},
+      {"attribute in with no values", WithMatch(R"pb(attributes {
+                                                       key: "k"
+                                                       in {}
+                                                     })pb"),
+       "r1", "match.attributes[0].in", "must list at least one value"},
       {"attribute with no key",
        WithMatch(R"pb(attributes { key: "k" equals: "v" }
                       attributes { equals: "v" })pb"),
@@ -224,8 +237,8 @@ TEST(CompileRuleErrorsTest, EachErrorNamesFileLineRuleAndField) {
       {"empty unless", WithMatch(kHs61, "unless {}"), "r1", "unless[0]",
        "is empty: set at least one condition"},
       {"unknown country in the second unless",
-       WithMatch(kHs61, R"pb(unless { hs_codes: ["6109"] }
-                             unless { origin_countries: ["UK"] })pb"),
+       WithMatch(kHs61, R"pb(unless { hs_codes: [ "6109" ] }
+                             unless { origin_countries: [ "UK" ] })pb"),
        "r1", "unless[1].origin_countries[0]", "\"UK\" is not an ISO 3166-1"},
       {"cache_ttl over 24h",
        WithMatch(kHs61, R"pb(cache_ttl { seconds: 86401 })pb"), "r1",
@@ -243,23 +256,22 @@ TEST(CompileRuleErrorsTest, EachErrorNamesFileLineRuleAndField) {
     }
     EXPECT_EQ(snapshot.status().code(), absl::StatusCode::kInvalidArgument);
     const std::string message = Message(snapshot.status());
-    EXPECT_THAT(message,
-                HasSubstr(absl::StrCat("rules/r.textproto:", kOneRuleLine,
-                                       ": rule \"", c.rule_id, "\": ", c.field,
-                                       ": ")));
+    EXPECT_THAT(message, HasSubstr(absl::StrCat(
+                             "rules/r.textproto:", kOneRuleLine, ": rule \"",
+                             c.rule_id, "\": ", c.field, ": ")));
     EXPECT_THAT(message, HasSubstr(c.detail));
   }
 }
 
 TEST(CompileRuleErrorsTest, DuplicateIdIsReportedAtTheSecondRule) {
   constexpr char kRules[] =
-      "rules {\n"                                                       // 1
+      "rules {\n"  // 1
       "  id: \"dup\" effect: EFFECT_DENY reason_code: \"A\" message: \"a\"\n"
-      "  match { hs_codes: [\"61\"] }\n"                                // 3
-      "}\n"                                                             // 4
-      "rules {\n"                                                       // 5
+      "  match { hs_codes: [\"61\"] }\n"  // 3
+      "}\n"                               // 4
+      "rules {\n"                         // 5
       "  id: \"dup\" effect: EFFECT_ALLOW reason_code: \"B\" message: \"b\"\n"
-      "  match { hs_codes: [\"62\"] }\n"                                // 7
+      "  match { hs_codes: [\"62\"] }\n"  // 7
       "}\n";
   auto snapshot = it::CompileRules(kRules);
   ASSERT_FALSE(snapshot.ok());
@@ -292,13 +304,13 @@ TEST(CompileRuleErrorsTest, AllErrorsAreReportedInOneStatus) {
     default_reason_code: "NO_RULE_MATCHED"
   )pb";
   constexpr char kRules[] =
-      "rules {\n"                                                         // 1
+      "rules {\n"  // 1
       "  id: \"a\" effect: EFFECT_DENY reason_code: \"R\" message: \"m\"\n"
-      "  match { hs_codes: [\"6x\"] }\n"                                  // 3
-      "}\n"                                                               // 4
-      "rules {\n"                                                         // 5
-      "  id: \"b\" reason_code: \"R\" message: \"m\"\n"                    // 6
-      "  match { destination_countries: [\"UK\"] }\n"                    // 7
+      "  match { hs_codes: [\"6x\"] }\n"                 // 3
+      "}\n"                                              // 4
+      "rules {\n"                                        // 5
+      "  id: \"b\" reason_code: \"R\" message: \"m\"\n"  // 6
+      "  match { destination_countries: [\"UK\"] }\n"    // 7
       "}\n";
   auto snapshot = it::CompileRules(kRules, kManifestWithoutRevision);
   ASSERT_FALSE(snapshot.ok());
@@ -372,23 +384,29 @@ TEST(CompileManifestErrorsTest, EachErrorNamesTheManifestAndField) {
   )pb";
   const std::vector<ManifestErrorCase> cases = {
       {"name with upper case and a space",
-       R"pb(name: "Bad Name" revision: 1 default_effect: EFFECT_ALLOW
+       R"pb(name: "Bad Name"
+            revision: 1
+            default_effect: EFFECT_ALLOW
             default_reason_code: "NO_RULE_MATCHED")pb",
        "name", "\"Bad Name\" must be 1 to 64 of [a-z0-9._-]"},
       {"missing name",
-       R"pb(revision: 1 default_effect: EFFECT_ALLOW
+       R"pb(revision: 1
+            default_effect: EFFECT_ALLOW
             default_reason_code: "NO_RULE_MATCHED")pb",
        "name", "must be 1 to 64 of [a-z0-9._-]"},
       {"revision 0",
-       R"pb(name: "test" revision: 0 default_effect: EFFECT_ALLOW
+       R"pb(name: "test"
+            revision: 0
+            default_effect: EFFECT_ALLOW
             default_reason_code: "NO_RULE_MATCHED")pb",
        "revision", "must be > 0"},
       {"missing default_effect",
-       R"pb(name: "test" revision: 1
-            default_reason_code: "NO_RULE_MATCHED")pb",
+       R"pb(name: "test" revision: 1 default_reason_code: "NO_RULE_MATCHED")pb",
        "default_effect", "must be EFFECT_ALLOW or EFFECT_DENY"},
       {"lower-case default_reason_code",
-       R"pb(name: "test" revision: 1 default_effect: EFFECT_ALLOW
+       R"pb(name: "test"
+            revision: 1
+            default_effect: EFFECT_ALLOW
             default_reason_code: "no_rule")pb",
        "default_reason_code", "must be 1 to 64 of [A-Z0-9_]"},
       {"default_cache_ttl over 24h",
@@ -397,8 +415,8 @@ TEST(CompileManifestErrorsTest, EachErrorNamesTheManifestAndField) {
       {"fx base currency not ISO",
        ok_head + R"pb(fx { base_currency: "XYZ" })pb", "fx.base_currency",
        "\"XYZ\" is not an ISO 4217 currency code"},
-      {"fx base currency missing", ok_head + R"pb(fx {})pb",
-       "fx.base_currency", "is not an ISO 4217 currency code"},
+      {"fx base currency missing", ok_head + R"pb(fx {})pb", "fx.base_currency",
+       "is not an ISO 4217 currency code"},
       {"fx rate listed twice",
        ok_head + R"pb(fx {
                         base_currency: "USD"
@@ -497,14 +515,14 @@ TEST(CompileSnapshotTest, ManifestAndFxAreCompiled) {
 
 TEST(CompileSnapshotTest, RulesAreInResolutionOrder) {
   // Priority desc, then specificity desc, then DENY before ALLOW, then id.
-  const std::string rules =
-      Rule("a-allow-p0-s1", kAllow, 0, kHs61) +
-      Rule("e-deny-neg", kDeny, -1, kHs61) +
-      Rule("c-deny-p0-s1", kDeny, 0, kHs61) +
-      Rule("z-allow-p5-s1", kAllow, 5, kHs61) +
-      Rule("b-deny-p0-s1", kDeny, 0, kHs61) +
-      Rule("d-allow-p0-s2", kAllow, 0,
-           R"pb(hs_codes: ["61"] destination_countries: ["ID"])pb");
+  const std::string rules = Rule("a-allow-p0-s1", kAllow, 0, kHs61) +
+                            Rule("e-deny-neg", kDeny, -1, kHs61) +
+                            Rule("c-deny-p0-s1", kDeny, 0, kHs61) +
+                            Rule("z-allow-p5-s1", kAllow, 5, kHs61) +
+                            Rule("b-deny-p0-s1", kDeny, 0, kHs61) +
+                            Rule("d-allow-p0-s2", kAllow, 0,
+                                 R"pb(hs_codes: [ "61" ]
+                                      destination_countries: [ "ID" ])pb");
   auto snapshot = MustCompile(rules);
   ASSERT_TRUE(snapshot != nullptr);
   std::vector<std::string> ids;
@@ -523,15 +541,19 @@ TEST(CompileSnapshotTest, SpecificityCountsConditionFields) {
   };
   const std::vector<Case> cases = {
       {"hs only", kHs61, "", 1},
-      {"hs and categories count once",
-       R"pb(hs_codes: ["61"] categories: ["fashion"])pb", "", 1},
-      {"categories only", R"pb(categories: ["fashion", "home"])pb", "", 1},
+      {"hs and categories count once", R"pb(hs_codes: [ "61" ]
+                                            categories: [ "fashion" ])pb",
+       "", 1},
+      {"categories only", R"pb(categories: [ "fashion", "home" ])pb", "", 1},
       {"many values in one field count once",
-       R"pb(destination_countries: ["ID", "SG", "MY"])pb", "", 1},
-      {"product and destination",
-       R"pb(hs_codes: ["61"] destination_countries: ["ID"])pb", "", 2},
+       R"pb(destination_countries: [ "ID", "SG", "MY" ])pb", "", 1},
+      {"product and destination", R"pb(hs_codes: [ "61" ]
+                                       destination_countries: [ "ID" ])pb",
+       "", 2},
       {"origin in and origin not in are two fields",
-       R"pb(origin_countries: ["CN"] origin_countries_not: ["VN"])pb", "", 2},
+       R"pb(origin_countries: [ "CN" ]
+            origin_countries_not: [ "VN" ])pb",
+       "", 2},
       {"price counts once",
        R"pb(unit_price { below { currency_code: "USD" units: 100 } })pb", "",
        1},
@@ -541,21 +563,21 @@ TEST(CompileSnapshotTest, SpecificityCountsConditionFields) {
             attributes { key: "bpom" present: true })pb",
        "", 1},
       {"every field set",
-       R"pb(hs_codes: ["61"]
-            categories: ["fashion"]
-            origin_countries: ["CN"]
-            origin_countries_not: ["VN"]
-            seller_kinds: [SELLER_KIND_CROSS_BORDER]
-            destination_countries: ["ID"]
-            channels: [CHANNEL_LISTING]
+       R"pb(hs_codes: [ "61" ]
+            categories: [ "fashion" ]
+            origin_countries: [ "CN" ]
+            origin_countries_not: [ "VN" ]
+            seller_kinds: [ SELLER_KIND_CROSS_BORDER ]
+            destination_countries: [ "ID" ]
+            channels: [ CHANNEL_LISTING ]
             unit_price { below { currency_code: "USD" units: 100 } }
             attributes { key: "halal" equals: "true" }
-            seller_countries: ["CN"])pb",
+            seller_countries: [ "CN" ])pb",
        "", 9},
       {"unless does not count", kHs61,
        R"pb(unless {
-              destination_countries: ["SG"]
-              channels: [CHANNEL_LISTING]
+              destination_countries: [ "SG" ]
+              channels: [ CHANNEL_LISTING ]
             })pb",
        1},
   };
@@ -570,7 +592,7 @@ TEST(CompileSnapshotTest, SpecificityCountsConditionFields) {
 
 TEST(CompileSnapshotTest, HsRangeExpandsToOneIndexKeyPerPrefix) {
   auto snapshot =
-      MustCompile(Rule("range", kDeny, 0, R"pb(hs_codes: ["50-52"])pb"));
+      MustCompile(Rule("range", kDeny, 0, R"pb(hs_codes: [ "50-52" ])pb"));
   ASSERT_TRUE(snapshot != nullptr);
   const auto& prefixes = snapshot->rules[0].match.hs_prefixes;
   ASSERT_EQ(prefixes.size(), 3u);
@@ -590,7 +612,7 @@ TEST(CompileSnapshotTest, HsRangeExpandsToOneIndexKeyPerPrefix) {
 
 TEST(CompileSnapshotTest, HsRangeWithLeadingZerosKeepsTheLength) {
   auto snapshot =
-      MustCompile(Rule("range", kDeny, 0, R"pb(hs_codes: ["0101-0103"])pb"));
+      MustCompile(Rule("range", kDeny, 0, R"pb(hs_codes: [ "0101-0103" ])pb"));
   ASSERT_TRUE(snapshot != nullptr);
   EXPECT_EQ(snapshot->hs_index.size(), 3u);
   EXPECT_TRUE(snapshot->hs_index.contains(compiler::HsKey(101, 4)));
@@ -600,7 +622,7 @@ TEST(CompileSnapshotTest, HsRangeWithLeadingZerosKeepsTheLength) {
 
 TEST(CompileSnapshotTest, DuplicateHsPatternsCollapse) {
   auto snapshot = MustCompile(
-      Rule("dups", kDeny, 0, R"pb(hs_codes: ["6109", "61.09", "6109"])pb"));
+      Rule("dups", kDeny, 0, R"pb(hs_codes: [ "6109", "61.09", "6109" ])pb"));
   ASSERT_TRUE(snapshot != nullptr);
   ASSERT_EQ(snapshot->rules[0].match.hs_prefixes.size(), 1u);
   EXPECT_EQ(snapshot->rules[0].match.hs_prefixes[0].value, 6109u);
@@ -610,8 +632,9 @@ TEST(CompileSnapshotTest, DuplicateHsPatternsCollapse) {
 TEST(CompileSnapshotTest, CategoriesAreIndexedAndOtherRulesAreUnindexed) {
   auto snapshot = MustCompile(
       Rule("cats", kDeny, 0,
-           R"pb(categories: ["fashion", "home/textiles", "fashion"])pb") +
-      Rule("anything-to-sg", kDeny, 0, R"pb(destination_countries: ["SG"])pb"));
+           R"pb(categories: [ "fashion", "home/textiles", "fashion" ])pb") +
+      Rule("anything-to-sg", kDeny, 0,
+           R"pb(destination_countries: [ "SG" ])pb"));
   ASSERT_TRUE(snapshot != nullptr);
   // Equal rank, so "anything-to-sg" (index 0) sorts before "cats" (index 1).
   ASSERT_EQ(snapshot->rules.size(), 2u);
@@ -631,7 +654,7 @@ TEST(CompileSnapshotTest, CategoriesAreIndexedAndOtherRulesAreUnindexed) {
 
 TEST(CompileSnapshotTest, CountryListsAreSortedAndUnique) {
   auto snapshot = MustCompile(Rule(
-      "r", kDeny, 0, R"pb(destination_countries: ["SG", "ID", "SG"])pb"));
+      "r", kDeny, 0, R"pb(destination_countries: [ "SG", "ID", "SG" ])pb"));
   ASSERT_TRUE(snapshot != nullptr);
   const auto iso = it::RealIsoCodes();
   EXPECT_EQ(snapshot->rules[0].match.destinations,
@@ -641,8 +664,8 @@ TEST(CompileSnapshotTest, CountryListsAreSortedAndUnique) {
 TEST(CompileSnapshotTest, EnumListsBecomeBitMasks) {
   auto snapshot = MustCompile(
       Rule("r", kDeny, 0,
-           R"pb(seller_kinds: [SELLER_KIND_CROSS_BORDER]
-                channels: [CHANNEL_LISTING, CHANNEL_CHECKOUT])pb"));
+           R"pb(seller_kinds: [ SELLER_KIND_CROSS_BORDER ]
+                channels: [ CHANNEL_LISTING, CHANNEL_CHECKOUT ])pb"));
   ASSERT_TRUE(snapshot != nullptr);
   EXPECT_EQ(snapshot->rules[0].match.seller_kinds,
             1u << v1::SELLER_KIND_CROSS_BORDER);
@@ -651,15 +674,19 @@ TEST(CompileSnapshotTest, EnumListsBecomeBitMasks) {
 }
 
 TEST(CompileSnapshotTest, PriceBoundsCarryAmountAndRate) {
-  auto snapshot = MustCompile(
-      Rule("cny", kDeny, 0,
-           R"pb(unit_price {
-                  below { currency_code: "CNY" units: 719 nanos: 990000000 }
-                })pb") +
-      Rule("usd", kAllow, 0,
-           R"pb(unit_price {
-                  at_least { currency_code: "USD" units: 100 }
-                })pb"));
+  auto snapshot =
+      MustCompile(Rule("cny", kDeny, 0,
+                       R"pb(unit_price {
+                              below {
+                                currency_code: "CNY"
+                                units: 719
+                                nanos: 990000000
+                              }
+                            })pb") +
+                  Rule("usd", kAllow, 0,
+                       R"pb(unit_price {
+                              at_least { currency_code: "USD" units: 100 }
+                            })pb"));
   ASSERT_TRUE(snapshot != nullptr);
   const CompiledRule* cny = FindRule(*snapshot, "cny");
   const CompiledRule* usd = FindRule(*snapshot, "usd");
@@ -677,7 +704,10 @@ TEST(CompileSnapshotTest, PriceBoundsCarryAmountAndRate) {
 TEST(CompileSnapshotTest, AttributeConditionsKeepTheirTests) {
   auto snapshot = MustCompile(Rule("r", kDeny, 0, R"pb(
     attributes { key: "a" equals: "x" }
-    attributes { key: "b" in { values: ["p", "q"] } }
+    attributes {
+      key: "b"
+      in { values: [ "p", "q" ] }
+    }
     attributes { key: "c" present: true }
     attributes { key: "d" present: false }
   )pb"));
@@ -720,11 +750,11 @@ TEST(CompileSnapshotTest, WindowEdgesAreSortedAndUnique) {
 }
 
 TEST(CompileSnapshotTest, CacheTtlIsTheRulesOwnOrTheDefault) {
-  auto snapshot = MustCompile(
-      Rule("default-ttl", kDeny, 0, kHs61) +
-      Rule("own-ttl", kDeny, 0, kHs61,
-           R"pb(cache_ttl { seconds: 5 nanos: 500000000 })pb") +
-      Rule("zero-ttl", kDeny, 0, kHs61, R"pb(cache_ttl {})pb"));
+  auto snapshot =
+      MustCompile(Rule("default-ttl", kDeny, 0, kHs61) +
+                  Rule("own-ttl", kDeny, 0, kHs61,
+                       R"pb(cache_ttl { seconds: 5 nanos: 500000000 })pb") +
+                  Rule("zero-ttl", kDeny, 0, kHs61, R"pb(cache_ttl {})pb"));
   ASSERT_TRUE(snapshot != nullptr);
   const CompiledRule* default_ttl = FindRule(*snapshot, "default-ttl");
   const CompiledRule* own_ttl = FindRule(*snapshot, "own-ttl");
@@ -738,13 +768,13 @@ TEST(CompileSnapshotTest, CacheTtlIsTheRulesOwnOrTheDefault) {
 
 TEST(CompileSnapshotTest, RulesKeepTheirTextAndSourceLocation) {
   constexpr char kRules[] =
-      "rules {\n"                                                     // 1
-      "  id: \"b\" effect: EFFECT_DENY priority: 4\n"                 // 2
-      "  reason_code: \"CLOSED\" message: \"closed\"\n"               // 3
-      "  legal_basis: \"Reg 1/2024\"\n"                               // 4
-      "  match { hs_codes: [\"61\"] }\n"                              // 5
-      "}\n"                                                           // 6
-      "\n"                                                            // 7
+      "rules {\n"                                                      // 1
+      "  id: \"b\" effect: EFFECT_DENY priority: 4\n"                  // 2
+      "  reason_code: \"CLOSED\" message: \"closed\"\n"                // 3
+      "  legal_basis: \"Reg 1/2024\"\n"                                // 4
+      "  match { hs_codes: [\"61\"] }\n"                               // 5
+      "}\n"                                                            // 6
+      "\n"                                                             // 7
       "rules { id: \"a\" effect: EFFECT_ALLOW reason_code: \"OPEN\" "  // 8
       "message: \"open\" match { hs_codes: [\"62\"] } }\n";
   auto snapshot = MustCompile(kRules);

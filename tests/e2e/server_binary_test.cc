@@ -77,7 +77,8 @@ class ServerProcess {
         if (absl::StrContains(line, needle)) return line;
       }
       pollfd p{stderr_fd_, POLLIN, 0};
-      int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+      int ms =
+          static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
       if (poll(&p, 1, ms < 0 ? 0 : ms) <= 0) break;
       char buf[4096];
       ssize_t n = read(stderr_fd_, buf, sizeof(buf));
@@ -110,8 +111,8 @@ class ServerBinaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // No --bundle: the default, policies/default, relative to the repo root.
-    server_ = std::make_unique<ServerProcess>(
-        std::vector<std::string>{"--listen=127.0.0.1:0", "--shutdown_grace_seconds=1"});
+    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
+        "--listen=127.0.0.1:0", "--shutdown_grace_seconds=1"});
     std::string line = server_->WaitForLine("serving on ");
     ASSERT_FALSE(line.empty()) << server_->output();
     std::string port = line.substr(line.rfind(':') + 1);
@@ -148,14 +149,17 @@ TEST_F(ServerBinaryTest, DecidesDenyAndAllow) {
   auto stub = v1::ImportPolicyService::NewStub(channel_);
   v1::IsImportAllowedResponse deny;
   grpc::ClientContext c1;
-  ASSERT_TRUE(stub->IsImportAllowed(&c1, Tee(v1::SELLER_KIND_CROSS_BORDER), &deny).ok());
+  ASSERT_TRUE(
+      stub->IsImportAllowed(&c1, Tee(v1::SELLER_KIND_CROSS_BORDER), &deny)
+          .ok());
   EXPECT_FALSE(deny.decision().allowed());
   EXPECT_EQ(deny.decision().rule_id(), "id-2021-cross-border-textiles-apparel");
   EXPECT_EQ(deny.bundle().name(), "marketplace-id");
 
   v1::IsImportAllowedResponse allow;
   grpc::ClientContext c2;
-  ASSERT_TRUE(stub->IsImportAllowed(&c2, Tee(v1::SELLER_KIND_DOMESTIC), &allow).ok());
+  ASSERT_TRUE(
+      stub->IsImportAllowed(&c2, Tee(v1::SELLER_KIND_DOMESTIC), &allow).ok());
   EXPECT_TRUE(allow.decision().allowed());
 }
 
@@ -195,21 +199,22 @@ TEST_F(ServerBinaryTest, ReflectionListsAndDescribesTheServices) {
   for (const auto& s : listed.list_services_response().service()) {
     names.push_back(s.name());
   }
-  EXPECT_THAT(names, ::testing::IsSupersetOf(
-                         {"importgate.v1.ImportPolicyService",
-                          "importgate.admin.v1.PolicyAdmin",
-                          "grpc.health.v1.Health"}));
+  EXPECT_THAT(names,
+              ::testing::IsSupersetOf({"importgate.v1.ImportPolicyService",
+                                       "importgate.admin.v1.PolicyAdmin",
+                                       "grpc.health.v1.Health"}));
 
   // grpcurl describes a service by asking for the file that defines it.
-  for (const char* symbol : {"importgate.v1.ImportPolicyService",
-                             "grpc.health.v1.Health"}) {
+  for (const char* symbol :
+       {"importgate.v1.ImportPolicyService", "grpc.health.v1.Health"}) {
     SCOPED_TRACE(symbol);
     ServerReflectionRequest describe;
     describe.set_file_containing_symbol(symbol);
     ASSERT_TRUE(stream->Write(describe));
     ServerReflectionResponse described;
     ASSERT_TRUE(stream->Read(&described));
-    EXPECT_GT(described.file_descriptor_response().file_descriptor_proto_size(), 0)
+    EXPECT_GT(described.file_descriptor_response().file_descriptor_proto_size(),
+              0)
         << described.error_response().error_message();
   }
   stream->WritesDone();
@@ -229,8 +234,8 @@ TEST_F(ServerBinaryTest, AdminStatusAndGracefulStopOnSigterm) {
 
 TEST(ServerBinaryRefusalTest, RefusesABundleWhoseTestsFail) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::temp_directory_path() /
-                 absl::StrCat("importgate-e2e-", getpid());
+  fs::path dir =
+      fs::temp_directory_path() / absl::StrCat("importgate-e2e-", getpid());
   fs::remove_all(dir);
   fs::copy(fs::path(IMPORTGATE_SOURCE_DIR) / "policies/default", dir,
            fs::copy_options::recursive);
@@ -238,17 +243,20 @@ TEST(ServerBinaryRefusalTest, RefusesABundleWhoseTestsFail) {
   {
     std::ofstream bad(dir / "tests/zz_wrong.textproto");
     bad << R"pb(cases {
-      name: "deliberately wrong"
-      at: "2024-01-01T00:00:00+07:00"
-      request {
-        item { hs_code: "6109" origin_country: "CN"
-               unit_price { currency_code: "USD" units: 500 } }
-        seller { kind: SELLER_KIND_CROSS_BORDER }
-        destination_country: "ID"
-        channel: CHANNEL_CHECKOUT
-      }
-      expect_effect: EFFECT_ALLOW
-    })pb";
+                  name: "deliberately wrong"
+                  at: "2024-01-01T00:00:00+07:00"
+                  request {
+                    item {
+                      hs_code: "6109"
+                      origin_country: "CN"
+                      unit_price { currency_code: "USD" units: 500 }
+                    }
+                    seller { kind: SELLER_KIND_CROSS_BORDER }
+                    destination_country: "ID"
+                    channel: CHANNEL_CHECKOUT
+                  }
+                  expect_effect: EFFECT_ALLOW
+                })pb";
   }
   ServerProcess server({"--listen=127.0.0.1:0", "--bundle=" + dir.string()});
   EXPECT_EQ(server.Stop(0), 1);

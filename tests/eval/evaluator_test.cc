@@ -22,8 +22,8 @@ namespace {
 
 namespace it = ::importgate::testing;
 namespace v1 = ::importgate::v1;
-using ::testing::HasSubstr;
 using compiler::PolicySnapshot;
+using ::testing::HasSubstr;
 
 constexpr char kDeny[] = "EFFECT_DENY";
 constexpr char kAllow[] = "EFFECT_ALLOW";
@@ -188,323 +188,471 @@ void ExpectDecisions(const PolicySnapshot& snapshot,
 
 TEST(EvaluateMatchersTest, ProductSelector) {
   auto snapshot = MustCompile(
-      Rule("hs-6109", kDeny, 0, R"pb(hs_codes: ["6109"])pb") +
-      Rule("hs-50-52", kDeny, 0, R"pb(hs_codes: ["50-52"])pb") +
-      Rule("hs-8517.13", kDeny, 0, R"pb(hs_codes: ["8517.13"])pb") +
-      Rule("hs-0101", kDeny, 0, R"pb(hs_codes: ["0101"])pb") +
-      Rule("cat-fashion", kDeny, 0, R"pb(categories: ["fashion"])pb") +
+      Rule("hs-6109", kDeny, 0, R"pb(hs_codes: [ "6109" ])pb") +
+      Rule("hs-50-52", kDeny, 0, R"pb(hs_codes: [ "50-52" ])pb") +
+      Rule("hs-8517.13", kDeny, 0, R"pb(hs_codes: [ "8517.13" ])pb") +
+      Rule("hs-0101", kDeny, 0, R"pb(hs_codes: [ "0101" ])pb") +
+      Rule("cat-fashion", kDeny, 0, R"pb(categories: [ "fashion" ])pb") +
       Rule("cat-home-textiles", kDeny, 0,
-           R"pb(categories: ["home/textiles"])pb") +
-      Rule("toys-hs-or-cat", kDeny, 0,
-           R"pb(hs_codes: ["9503"] categories: ["toys"])pb"));
+           R"pb(categories: [ "home/textiles" ])pb") +
+      Rule("toys-hs-or-cat", kDeny, 0, R"pb(hs_codes: [ "9503" ]
+                                            categories: [ "toys" ])pb"));
   ASSERT_TRUE(snapshot != nullptr);
   using R = RequestBuilder;
-  ExpectDecisions(*snapshot, {
-      {"hs prefix, dotted tariff line", R().Hs("6109.10.00").Build(),
-       "hs-6109", {"hs-6109"}},
-      {"hs prefix, undotted subheading", R().Hs("610910").Build(), "hs-6109",
-       {"hs-6109"}},
-      {"hs prefix, the heading itself", R().Hs("6109").Build(), "hs-6109",
-       {"hs-6109"}},
-      {"hs code shorter than the prefix", R().Hs("61").Build(), "", {}},
-      {"hs sibling heading", R().Hs("6110.20").Build(), "", {}},
-      {"hs range, low end", R().Hs("5001").Build(), "hs-50-52", {"hs-50-52"}},
-      {"hs range, middle", R().Hs("51").Build(), "hs-50-52", {"hs-50-52"}},
-      {"hs range, high end", R().Hs("5208.11.00").Build(), "hs-50-52",
-       {"hs-50-52"}},
-      {"hs range, just below", R().Hs("4911").Build(), "", {}},
-      {"hs range, just above", R().Hs("5301").Build(), "", {}},
-      {"dotted pattern", R().Hs("8517.13.00").Build(), "hs-8517.13",
-       {"hs-8517.13"}},
-      {"dotted pattern, sibling", R().Hs("8517.12").Build(), "", {}},
-      {"leading-zero heading", R().Hs("0101.21.00").Build(), "hs-0101",
-       {"hs-0101"}},
-      {"leading zero is significant", R().Hs("1012").Build(), "", {}},
-      {"category equal", R().Category("fashion").Build(), "cat-fashion",
-       {"cat-fashion"}},
-      {"category below", R().Category("fashion/women/dresses").Build(),
-       "cat-fashion", {"cat-fashion"}},
-      {"category sharing a prefix but not a segment",
-       R().Category("fashionista").Build(), "", {}},
-      {"category below a non-segment prefix",
-       R().Category("fashionista/collectibles").Build(), "", {}},
-      {"category matched from the start only",
-       R().Category("pets/fashion").Build(), "", {}},
-      {"two-segment category, below",
-       R().Category("home/textiles/curtains").Build(), "cat-home-textiles",
-       {"cat-home-textiles"}},
-      {"parent of a two-segment category", R().Category("home").Build(), "",
-       {}},
-      {"sibling of a two-segment category",
-       R().Category("home/textile").Build(), "", {}},
-      {"hs or category: by hs", R().Hs("9503.00").Build(), "toys-hs-or-cat",
-       {"toys-hs-or-cat"}},
-      {"hs or category: by category", R().Category("toys/blocks").Build(),
-       "toys-hs-or-cat", {"toys-hs-or-cat"}},
-      {"hs or category: category matches although hs does not",
-       R().Hs("9999").Category("toys").Build(), "toys-hs-or-cat",
-       {"toys-hs-or-cat"}},
-      {"hs and category select two rules",
-       R().Hs("6109.10").Category("fashion/men").Build(), "cat-fashion",
-       {"cat-fashion", "hs-6109"}},
-  });
+  ExpectDecisions(
+      *snapshot,
+      {
+          {"hs prefix, dotted tariff line",
+           R().Hs("6109.10.00").Build(),
+           "hs-6109",
+           {"hs-6109"}},
+          {"hs prefix, undotted subheading",
+           R().Hs("610910").Build(),
+           "hs-6109",
+           {"hs-6109"}},
+          {"hs prefix, the heading itself",
+           R().Hs("6109").Build(),
+           "hs-6109",
+           {"hs-6109"}},
+          {"hs code shorter than the prefix", R().Hs("61").Build(), "", {}},
+          {"hs sibling heading", R().Hs("6110.20").Build(), "", {}},
+          {"hs range, low end",
+           R().Hs("5001").Build(),
+           "hs-50-52",
+           {"hs-50-52"}},
+          {"hs range, middle", R().Hs("51").Build(), "hs-50-52", {"hs-50-52"}},
+          {"hs range, high end",
+           R().Hs("5208.11.00").Build(),
+           "hs-50-52",
+           {"hs-50-52"}},
+          {"hs range, just below", R().Hs("4911").Build(), "", {}},
+          {"hs range, just above", R().Hs("5301").Build(), "", {}},
+          {"dotted pattern",
+           R().Hs("8517.13.00").Build(),
+           "hs-8517.13",
+           {"hs-8517.13"}},
+          {"dotted pattern, sibling", R().Hs("8517.12").Build(), "", {}},
+          {"leading-zero heading",
+           R().Hs("0101.21.00").Build(),
+           "hs-0101",
+           {"hs-0101"}},
+          {"leading zero is significant", R().Hs("1012").Build(), "", {}},
+          {"category equal",
+           R().Category("fashion").Build(),
+           "cat-fashion",
+           {"cat-fashion"}},
+          {"category below",
+           R().Category("fashion/women/dresses").Build(),
+           "cat-fashion",
+           {"cat-fashion"}},
+          {"category sharing a prefix but not a segment",
+           R().Category("fashionista").Build(),
+           "",
+           {}},
+          {"category below a non-segment prefix",
+           R().Category("fashionista/collectibles").Build(),
+           "",
+           {}},
+          {"category matched from the start only",
+           R().Category("pets/fashion").Build(),
+           "",
+           {}},
+          {"two-segment category, below",
+           R().Category("home/textiles/curtains").Build(),
+           "cat-home-textiles",
+           {"cat-home-textiles"}},
+          {"parent of a two-segment category",
+           R().Category("home").Build(),
+           "",
+           {}},
+          {"sibling of a two-segment category",
+           R().Category("home/textile").Build(),
+           "",
+           {}},
+          {"hs or category: by hs",
+           R().Hs("9503.00").Build(),
+           "toys-hs-or-cat",
+           {"toys-hs-or-cat"}},
+          {"hs or category: by category",
+           R().Category("toys/blocks").Build(),
+           "toys-hs-or-cat",
+           {"toys-hs-or-cat"}},
+          {"hs or category: category matches although hs does not",
+           R().Hs("9999").Category("toys").Build(),
+           "toys-hs-or-cat",
+           {"toys-hs-or-cat"}},
+          {"hs and category select two rules",
+           R().Hs("6109.10").Category("fashion/men").Build(),
+           "cat-fashion",
+           {"cat-fashion", "hs-6109"}},
+      });
 }
 
 TEST(EvaluateMatchersTest, FactConditions) {
   auto snapshot = MustCompile(
-      Rule("origin-in", kDeny, 0,
-           R"pb(hs_codes: ["10"] origin_countries: ["CN", "VN"])pb") +
+      Rule("origin-in", kDeny, 0, R"pb(hs_codes: [ "10" ]
+                                       origin_countries: [ "CN", "VN" ])pb") +
       Rule("origin-not-in", kDeny, 0,
-           R"pb(hs_codes: ["11"] origin_countries_not: ["CN"])pb") +
+           R"pb(hs_codes: [ "11" ]
+                origin_countries_not: [ "CN" ])pb") +
       Rule("seller-domestic", kDeny, 0,
-           R"pb(hs_codes: ["12"] seller_kinds: [SELLER_KIND_DOMESTIC])pb") +
+           R"pb(hs_codes: [ "12" ]
+                seller_kinds: [ SELLER_KIND_DOMESTIC ])pb") +
       Rule("dest-sg-my", kDeny, 0,
-           R"pb(hs_codes: ["13"] destination_countries: ["SG", "MY"])pb") +
+           R"pb(hs_codes: [ "13" ]
+                destination_countries: [ "SG", "MY" ])pb") +
       Rule("checkout-only", kDeny, 0,
-           R"pb(hs_codes: ["14"] channels: [CHANNEL_CHECKOUT])pb") +
-      Rule("seller-in-sg", kDeny, 0,
-           R"pb(hs_codes: ["15"] seller_countries: ["SG"])pb") +
+           R"pb(hs_codes: [ "14" ]
+                channels: [ CHANNEL_CHECKOUT ])pb") +
+      Rule("seller-in-sg", kDeny, 0, R"pb(hs_codes: [ "15" ]
+                                          seller_countries: [ "SG" ])pb") +
       Rule("attr-equals", kDeny, 0,
-           R"pb(hs_codes: ["16"]
+           R"pb(hs_codes: [ "16" ]
                 attributes { key: "halal" equals: "true" })pb") +
       Rule("attr-in", kDeny, 0,
-           R"pb(hs_codes: ["17"]
-                attributes { key: "grade" in { values: ["a", "b"] } })pb") +
+           R"pb(hs_codes: [ "17" ]
+                attributes {
+                  key: "grade"
+                  in { values: [ "a", "b" ] }
+                })pb") +
       Rule("attr-present", kDeny, 0,
-           R"pb(hs_codes: ["18"]
+           R"pb(hs_codes: [ "18" ]
                 attributes { key: "brand" present: true })pb") +
       Rule("attr-absent", kDeny, 0,
-           R"pb(hs_codes: ["19"]
+           R"pb(hs_codes: [ "19" ]
                 attributes { key: "license" present: false })pb") +
       Rule("no-product-to-jp", kDeny, 0,
-           R"pb(destination_countries: ["JP"]
-                channels: [CHANNEL_CHECKOUT])pb"));
+           R"pb(destination_countries: [ "JP" ]
+                channels: [ CHANNEL_CHECKOUT ])pb"));
   ASSERT_TRUE(snapshot != nullptr);
   using R = RequestBuilder;
-  ExpectDecisions(*snapshot, {
-      {"origin in: CN", R().Hs("1001").Origin("CN").Build(), "origin-in",
-       {"origin-in"}},
-      {"origin in: VN", R().Hs("1001").Origin("VN").Build(), "origin-in",
-       {"origin-in"}},
-      {"origin in: TH is not listed", R().Hs("1001").Origin("TH").Build(), "",
-       {}},
-      {"origin not in: VN", R().Hs("1101").Origin("VN").Build(),
-       "origin-not-in", {"origin-not-in"}},
-      {"origin not in: CN is excluded", R().Hs("1101").Origin("CN").Build(),
-       "", {}},
-      {"seller kind: domestic",
-       R().Hs("1201").Kind(v1::SELLER_KIND_DOMESTIC).Build(),
-       "seller-domestic", {"seller-domestic"}},
-      {"seller kind: cross-border",
-       R().Hs("1201").Kind(v1::SELLER_KIND_CROSS_BORDER).Build(), "", {}},
-      {"destination: SG", R().Hs("1301").Destination("SG").Build(),
-       "dest-sg-my", {"dest-sg-my"}},
-      {"destination: MY", R().Hs("1301").Destination("MY").Build(),
-       "dest-sg-my", {"dest-sg-my"}},
-      {"destination: ID", R().Hs("1301").Destination("ID").Build(), "", {}},
-      {"channel: checkout", R().Hs("1401").Via(v1::CHANNEL_CHECKOUT).Build(),
-       "checkout-only", {"checkout-only"}},
-      {"channel: listing", R().Hs("1401").Via(v1::CHANNEL_LISTING).Build(), "",
-       {}},
-      {"seller country: SG", R().Hs("1501").SellerCountry("SG").Build(),
-       "seller-in-sg", {"seller-in-sg"}},
-      {"seller country: CN", R().Hs("1501").SellerCountry("CN").Build(), "",
-       {}},
-      {"attribute equals", R().Hs("1601").Attribute("halal", "true").Build(),
-       "attr-equals", {"attr-equals"}},
-      {"attribute equals is case-sensitive",
-       R().Hs("1601").Attribute("halal", "TRUE").Build(), "", {}},
-      {"attribute equals, key is case-sensitive",
-       R().Hs("1601").Attribute("Halal", "true").Build(), "", {}},
-      {"attribute equals, absent", R().Hs("1601").Build(), "", {}},
-      {"attribute in", R().Hs("1701").Attribute("grade", "b").Build(),
-       "attr-in", {"attr-in"}},
-      {"attribute in, other value",
-       R().Hs("1701").Attribute("grade", "c").Build(), "", {}},
-      {"attribute in, absent", R().Hs("1701").Build(), "", {}},
-      {"attribute present", R().Hs("1801").Attribute("brand", "acme").Build(),
-       "attr-present", {"attr-present"}},
-      {"attribute present with an empty value",
-       R().Hs("1801").Attribute("brand", "").Build(), "attr-present",
-       {"attr-present"}},
-      {"attribute present, absent", R().Hs("1801").Build(), "", {}},
-      {"attribute absent", R().Hs("1901").Build(), "attr-absent",
-       {"attr-absent"}},
-      {"attribute absent, present",
-       R().Hs("1901").Attribute("license", "x").Build(), "", {}},
-      {"attribute absent, present but empty",
-       R().Hs("1901").Attribute("license", "").Build(), "", {}},
-      {"rule without product selector, by hs",
-       R().Hs("9999").Destination("JP").Via(v1::CHANNEL_CHECKOUT).Build(),
-       "no-product-to-jp", {"no-product-to-jp"}},
-      {"rule without product selector, by category",
-       R().Category("books").Destination("JP").Via(v1::CHANNEL_CHECKOUT)
-           .Build(),
-       "no-product-to-jp", {"no-product-to-jp"}},
-      {"rule without product selector, condition fails",
-       R().Hs("9999").Destination("JP").Via(v1::CHANNEL_LISTING).Build(), "",
-       {}},
-      {"indexed and unindexed rules merge in resolution order",
-       R().Hs("1001").Destination("JP").Via(v1::CHANNEL_CHECKOUT).Build(),
-       "no-product-to-jp", {"no-product-to-jp", "origin-in"}},
-  });
+  ExpectDecisions(
+      *snapshot,
+      {
+          {"origin in: CN",
+           R().Hs("1001").Origin("CN").Build(),
+           "origin-in",
+           {"origin-in"}},
+          {"origin in: VN",
+           R().Hs("1001").Origin("VN").Build(),
+           "origin-in",
+           {"origin-in"}},
+          {"origin in: TH is not listed",
+           R().Hs("1001").Origin("TH").Build(),
+           "",
+           {}},
+          {"origin not in: VN",
+           R().Hs("1101").Origin("VN").Build(),
+           "origin-not-in",
+           {"origin-not-in"}},
+          {"origin not in: CN is excluded",
+           R().Hs("1101").Origin("CN").Build(),
+           "",
+           {}},
+          {"seller kind: domestic",
+           R().Hs("1201").Kind(v1::SELLER_KIND_DOMESTIC).Build(),
+           "seller-domestic",
+           {"seller-domestic"}},
+          {"seller kind: cross-border",
+           R().Hs("1201").Kind(v1::SELLER_KIND_CROSS_BORDER).Build(),
+           "",
+           {}},
+          {"destination: SG",
+           R().Hs("1301").Destination("SG").Build(),
+           "dest-sg-my",
+           {"dest-sg-my"}},
+          {"destination: MY",
+           R().Hs("1301").Destination("MY").Build(),
+           "dest-sg-my",
+           {"dest-sg-my"}},
+          {"destination: ID", R().Hs("1301").Destination("ID").Build(), "", {}},
+          {"channel: checkout",
+           R().Hs("1401").Via(v1::CHANNEL_CHECKOUT).Build(),
+           "checkout-only",
+           {"checkout-only"}},
+          {"channel: listing",
+           R().Hs("1401").Via(v1::CHANNEL_LISTING).Build(),
+           "",
+           {}},
+          {"seller country: SG",
+           R().Hs("1501").SellerCountry("SG").Build(),
+           "seller-in-sg",
+           {"seller-in-sg"}},
+          {"seller country: CN",
+           R().Hs("1501").SellerCountry("CN").Build(),
+           "",
+           {}},
+          {"attribute equals",
+           R().Hs("1601").Attribute("halal", "true").Build(),
+           "attr-equals",
+           {"attr-equals"}},
+          {"attribute equals is case-sensitive",
+           R().Hs("1601").Attribute("halal", "TRUE").Build(),
+           "",
+           {}},
+          {"attribute equals, key is case-sensitive",
+           R().Hs("1601").Attribute("Halal", "true").Build(),
+           "",
+           {}},
+          {"attribute equals, absent", R().Hs("1601").Build(), "", {}},
+          {"attribute in",
+           R().Hs("1701").Attribute("grade", "b").Build(),
+           "attr-in",
+           {"attr-in"}},
+          {"attribute in, other value",
+           R().Hs("1701").Attribute("grade", "c").Build(),
+           "",
+           {}},
+          {"attribute in, absent", R().Hs("1701").Build(), "", {}},
+          {"attribute present",
+           R().Hs("1801").Attribute("brand", "acme").Build(),
+           "attr-present",
+           {"attr-present"}},
+          {"attribute present with an empty value",
+           R().Hs("1801").Attribute("brand", "").Build(),
+           "attr-present",
+           {"attr-present"}},
+          {"attribute present, absent", R().Hs("1801").Build(), "", {}},
+          {"attribute absent",
+           R().Hs("1901").Build(),
+           "attr-absent",
+           {"attr-absent"}},
+          {"attribute absent, present",
+           R().Hs("1901").Attribute("license", "x").Build(),
+           "",
+           {}},
+          {"attribute absent, present but empty",
+           R().Hs("1901").Attribute("license", "").Build(),
+           "",
+           {}},
+          {"rule without product selector, by hs",
+           R().Hs("9999").Destination("JP").Via(v1::CHANNEL_CHECKOUT).Build(),
+           "no-product-to-jp",
+           {"no-product-to-jp"}},
+          {"rule without product selector, by category",
+           R().Category("books")
+               .Destination("JP")
+               .Via(v1::CHANNEL_CHECKOUT)
+               .Build(),
+           "no-product-to-jp",
+           {"no-product-to-jp"}},
+          {"rule without product selector, condition fails",
+           R().Hs("9999").Destination("JP").Via(v1::CHANNEL_LISTING).Build(),
+           "",
+           {}},
+          {"indexed and unindexed rules merge in resolution order",
+           R().Hs("1001").Destination("JP").Via(v1::CHANNEL_CHECKOUT).Build(),
+           "no-product-to-jp",
+           {"no-product-to-jp", "origin-in"}},
+      });
 }
 
 TEST(EvaluateMatchersTest, UnitPriceAcrossCurrencies) {
   // Manifest FX: USD base, IDR 15500, CNY 7.2.
-  auto snapshot = MustCompile(
-      Rule("below-usd-100", kDeny, 0,
-           R"pb(hs_codes: ["20"]
-                unit_price { below { currency_code: "USD" units: 100 } })pb") +
-      Rule("at-least-usd-100", kDeny, 0,
-           R"pb(hs_codes: ["21"]
-                unit_price {
-                  at_least { currency_code: "USD" units: 100 }
-                })pb") +
-      Rule("below-cny-719.99", kDeny, 0,
-           R"pb(hs_codes: ["22"]
-                unit_price {
-                  below { currency_code: "CNY" units: 719 nanos: 990000000 }
-                })pb") +
-      Rule("below-idr-1550000", kDeny, 0,
-           R"pb(hs_codes: ["23"]
-                unit_price {
-                  below { currency_code: "IDR" units: 1550000 }
-                })pb"));
+  auto snapshot =
+      MustCompile(Rule("below-usd-100", kDeny, 0,
+                       R"pb(hs_codes: [ "20" ]
+                            unit_price {
+                              below { currency_code: "USD" units: 100 }
+                            })pb") +
+                  Rule("at-least-usd-100", kDeny, 0,
+                       R"pb(hs_codes: [ "21" ]
+                            unit_price {
+                              at_least { currency_code: "USD" units: 100 }
+                            })pb") +
+                  Rule("below-cny-719.99", kDeny, 0,
+                       R"pb(hs_codes: [ "22" ]
+                            unit_price {
+                              below {
+                                currency_code: "CNY"
+                                units: 719
+                                nanos: 990000000
+                              }
+                            })pb") +
+                  Rule("below-idr-1550000", kDeny, 0,
+                       R"pb(hs_codes: [ "23" ]
+                            unit_price {
+                              below { currency_code: "IDR" units: 1550000 }
+                            })pb"));
   ASSERT_TRUE(snapshot != nullptr);
   using R = RequestBuilder;
   const std::vector<std::string> below_usd = {"below-usd-100"};
   const std::vector<std::string> at_least_usd = {"at-least-usd-100"};
   const std::vector<std::string> below_cny = {"below-cny-719.99"};
   const std::vector<std::string> below_idr = {"below-idr-1550000"};
-  ExpectDecisions(*snapshot, {
-      // below USD 100
-      {"USD 99.99 < USD 100", R().Hs("2001").Price("USD", 99, 990'000'000)
-           .Build(), "below-usd-100", below_usd},
-      {"USD 99.999999999 < USD 100",
-       R().Hs("2001").Price("USD", 99, 999'999'999).Build(), "below-usd-100",
-       below_usd},
-      {"USD 100 is not below USD 100", R().Hs("2001").Price("USD", 100).Build(),
-       "", {}},
-      {"USD 100.000000001", R().Hs("2001").Price("USD", 100, 1).Build(), "",
-       {}},
-      {"USD 0", R().Hs("2001").Price("USD", 0).Build(), "below-usd-100",
-       below_usd},
-      {"IDR 1549999 < USD 100", R().Hs("2001").Price("IDR", 1'549'999).Build(),
-       "below-usd-100", below_usd},
-      {"IDR 1549999.99 < USD 100",
-       R().Hs("2001").Price("IDR", 1'549'999, 990'000'000).Build(),
-       "below-usd-100", below_usd},
-      {"IDR 1550000 == USD 100", R().Hs("2001").Price("IDR", 1'550'000).Build(),
-       "", {}},
-      {"CNY 719.99 < USD 100",
-       R().Hs("2001").Price("CNY", 719, 990'000'000).Build(), "below-usd-100",
-       below_usd},
-      {"CNY 720 == USD 100", R().Hs("2001").Price("CNY", 720).Build(), "", {}},
-      // at least USD 100
-      {"at least: USD 100", R().Hs("2101").Price("USD", 100).Build(),
-       "at-least-usd-100", at_least_usd},
-      {"at least: USD 99.99",
-       R().Hs("2101").Price("USD", 99, 990'000'000).Build(), "", {}},
-      {"at least: IDR 1550000", R().Hs("2101").Price("IDR", 1'550'000).Build(),
-       "at-least-usd-100", at_least_usd},
-      {"at least: IDR 1549999", R().Hs("2101").Price("IDR", 1'549'999).Build(),
-       "", {}},
-      {"at least: CNY 720", R().Hs("2101").Price("CNY", 720).Build(),
-       "at-least-usd-100", at_least_usd},
-      {"at least: CNY 719.99",
-       R().Hs("2101").Price("CNY", 719, 990'000'000).Build(), "", {}},
-      {"at least: USD 1000000", R().Hs("2101").Price("USD", 1'000'000).Build(),
-       "at-least-usd-100", at_least_usd},
-      // below CNY 719.99 (= USD 99.99861..., = IDR 1549978.47...)
-      {"CNY 719.98 < CNY 719.99",
-       R().Hs("2201").Price("CNY", 719, 980'000'000).Build(),
-       "below-cny-719.99", below_cny},
-      {"CNY 719.99 is not below CNY 719.99",
-       R().Hs("2201").Price("CNY", 719, 990'000'000).Build(), "", {}},
-      {"IDR 1549978 < CNY 719.99",
-       R().Hs("2201").Price("IDR", 1'549'978).Build(), "below-cny-719.99",
-       below_cny},
-      {"IDR 1549979 > CNY 719.99",
-       R().Hs("2201").Price("IDR", 1'549'979).Build(), "", {}},
-      {"USD 99.99 < CNY 719.99",
-       R().Hs("2201").Price("USD", 99, 990'000'000).Build(),
-       "below-cny-719.99", below_cny},
-      {"USD 99.999 > CNY 719.99",
-       R().Hs("2201").Price("USD", 99, 999'000'000).Build(), "", {}},
-      // below IDR 1550000 (= USD 100 = CNY 720)
-      {"USD 99.99 < IDR 1550000",
-       R().Hs("2301").Price("USD", 99, 990'000'000).Build(),
-       "below-idr-1550000", below_idr},
-      {"USD 100 == IDR 1550000", R().Hs("2301").Price("USD", 100).Build(), "",
-       {}},
-      {"CNY 720 == IDR 1550000", R().Hs("2301").Price("CNY", 720).Build(), "",
-       {}},
-      {"CNY 719.99 < IDR 1550000",
-       R().Hs("2301").Price("CNY", 719, 990'000'000).Build(),
-       "below-idr-1550000", below_idr},
-  });
+  ExpectDecisions(
+      *snapshot,
+      {
+          // below USD 100
+          {"USD 99.99 < USD 100",
+           R().Hs("2001").Price("USD", 99, 990'000'000).Build(),
+           "below-usd-100", below_usd},
+          {"USD 99.999999999 < USD 100",
+           R().Hs("2001").Price("USD", 99, 999'999'999).Build(),
+           "below-usd-100", below_usd},
+          {"USD 100 is not below USD 100",
+           R().Hs("2001").Price("USD", 100).Build(),
+           "",
+           {}},
+          {"USD 100.000000001",
+           R().Hs("2001").Price("USD", 100, 1).Build(),
+           "",
+           {}},
+          {"USD 0", R().Hs("2001").Price("USD", 0).Build(), "below-usd-100",
+           below_usd},
+          {"IDR 1549999 < USD 100",
+           R().Hs("2001").Price("IDR", 1'549'999).Build(), "below-usd-100",
+           below_usd},
+          {"IDR 1549999.99 < USD 100",
+           R().Hs("2001").Price("IDR", 1'549'999, 990'000'000).Build(),
+           "below-usd-100", below_usd},
+          {"IDR 1550000 == USD 100",
+           R().Hs("2001").Price("IDR", 1'550'000).Build(),
+           "",
+           {}},
+          {"CNY 719.99 < USD 100",
+           R().Hs("2001").Price("CNY", 719, 990'000'000).Build(),
+           "below-usd-100", below_usd},
+          {"CNY 720 == USD 100",
+           R().Hs("2001").Price("CNY", 720).Build(),
+           "",
+           {}},
+          // at least USD 100
+          {"at least: USD 100", R().Hs("2101").Price("USD", 100).Build(),
+           "at-least-usd-100", at_least_usd},
+          {"at least: USD 99.99",
+           R().Hs("2101").Price("USD", 99, 990'000'000).Build(),
+           "",
+           {}},
+          {"at least: IDR 1550000",
+           R().Hs("2101").Price("IDR", 1'550'000).Build(), "at-least-usd-100",
+           at_least_usd},
+          {"at least: IDR 1549999",
+           R().Hs("2101").Price("IDR", 1'549'999).Build(),
+           "",
+           {}},
+          {"at least: CNY 720", R().Hs("2101").Price("CNY", 720).Build(),
+           "at-least-usd-100", at_least_usd},
+          {"at least: CNY 719.99",
+           R().Hs("2101").Price("CNY", 719, 990'000'000).Build(),
+           "",
+           {}},
+          {"at least: USD 1000000",
+           R().Hs("2101").Price("USD", 1'000'000).Build(), "at-least-usd-100",
+           at_least_usd},
+          // below CNY 719.99 (= USD 99.99861..., = IDR 1549978.47...)
+          {"CNY 719.98 < CNY 719.99",
+           R().Hs("2201").Price("CNY", 719, 980'000'000).Build(),
+           "below-cny-719.99", below_cny},
+          {"CNY 719.99 is not below CNY 719.99",
+           R().Hs("2201").Price("CNY", 719, 990'000'000).Build(),
+           "",
+           {}},
+          {"IDR 1549978 < CNY 719.99",
+           R().Hs("2201").Price("IDR", 1'549'978).Build(), "below-cny-719.99",
+           below_cny},
+          {"IDR 1549979 > CNY 719.99",
+           R().Hs("2201").Price("IDR", 1'549'979).Build(),
+           "",
+           {}},
+          {"USD 99.99 < CNY 719.99",
+           R().Hs("2201").Price("USD", 99, 990'000'000).Build(),
+           "below-cny-719.99", below_cny},
+          {"USD 99.999 > CNY 719.99",
+           R().Hs("2201").Price("USD", 99, 999'000'000).Build(),
+           "",
+           {}},
+          // below IDR 1550000 (= USD 100 = CNY 720)
+          {"USD 99.99 < IDR 1550000",
+           R().Hs("2301").Price("USD", 99, 990'000'000).Build(),
+           "below-idr-1550000", below_idr},
+          {"USD 100 == IDR 1550000",
+           R().Hs("2301").Price("USD", 100).Build(),
+           "",
+           {}},
+          {"CNY 720 == IDR 1550000",
+           R().Hs("2301").Price("CNY", 720).Build(),
+           "",
+           {}},
+          {"CNY 719.99 < IDR 1550000",
+           R().Hs("2301").Price("CNY", 719, 990'000'000).Build(),
+           "below-idr-1550000", below_idr},
+      });
 }
 
 TEST(EvaluateMatchersTest, UnlessExceptions) {
-  auto snapshot = MustCompile(Rule(
-      "textiles", kDeny, 0, R"pb(hs_codes: ["61"])pb",
-      R"pb(unless { hs_codes: ["6109"] }
-           unless { attributes { key: "exempt" equals: "yes" } }
-           unless {
-             categories: ["fashion/vintage"]
-             destination_countries: ["SG"]
-           })pb"));
+  auto snapshot = MustCompile(
+      Rule("textiles", kDeny, 0, R"pb(hs_codes: [ "61" ])pb",
+           R"pb(unless { hs_codes: [ "6109" ] }
+                unless { attributes { key: "exempt" equals: "yes" } }
+                unless {
+                  categories: [ "fashion/vintage" ]
+                  destination_countries: [ "SG" ]
+                })pb"));
   ASSERT_TRUE(snapshot != nullptr);
   using R = RequestBuilder;
   const std::vector<std::string> textiles = {"textiles"};
-  ExpectDecisions(*snapshot, {
-      {"no exception holds", R().Hs("6110").Build(), "textiles", textiles},
-      {"exempt by hs", R().Hs("6109.10").Build(), "", {}},
-      {"exempt by attribute", R().Hs("6110").Attribute("exempt", "yes").Build(),
-       "", {}},
-      {"attribute with another value",
-       R().Hs("6110").Attribute("exempt", "no").Build(), "textiles", textiles},
-      {"exception is a conjunction: category alone is not enough",
-       R().Hs("6110").Category("fashion/vintage/coats").Build(), "textiles",
-       textiles},
-      {"exception is a conjunction: destination alone is not enough",
-       R().Hs("6110").Destination("SG").Build(), "textiles", textiles},
-      {"exempt by category and destination",
-       R().Hs("6110")
-           .Category("fashion/vintage/coats")
-           .Destination("SG")
-           .Build(),
-       "", {}},
-  });
+  ExpectDecisions(
+      *snapshot,
+      {
+          {"no exception holds", R().Hs("6110").Build(), "textiles", textiles},
+          {"exempt by hs", R().Hs("6109.10").Build(), "", {}},
+          {"exempt by attribute",
+           R().Hs("6110").Attribute("exempt", "yes").Build(),
+           "",
+           {}},
+          {"attribute with another value",
+           R().Hs("6110").Attribute("exempt", "no").Build(), "textiles",
+           textiles},
+          {"exception is a conjunction: category alone is not enough",
+           R().Hs("6110").Category("fashion/vintage/coats").Build(), "textiles",
+           textiles},
+          {"exception is a conjunction: destination alone is not enough",
+           R().Hs("6110").Destination("SG").Build(), "textiles", textiles},
+          {"exempt by category and destination",
+           R().Hs("6110")
+               .Category("fashion/vintage/coats")
+               .Destination("SG")
+               .Build(),
+           "",
+           {}},
+      });
 }
 
 TEST(EvaluateMatchersTest, EffectiveWindowIsHalfOpen) {
-  auto snapshot = MustCompile(
-      Rule("window", kDeny, 0, R"pb(hs_codes: ["30"])pb",
-           R"pb(effective_from: "2024-01-01T00:00:00+07:00"
-                effective_until: "2024-02-01T00:00:00+07:00")pb"));
+  auto snapshot =
+      MustCompile(Rule("window", kDeny, 0, R"pb(hs_codes: [ "30" ])pb",
+                       R"pb(effective_from: "2024-01-01T00:00:00+07:00"
+                            effective_until: "2024-02-01T00:00:00+07:00")pb"));
   ASSERT_TRUE(snapshot != nullptr);
   using R = RequestBuilder;
   const std::vector<std::string> window = {"window"};
-  ExpectDecisions(*snapshot, {
-      {"1 ns before effective_from",
-       R().Hs("3001").At("2023-12-31T16:59:59.999999999Z").Build(), "", {}},
-      {"exactly at effective_from",
-       R().Hs("3001").At("2023-12-31T17:00:00Z").Build(), "window", window},
-      {"effective_from in its own offset",
-       R().Hs("3001").At("2024-01-01T00:00:00+07:00").Build(), "window",
-       window},
-      {"inside the window", R().Hs("3001").At("2024-01-15T12:00:00Z").Build(),
-       "window", window},
-      {"1 ns before effective_until",
-       R().Hs("3001").At("2024-01-31T16:59:59.999999999Z").Build(), "window",
-       window},
-      {"exactly at effective_until",
-       R().Hs("3001").At("2024-01-31T17:00:00Z").Build(), "", {}},
-      {"after the window", R().Hs("3001").At("2024-06-01T00:00:00Z").Build(),
-       "", {}},
-  });
+  ExpectDecisions(
+      *snapshot,
+      {
+          {"1 ns before effective_from",
+           R().Hs("3001").At("2023-12-31T16:59:59.999999999Z").Build(),
+           "",
+           {}},
+          {"exactly at effective_from",
+           R().Hs("3001").At("2023-12-31T17:00:00Z").Build(), "window", window},
+          {"effective_from in its own offset",
+           R().Hs("3001").At("2024-01-01T00:00:00+07:00").Build(), "window",
+           window},
+          {"inside the window",
+           R().Hs("3001").At("2024-01-15T12:00:00Z").Build(), "window", window},
+          {"1 ns before effective_until",
+           R().Hs("3001").At("2024-01-31T16:59:59.999999999Z").Build(),
+           "window", window},
+          {"exactly at effective_until",
+           R().Hs("3001").At("2024-01-31T17:00:00Z").Build(),
+           "",
+           {}},
+          {"after the window",
+           R().Hs("3001").At("2024-06-01T00:00:00Z").Build(),
+           "",
+           {}},
+      });
 }
 
 // --- Resolution order -----------------------------------------------------
@@ -518,53 +666,73 @@ TEST(EvaluateResolutionTest, DecidingRuleAndMatchedOrder) {
     v1::Effect want_effect;
     std::vector<std::string> want_matched;
   };
-  constexpr char kHs40[] = R"pb(hs_codes: ["40"])pb";
-  constexpr char kHs40ToId[] =
-      R"pb(hs_codes: ["40"] destination_countries: ["ID"])pb";
+  constexpr char kHs40[] = R"pb(hs_codes: [ "40" ])pb";
+  constexpr char kHs40ToId[] = R"pb(hs_codes: [ "40" ]
+                                    destination_countries: [ "ID" ])pb";
   constexpr char kHs40ToIdCrossBorder[] =
-      R"pb(hs_codes: ["40"]
-           destination_countries: ["ID"]
-           seller_kinds: [SELLER_KIND_CROSS_BORDER])pb";
+      R"pb(hs_codes: [ "40" ]
+           destination_countries: [ "ID" ]
+           seller_kinds: [ SELLER_KIND_CROSS_BORDER ])pb";
   const v1::IsImportAllowedRequest request =
       RequestBuilder().Hs("4001").Build();
   const std::vector<Case> cases = {
       {"priority beats specificity",
        Rule("low-prio-specific", kDeny, 5, kHs40ToIdCrossBorder) +
            Rule("high-prio-broad", kAllow, 10, kHs40),
-       request, "high-prio-broad", v1::EFFECT_ALLOW,
+       request,
+       "high-prio-broad",
+       v1::EFFECT_ALLOW,
        {"high-prio-broad", "low-prio-specific"}},
       {"specificity beats effect",
        Rule("broad-deny", kDeny, 0, kHs40) +
            Rule("specific-allow", kAllow, 0, kHs40ToId),
-       request, "specific-allow", v1::EFFECT_ALLOW,
+       request,
+       "specific-allow",
+       v1::EFFECT_ALLOW,
        {"specific-allow", "broad-deny"}},
       {"deny beats allow at equal priority and specificity",
        Rule("a-allow", kAllow, 0, kHs40) + Rule("b-deny", kDeny, 0, kHs40),
-       request, "b-deny", v1::EFFECT_DENY, {"b-deny", "a-allow"}},
+       request,
+       "b-deny",
+       v1::EFFECT_DENY,
+       {"b-deny", "a-allow"}},
       {"id breaks the remaining tie",
        Rule("y-deny", kDeny, 0, kHs40) + Rule("x-deny", kDeny, 0, kHs40),
-       request, "x-deny", v1::EFFECT_DENY, {"x-deny", "y-deny"}},
+       request,
+       "x-deny",
+       v1::EFFECT_DENY,
+       {"x-deny", "y-deny"}},
       {"negative priority ranks below zero",
        Rule("neg-specific", kDeny, -1, kHs40ToIdCrossBorder) +
            Rule("zero-broad", kAllow, 0, kHs40),
-       request, "zero-broad", v1::EFFECT_ALLOW, {"zero-broad", "neg-specific"}},
+       request,
+       "zero-broad",
+       v1::EFFECT_ALLOW,
+       {"zero-broad", "neg-specific"}},
       {"hs and categories count once towards specificity",
-       Rule("hs-or-cat-deny", kDeny, 0,
-            R"pb(hs_codes: ["40"] categories: ["tools"])pb") +
+       Rule("hs-or-cat-deny", kDeny, 0, R"pb(hs_codes: [ "40" ]
+                                             categories: [ "tools" ])pb") +
            Rule("hs-dest-allow", kAllow, 0, kHs40ToId),
        RequestBuilder().Hs("4001").Category("tools/drills").Build(),
-       "hs-dest-allow", v1::EFFECT_ALLOW, {"hs-dest-allow", "hs-or-cat-deny"}},
+       "hs-dest-allow",
+       v1::EFFECT_ALLOW,
+       {"hs-dest-allow", "hs-or-cat-deny"}},
       {"a rule without product selector ranks by its own priority",
        Rule("any-product-to-id", kDeny, 1,
-            R"pb(destination_countries: ["ID"])pb") +
+            R"pb(destination_countries: [ "ID" ])pb") +
            Rule("hs-allow", kAllow, 0, kHs40),
-       request, "any-product-to-id", v1::EFFECT_DENY,
+       request,
+       "any-product-to-id",
+       v1::EFFECT_DENY,
        {"any-product-to-id", "hs-allow"}},
       {"rules that do not match are not listed",
-       Rule("to-sg", kDeny, 9,
-            R"pb(hs_codes: ["40"] destination_countries: ["SG"])pb") +
+       Rule("to-sg", kDeny, 9, R"pb(hs_codes: [ "40" ]
+                                    destination_countries: [ "SG" ])pb") +
            Rule("a", kDeny, 0, kHs40) + Rule("b", kAllow, 0, kHs40),
-       request, "a", v1::EFFECT_DENY, {"a", "b"}},
+       request,
+       "a",
+       v1::EFFECT_DENY,
+       {"a", "b"}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -586,7 +754,7 @@ TEST(EvaluateResolutionTest, DecidingRuleAndMatchedOrder) {
 
 TEST(EvaluateDecisionTest, DefaultDecidesWhenNoRuleMatches) {
   auto snapshot =
-      MustCompile(Rule("tees", kDeny, 0, R"pb(hs_codes: ["6109"])pb"));
+      MustCompile(Rule("tees", kDeny, 0, R"pb(hs_codes: [ "6109" ])pb"));
   ASSERT_TRUE(snapshot != nullptr);
   auto decision =
       EvaluateRequest(*snapshot, RequestBuilder().Hs("9503").Build());
@@ -620,9 +788,9 @@ TEST(EvaluateDecisionTest, DenyByDefaultBundle) {
     default_reason_code: "NOT_ON_ALLOW_LIST"
     default_message: "not on the allow list"
   )pb";
-  auto snapshot = MustCompile(
-      Rule("books-ok", kAllow, 0, R"pb(hs_codes: ["4901"])pb"),
-      kDenyByDefault);
+  auto snapshot =
+      MustCompile(Rule("books-ok", kAllow, 0, R"pb(hs_codes: [ "4901" ])pb"),
+                  kDenyByDefault);
   ASSERT_TRUE(snapshot != nullptr);
 
   auto other = EvaluateRequest(*snapshot, RequestBuilder().Hs("9503").Build());
@@ -651,7 +819,7 @@ TEST(EvaluateDecisionTest, DecidingRuleSuppliesTheExplanation) {
       reason_code: "CROSS_BORDER_CATEGORY_CLOSED"
       message: "closed to cross-border sellers"
       legal_basis: "Permendag 50/2020"
-      match { hs_codes: ["6109"] }
+      match { hs_codes: [ "6109" ] }
     }
   )pb";
   auto snapshot = MustCompile(kRules);
@@ -676,7 +844,7 @@ TEST(EvaluateDecisionTest, ReusedDecisionIsOverwrittenWhole) {
       reason_code: "CLOSED"
       message: "closed"
       legal_basis: "Reg 1"
-      match { hs_codes: ["6109"] }
+      match { hs_codes: [ "6109" ] }
     }
   )pb";
   auto snapshot = MustCompile(kRules);
@@ -697,8 +865,8 @@ TEST(EvaluateDecisionTest, ReusedDecisionIsOverwrittenWhole) {
 }
 
 TEST(EvaluateDecisionTest, InvalidRequestIsRejectedBeforeDeciding) {
-  auto snapshot =
-      MustCompile(Rule("any", kDeny, 0, R"pb(channels: [CHANNEL_LISTING])pb"));
+  auto snapshot = MustCompile(
+      Rule("any", kDeny, 0, R"pb(channels: [ CHANNEL_LISTING ])pb"));
   ASSERT_TRUE(snapshot != nullptr);
   // Neither hs_code nor category.
   auto decision = EvaluateRequest(*snapshot, RequestBuilder().Build());
@@ -712,15 +880,15 @@ TEST(EvaluateDecisionTest, InvalidRequestIsRejectedBeforeDeciding) {
 
 TEST(EvaluateCacheTtlTest, RuleOverrideDefaultAndCapAtNextWindowEdge) {
   // Default TTL 60 s. The only window edge is 2024-06-01T00:00:00Z.
-  auto snapshot = MustCompile(
-      Rule("ttl-override", kDeny, 0, R"pb(hs_codes: ["30"])pb",
-           R"pb(cache_ttl { seconds: 5 })pb") +
-      Rule("no-override", kDeny, 0, R"pb(hs_codes: ["33"])pb") +
-      Rule("starts-june", kDeny, 0, R"pb(hs_codes: ["31"])pb",
-           R"pb(effective_from: "2024-06-01T00:00:00Z")pb") +
-      Rule("ends-june", kDeny, 0, R"pb(hs_codes: ["32"])pb",
-           R"pb(cache_ttl { seconds: 3600 }
-                effective_until: "2024-06-01T00:00:00Z")pb"));
+  auto snapshot =
+      MustCompile(Rule("ttl-override", kDeny, 0, R"pb(hs_codes: [ "30" ])pb",
+                       R"pb(cache_ttl { seconds: 5 })pb") +
+                  Rule("no-override", kDeny, 0, R"pb(hs_codes: [ "33" ])pb") +
+                  Rule("starts-june", kDeny, 0, R"pb(hs_codes: [ "31" ])pb",
+                       R"pb(effective_from: "2024-06-01T00:00:00Z")pb") +
+                  Rule("ends-june", kDeny, 0, R"pb(hs_codes: [ "32" ])pb",
+                       R"pb(cache_ttl { seconds: 3600 }
+                            effective_until: "2024-06-01T00:00:00Z")pb"));
   ASSERT_TRUE(snapshot != nullptr);
   struct Case {
     std::string name;
@@ -779,95 +947,182 @@ TEST(EvaluateMissingFactsTest, ErrorOnlyWhenTheUndecidableRuleRanksFirst) {
     std::string want_rule_id;       // when decided
     std::vector<std::string> want_matched;
   };
-  const std::string min_price = Rule(
-      "min-price", kDeny, 50,
-      R"pb(seller_kinds: [SELLER_KIND_CROSS_BORDER]
-           destination_countries: ["ID"]
-           unit_price { below { currency_code: "USD" units: 100 } })pb",
-      R"pb(unless { hs_codes: ["4901"] categories: ["books"] })pb");
-  const std::string future_min_price = Rule(
-      "future-min-price", kDeny, 50,
-      R"pb(destination_countries: ["ID"]
-           unit_price { below { currency_code: "USD" units: 100 } })pb",
-      R"pb(effective_from: "2030-01-01T00:00:00Z")pb");
+  const std::string min_price =
+      Rule("min-price", kDeny, 50,
+           R"pb(seller_kinds: [ SELLER_KIND_CROSS_BORDER ]
+                destination_countries: [ "ID" ]
+                unit_price { below { currency_code: "USD" units: 100 } })pb",
+           R"pb(unless {
+                  hs_codes: [ "4901" ]
+                  categories: [ "books" ]
+                })pb");
+  const std::string future_min_price =
+      Rule("future-min-price", kDeny, 50,
+           R"pb(destination_countries: [ "ID" ]
+                unit_price { below { currency_code: "USD" units: 100 } })pb",
+           R"pb(effective_from: "2030-01-01T00:00:00Z")pb");
   const std::string closure =
       Rule("closure", kDeny, 100,
-           R"pb(hs_codes: ["61"] seller_kinds: [SELLER_KIND_CROSS_BORDER])pb");
+           R"pb(hs_codes: [ "61" ]
+                seller_kinds: [ SELLER_KIND_CROSS_BORDER ])pb");
   const std::string low_allow =
-      Rule("low-allow", kAllow, 10, R"pb(hs_codes: ["61"])pb");
+      Rule("low-allow", kAllow, 10, R"pb(hs_codes: [ "61" ])pb");
   const std::string toys_closed =
-      Rule("toys-closed", kDeny, 100, R"pb(hs_codes: ["95"])pb");
+      Rule("toys-closed", kDeny, 100, R"pb(hs_codes: [ "95" ])pb");
   const std::string origin_cn =
-      Rule("origin-cn", kDeny, 50,
-           R"pb(hs_codes: ["95"] origin_countries: ["CN"])pb");
-  const std::string origin_not_id =
-      Rule("origin-not-id", kDeny, 50,
-           R"pb(hs_codes: ["95"] origin_countries_not: ["ID"])pb");
+      Rule("origin-cn", kDeny, 50, R"pb(hs_codes: [ "95" ]
+                                        origin_countries: [ "CN" ])pb");
+  const std::string origin_not_id = Rule(
+      "origin-not-id", kDeny, 50, R"pb(hs_codes: [ "95" ]
+                                       origin_countries_not: [ "ID" ])pb");
   const std::string origin_cn_to_sg =
       Rule("origin-cn-to-sg", kDeny, 50,
-           R"pb(hs_codes: ["95"]
-                origin_countries: ["CN"]
-                destination_countries: ["SG"])pb");
+           R"pb(hs_codes: [ "95" ]
+                origin_countries: [ "CN" ]
+                destination_countries: [ "SG" ])pb");
   const std::string seller_cn =
-      Rule("seller-cn", kDeny, 50,
-           R"pb(hs_codes: ["95"] seller_countries: ["CN"])pb");
+      Rule("seller-cn", kDeny, 50, R"pb(hs_codes: [ "95" ]
+                                        seller_countries: [ "CN" ])pb");
   const std::string unless_vn =
-      Rule("unless-vn", kDeny, 0, R"pb(hs_codes: ["95"])pb",
-           R"pb(unless { origin_countries: ["VN"] })pb");
+      Rule("unless-vn", kDeny, 0, R"pb(hs_codes: [ "95" ])pb",
+           R"pb(unless { origin_countries: [ "VN" ] })pb");
 
   using R = RequestBuilder;
   const std::vector<Case> cases = {
-      {"no price: the price rule would decide", min_price,
-       R().Hs("9503.00").Build(), "item.unit_price: ", "min-price", "", {}},
-      {"no price: a higher-priority rule decides first", closure + min_price,
-       R().Hs("6109.10").Build(), "", "", "closure", {"closure"}},
+      {"no price: the price rule would decide",
+       min_price,
+       R().Hs("9503.00").Build(),
+       "item.unit_price: ",
+       "min-price",
+       "",
+       {}},
+      {"no price: a higher-priority rule decides first",
+       closure + min_price,
+       R().Hs("6109.10").Build(),
+       "",
+       "",
+       "closure",
+       {"closure"}},
       {"no price: the price rule outranks a lower matching rule",
-       min_price + low_allow, R().Hs("6109.10").Build(), "item.unit_price: ",
-       "min-price", "", {}},
+       min_price + low_allow,
+       R().Hs("6109.10").Build(),
+       "item.unit_price: ",
+       "min-price",
+       "",
+       {}},
       {"no price: another condition of the rule fails (seller kind)",
-       min_price, R().Hs("9503").Kind(v1::SELLER_KIND_DOMESTIC).Build(), "",
-       "", "", {}},
+       min_price,
+       R().Hs("9503").Kind(v1::SELLER_KIND_DOMESTIC).Build(),
+       "",
+       "",
+       "",
+       {}},
       {"no price: another condition of the rule fails (destination)",
-       min_price, R().Hs("9503").Destination("SG").Build(), "", "", "", {}},
-      {"no price: an exception holds (hs)", min_price,
-       R().Hs("4901.99").Build(), "", "", "", {}},
-      {"no price: an exception holds (category)", min_price,
-       R().Category("books/fiction").Build(), "", "", "", {}},
-      {"no price: the rule is not yet effective", future_min_price,
-       R().Hs("9503").Build(), "", "", "", {}},
-      {"price given: decided", min_price,
-       R().Hs("9503").Price("USD", 5).Build(), "", "", "min-price",
+       min_price,
+       R().Hs("9503").Destination("SG").Build(),
+       "",
+       "",
+       "",
+       {}},
+      {"no price: an exception holds (hs)",
+       min_price,
+       R().Hs("4901.99").Build(),
+       "",
+       "",
+       "",
+       {}},
+      {"no price: an exception holds (category)",
+       min_price,
+       R().Category("books/fiction").Build(),
+       "",
+       "",
+       "",
+       {}},
+      {"no price: the rule is not yet effective",
+       future_min_price,
+       R().Hs("9503").Build(),
+       "",
+       "",
+       "",
+       {}},
+      {"price given: decided",
+       min_price,
+       R().Hs("9503").Price("USD", 5).Build(),
+       "",
+       "",
+       "min-price",
        {"min-price"}},
       {"price in a currency without FX rate, price rule would decide",
-       min_price, R().Hs("9503").Price("EUR", 50).Build(),
-       "item.unit_price.currency_code: \"EUR\"", "min-price", "", {}},
+       min_price,
+       R().Hs("9503").Price("EUR", 50).Build(),
+       "item.unit_price.currency_code: \"EUR\"",
+       "min-price",
+       "",
+       {}},
       {"price in a currency without FX rate, no price rule applies",
        min_price,
        R().Hs("9503").Price("EUR", 50).Kind(v1::SELLER_KIND_DOMESTIC).Build(),
-       "", "", "", {}},
-      {"no origin: origin_countries", origin_cn,
-       R().Hs("9503").Origin("").Build(), "item.origin_country: ", "origin-cn",
-       "", {}},
-      {"no origin: origin_countries_not", origin_not_id,
-       R().Hs("9503").Origin("").Build(), "item.origin_country: ",
-       "origin-not-id", "", {}},
-      {"no origin: another condition of the rule fails", origin_cn_to_sg,
-       R().Hs("9503").Origin("").Build(), "", "", "", {}},
+       "",
+       "",
+       "",
+       {}},
+      {"no origin: origin_countries",
+       origin_cn,
+       R().Hs("9503").Origin("").Build(),
+       "item.origin_country: ",
+       "origin-cn",
+       "",
+       {}},
+      {"no origin: origin_countries_not",
+       origin_not_id,
+       R().Hs("9503").Origin("").Build(),
+       "item.origin_country: ",
+       "origin-not-id",
+       "",
+       {}},
+      {"no origin: another condition of the rule fails",
+       origin_cn_to_sg,
+       R().Hs("9503").Origin("").Build(),
+       "",
+       "",
+       "",
+       {}},
       {"no origin: a higher-priority rule decides, the undecidable rule is "
        "not listed",
-       toys_closed + origin_cn, R().Hs("9503").Origin("").Build(), "", "",
-       "toys-closed", {"toys-closed"}},
-      {"origin given: both rules are listed", toys_closed + origin_cn,
-       R().Hs("9503").Origin("CN").Build(), "", "", "toys-closed",
+       toys_closed + origin_cn,
+       R().Hs("9503").Origin("").Build(),
+       "",
+       "",
+       "toys-closed",
+       {"toys-closed"}},
+      {"origin given: both rules are listed",
+       toys_closed + origin_cn,
+       R().Hs("9503").Origin("CN").Build(),
+       "",
+       "",
+       "toys-closed",
        {"toys-closed", "origin-cn"}},
-      {"no seller country: seller_countries", seller_cn,
-       R().Hs("9503").SellerCountry("").Build(), "seller.country: ",
-       "seller-cn", "", {}},
-      {"no origin: an exception needs it", unless_vn,
-       R().Hs("9503").Origin("").Build(), "item.origin_country: ", "unless-vn",
-       "", {}},
-      {"origin given: the exception holds", unless_vn,
-       R().Hs("9503").Origin("VN").Build(), "", "", "", {}},
+      {"no seller country: seller_countries",
+       seller_cn,
+       R().Hs("9503").SellerCountry("").Build(),
+       "seller.country: ",
+       "seller-cn",
+       "",
+       {}},
+      {"no origin: an exception needs it",
+       unless_vn,
+       R().Hs("9503").Origin("").Build(),
+       "item.origin_country: ",
+       "unless-vn",
+       "",
+       {}},
+      {"origin given: the exception holds",
+       unless_vn,
+       R().Hs("9503").Origin("VN").Build(),
+       "",
+       "",
+       "",
+       {}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -899,7 +1154,7 @@ TEST(EvaluateMissingFactsTest, ErrorOnlyWhenTheUndecidableRuleRanksFirst) {
 
 TEST(EvaluateTimeTest, UnsetEvaluationTimeUsesNow) {
   auto snapshot =
-      MustCompile(Rule("from-2024", kDeny, 0, R"pb(hs_codes: ["30"])pb",
+      MustCompile(Rule("from-2024", kDeny, 0, R"pb(hs_codes: [ "30" ])pb",
                        R"pb(effective_from: "2024-01-01T00:00:00Z")pb"));
   ASSERT_TRUE(snapshot != nullptr);
   const v1::IsImportAllowedRequest request =
@@ -919,7 +1174,7 @@ TEST(EvaluateTimeTest, UnsetEvaluationTimeUsesNow) {
 
 TEST(EvaluateTimeTest, EvaluationTimeOverridesNow) {
   auto snapshot =
-      MustCompile(Rule("from-2024", kDeny, 0, R"pb(hs_codes: ["30"])pb",
+      MustCompile(Rule("from-2024", kDeny, 0, R"pb(hs_codes: [ "30" ])pb",
                        R"pb(effective_from: "2024-01-01T00:00:00Z")pb"));
   ASSERT_TRUE(snapshot != nullptr);
   auto past = EvaluateRequest(
@@ -946,14 +1201,18 @@ TEST(EvaluateIndexTest, ManyRulesOnDistinctCodesStillDecideCorrectly) {
   EXPECT_TRUE(snapshot->unindexed.empty());
 
   using R = RequestBuilder;
-  ExpectDecisions(*snapshot, {
-      {"8-digit code under one 6-digit rule", R().Hs("1012.34.56").Build(),
-       "r101234", {"r101234"}},
-      {"first rule", R().Hs("100000").Build(), "r100000", {"r100000"}},
-      {"last rule", R().Hs("101999.99").Build(), "r101999", {"r101999"}},
-      {"code shorter than every rule", R().Hs("1012").Build(), "", {}},
-      {"code past the last rule", R().Hs("102000").Build(), "", {}},
-  });
+  ExpectDecisions(
+      *snapshot,
+      {
+          {"8-digit code under one 6-digit rule",
+           R().Hs("1012.34.56").Build(),
+           "r101234",
+           {"r101234"}},
+          {"first rule", R().Hs("100000").Build(), "r100000", {"r100000"}},
+          {"last rule", R().Hs("101999.99").Build(), "r101999", {"r101999"}},
+          {"code shorter than every rule", R().Hs("1012").Build(), "", {}},
+          {"code past the last rule", R().Hs("102000").Build(), "", {}},
+      });
 }
 
 }  // namespace

@@ -151,8 +151,7 @@ TEST(NormalizeRequestTest, InvalidRequestsNameTheFieldFirst) {
        "item.unit_price: "},
       {"price units over 10^13",
        [](Request* r) {
-         r->mutable_item()->mutable_unit_price()->set_units(
-             10'000'000'000'001);
+         r->mutable_item()->mutable_unit_price()->set_units(10'000'000'000'001);
          r->mutable_item()->mutable_unit_price()->set_nanos(0);
        },
        "item.unit_price: "},

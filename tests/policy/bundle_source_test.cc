@@ -12,10 +12,10 @@ namespace importgate {
 namespace {
 
 namespace it = ::importgate::testing;
-using ::testing::HasSubstr;
-using ::testing::Not;
 using policy::ParseBundle;
 using policy::SourceFile;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Two rules; the first `rules` starts on line 2, the second on line 7.
 constexpr char kTwoRules[] =
@@ -32,9 +32,9 @@ constexpr char kTwoRules[] =
 
 // Two test cases, on lines 1 and 4.
 constexpr char kTwoCases[] =
-    "cases {\n"            // 1
-    "  name: \"c1\"\n"     // 2
-    "}\n"                  // 3
+    "cases {\n"                  // 1
+    "  name: \"c1\"\n"           // 2
+    "}\n"                        // 3
     "cases { name: \"c2\" }\n";  // 4
 
 std::string Message(const absl::Status& status) {
@@ -87,9 +87,9 @@ TEST(ParseBundleTest, ManifestAloneIsAValidEmptyBundle) {
 
 TEST(ParseBundleTest, SyntaxErrorNamesFileLineAndColumn) {
   constexpr char kBad[] =
-      "rules {\n"            // 1
-      "  id: \"x\"\n"        // 2
-      "  priority: high\n"   // 3: "high" starts in column 13
+      "rules {\n"           // 1
+      "  id: \"x\"\n"       // 2
+      "  priority: high\n"  // 3: "high" starts in column 13
       "}\n";
   auto bundle = ParseBundle(it::BundleFiles(it::TestManifest(), kBad));
   ASSERT_FALSE(bundle.ok());
@@ -129,8 +129,7 @@ TEST(ParseBundleTest, UnknownManifestFieldIsAnErrorNamingTheManifest) {
 
 TEST(ParseBundleTest, TestFileOfTheWrongSchemaIsAnError) {
   // A rule file's content in tests/: "rules" is not a TestFile field.
-  auto bundle =
-      ParseBundle(it::BundleFiles(it::TestManifest(), "", kTwoRules));
+  auto bundle = ParseBundle(it::BundleFiles(it::TestManifest(), "", kTwoRules));
   ASSERT_FALSE(bundle.ok());
   EXPECT_THAT(Message(bundle.status()), HasSubstr("tests/t.textproto:2:"));
 }
@@ -168,11 +167,11 @@ TEST(ParseBundleTest, ManifestGivenTwiceIsAnError) {
 
 TEST(ParseBundleTest, TextprotoOutsideTheLayoutIsRejected) {
   const std::vector<std::string> stray_paths = {
-      "rule/x.textproto",          // typo for rules/
-      "rules/sub/x.textproto",     // nested directory
-      "x.textproto",               // bundle root
-      "test/t.textproto",          // typo for tests/
-      "rules/.textproto",          // no file name
+      "rule/x.textproto",       // typo for rules/
+      "rules/sub/x.textproto",  // nested directory
+      "x.textproto",            // bundle root
+      "test/t.textproto",       // typo for tests/
+      "rules/.textproto",       // no file name
       "policies/manifest.textproto",
   };
   for (const std::string& path : stray_paths) {
@@ -245,11 +244,11 @@ TEST(ParseBundleTest, CommentsAndBlankLinesCountTowardsLines) {
 // used to share one location and later rules got the wrong line.
 TEST(ParseBundleTest, ListFormRulesGetTheirOwnLines) {
   constexpr char kRules[] =
-      "rules: [\n"             // 1
-      "  { id: \"a\" },\n"     // 2
-      "  { id: \"b\" }\n"      // 3
-      "]\n"                    // 4
-      "rules { id: \"c\" }\n"; // 5
+      "rules: [\n"              // 1
+      "  { id: \"a\" },\n"      // 2
+      "  { id: \"b\" }\n"       // 3
+      "]\n"                     // 4
+      "rules { id: \"c\" }\n";  // 5
   auto bundle = ParseBundle(it::BundleFiles(it::TestManifest(), kRules));
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   ASSERT_EQ(bundle->rules.size(), 3u);
@@ -262,9 +261,9 @@ TEST(ParseBundleTest, ListFormRulesGetTheirOwnLines) {
 
 TEST(ParseBundleTest, ListFormTestCasesGetTheirOwnLines) {
   constexpr char kCases[] =
-      "cases: [\n"                 // 1
-      "  { name: \"first\" },\n"   // 2
-      "  { name: \"second\" }\n"   // 3
+      "cases: [\n"                // 1
+      "  { name: \"first\" },\n"  // 2
+      "  { name: \"second\" }\n"  // 3
       "]\n";
   auto bundle = ParseBundle(it::BundleFiles(it::TestManifest(), "", kCases));
   ASSERT_TRUE(bundle.ok()) << bundle.status();

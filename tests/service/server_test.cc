@@ -34,9 +34,9 @@ class ServerTest : public ::testing::Test {
     auto server = ImportgateServer::Start(options, &store_, &clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    auto channel = grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", server_->port()),
-        grpc::InsecureChannelCredentials());
+    auto channel =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                            grpc::InsecureChannelCredentials());
     stub_ = v1::ImportPolicyService::NewStub(channel);
     admin_ = adminv1::PolicyAdmin::NewStub(channel);
     health_ = grpc::health::v1::Health::NewStub(channel);
@@ -57,7 +57,8 @@ class ServerTest : public ::testing::Test {
     r.mutable_item()->mutable_unit_price()->set_currency_code("USD");
     r.mutable_item()->mutable_unit_price()->set_units(12);
     r.mutable_seller()->set_kind(kind);
-    r.mutable_seller()->set_country(kind == v1::SELLER_KIND_DOMESTIC ? "ID" : "CN");
+    r.mutable_seller()->set_country(kind == v1::SELLER_KIND_DOMESTIC ? "ID"
+                                                                     : "CN");
     r.set_destination_country("ID");
     r.set_channel(v1::CHANNEL_CHECKOUT);
     r.mutable_evaluation_time()->set_seconds(1'705'000'000);  // 2024-01-11
@@ -102,7 +103,8 @@ TEST_F(ServerTest, CrossBorderTeeDeniedWithRuleReasonAndBundle) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_FALSE(response.decision().allowed());
   EXPECT_EQ(response.decision().effect(), v1::EFFECT_DENY);
-  EXPECT_EQ(response.decision().rule_id(), "id-2021-cross-border-textiles-apparel");
+  EXPECT_EQ(response.decision().rule_id(),
+            "id-2021-cross-border-textiles-apparel");
   EXPECT_EQ(response.decision().reason_code(), "CROSS_BORDER_CATEGORY_CLOSED");
   EXPECT_FALSE(response.decision().legal_basis().empty());
   EXPECT_EQ(response.decision().matched_rule_ids(0),
@@ -143,12 +145,16 @@ TEST_F(ServerTest, MalformedRequestsNameTheField) {
     const char* field;
     void (*mutate)(v1::IsImportAllowedRequest*);
   } cases[] = {
-      {"item.hs_code:", [](auto* r) { r->mutable_item()->set_hs_code("61x9"); }},
-      {"destination_country:", [](auto* r) { r->set_destination_country("XX"); }},
+      {"item.hs_code:",
+       [](auto* r) { r->mutable_item()->set_hs_code("61x9"); }},
+      {"destination_country:",
+       [](auto* r) { r->set_destination_country("XX"); }},
       {"seller.kind:", [](auto* r) { r->mutable_seller()->clear_kind(); }},
       {"channel:", [](auto* r) { r->clear_channel(); }},
       {"item.unit_price.currency_code:",
-       [](auto* r) { r->mutable_item()->mutable_unit_price()->set_currency_code("usd"); }},
+       [](auto* r) {
+         r->mutable_item()->mutable_unit_price()->set_currency_code("usd");
+       }},
       {"item: one of item.hs_code or item.category",
        [](auto* r) { r->mutable_item()->clear_hs_code(); }},
   };
@@ -217,7 +223,8 @@ TEST_F(ServerTest, BatchSizeLimits) {
     EXPECT_THAT(s.error_message(), HasSubstr("1 to 3"));
   }
   v1::BatchIsImportAllowedRequest batch;
-  for (int i = 0; i < 4; ++i) *batch.add_requests() = Tee(v1::SELLER_KIND_DOMESTIC);
+  for (int i = 0; i < 4; ++i)
+    *batch.add_requests() = Tee(v1::SELLER_KIND_DOMESTIC);
   {
     grpc::ClientContext context;
     grpc::Status s = stub_->BatchIsImportAllowed(&context, batch, &response);
@@ -240,8 +247,9 @@ TEST_F(ServerTest, BatchHonoursTheLargestMinBundleRevision) {
       store_.Current()->snapshot->revision + 1);
   grpc::ClientContext context;
   v1::BatchIsImportAllowedResponse response;
-  EXPECT_EQ(stub_->BatchIsImportAllowed(&context, batch, &response).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      stub_->BatchIsImportAllowed(&context, batch, &response).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST_F(ServerTest, AdminStatusShowsTheActiveBundle) {

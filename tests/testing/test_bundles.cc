@@ -15,10 +15,7 @@
 namespace importgate::testing {
 
 std::string TestManifest(uint64_t revision) {
-  return absl::StrCat(R"pb(
-    name: "test"
-    revision: )pb",
-                      revision, R"pb(
+  return absl::StrCat("name: \"test\"\nrevision: ", revision, "\n", R"pb(
     default_effect: EFFECT_ALLOW
     default_reason_code: "NO_RULE_MATCHED"
     default_message: "no rule matched"
@@ -40,8 +37,8 @@ std::shared_ptr<const IsoCodes> RealIsoCodes() {
 std::vector<policy::SourceFile> BundleFiles(const std::string& manifest,
                                             const std::string& rules,
                                             const std::string& tests) {
-  std::vector<policy::SourceFile> files = {
-      {"manifest.textproto", manifest}, {"rules/r.textproto", rules}};
+  std::vector<policy::SourceFile> files = {{"manifest.textproto", manifest},
+                                           {"rules/r.textproto", rules}};
   if (!tests.empty()) files.push_back({"tests/t.textproto", tests});
   return files;
 }

@@ -1,0 +1,179 @@
+#include "server/bundle/artifact.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/bundle/source_reader.h"
+
+namespace importgate::bundle {
+namespace {
+
+namespace pv1 = importgate::policy::v1;
+
+absl::Status Errno(absl::string_view what, const std::string& path) {
+  return absl::InternalError(
+      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+}  // namespace
+
+std::string Sha256Hex(absl::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * len);
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string PackArtifact(absl::Span<const policy::SourceFile> files,
+                         absl::string_view name, uint64_t revision,
+                         absl::Time created_at,
+                         absl::string_view builder_version) {
+  std::vector<const policy::SourceFile*> sorted;
+  for (const auto& f : files) sorted.push_back(&f);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->path < b->path; });
+  pv1::BundleArtifact artifact;
+  pv1::ArtifactManifest* m = artifact.mutable_manifest();
+  m->set_format_version(1);
+  m->set_name(std::string(name));
+  m->set_revision(revision);
+  *m->mutable_created_at() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+          absl::ToUnixNanos(created_at));
+  m->set_builder_version(std::string(builder_version));
+  for (const auto* f : sorted) {
+    pv1::ArtifactFileEntry* entry = m->add_files();
+    entry->set_path(f->path);
+    entry->set_size(f->content.size());
+    entry->set_sha256(Sha256Hex(f->content));
+    pv1::ArtifactFile* file = artifact.add_files();
+    file->set_path(f->path);
+    file->set_content(f->content);
+  }
+  m->set_content_digest(ContentDigest(files));
+  return absl::StrCat(kArtifactMagic, artifact.SerializeAsString());
+}
+
+absl::StatusOr<UnpackedArtifact> UnpackArtifact(absl::string_view bytes) {
+  if (bytes.substr(0, kArtifactMagic.size()) != kArtifactMagic) {
+    return absl::InvalidArgumentError(
+        "not an importgate bundle artifact (bad magic; truncated or another "
+        "kind of file)");
+  }
+  bytes.remove_prefix(kArtifactMagic.size());
+  pv1::BundleArtifact artifact;
+  if (!artifact.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InvalidArgumentError(
+        "artifact does not parse (truncated or corrupt)");
+  }
+  const pv1::ArtifactManifest& m = artifact.manifest();
+  if (m.format_version() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "manifest.format_version: ", m.format_version(), " is not supported"));
+  }
+  absl::flat_hash_map<std::string, const pv1::ArtifactFileEntry*> expected;
+  for (const auto& entry : m.files()) expected[entry.path()] = &entry;
+  if (expected.size() != static_cast<size_t>(artifact.files_size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "manifest lists ", m.files_size(), " files, the artifact holds ",
+        artifact.files_size()));
+  }
+  UnpackedArtifact out;
+  for (auto& file : *artifact.mutable_files()) {
+    auto it = expected.find(file.path());
+    if (it == expected.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(file.path(), ": not listed in the manifest"));
+    }
+    if (it->second->size() != file.content().size() ||
+        it->second->sha256() != Sha256Hex(file.content())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file.path(), ": content does not match the manifest's SHA-256"));
+    }
+    out.files.push_back(
+        {std::move(*file.mutable_path()), std::move(*file.mutable_content())});
+  }
+  std::string digest = ContentDigest(out.files);
+  if (digest != m.content_digest()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("content digest ", digest,
+                     " does not match the manifest's ", m.content_digest()));
+  }
+  out.manifest = m;
+  return out;
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path,
+                                          size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) {
+      return absl::NotFoundError(absl::StrCat(path, " does not exist"));
+    }
+    return Errno("cannot open", path);
+  }
+  in.seekg(0, std::ios::end);
+  std::streamoff size = in.tellg();
+  if (size < 0) return Errno("cannot size", path);
+  if (static_cast<size_t>(size) > max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": ", size, " bytes exceeds the limit of ", max_bytes));
+  }
+  in.seekg(0, std::ios::beg);
+  std::string content(static_cast<size_t>(size), '\0');
+  in.read(content.data(), size);
+  if (!in) return Errno("cannot read", path);
+  return content;
+}
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::string_view content) {
+  std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("cannot create", tmp);
+  const char* p = content.data();
+  size_t left = content.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status s = Errno("cannot write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    absl::Status s = Errno("cannot sync", tmp);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    absl::Status s = Errno("cannot rename into", path);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace importgate::bundle

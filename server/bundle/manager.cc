@@ -1,0 +1,244 @@
+#include "server/bundle/manager.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/bundle/artifact.h"
+#include "server/common/log.h"
+
+namespace importgate::bundle {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kActiveFile[] = "active";
+constexpr char kBundlesDir[] = "bundles";
+
+std::string Describe(const LoadedBundle& b) {
+  return absl::StrCat("bundle ", b.snapshot->name, " revision ",
+                      b.snapshot->revision, " ", b.digest, " from ", b.source,
+                      " (", b.snapshot->rules.size(), " rules, ",
+                      b.test_case_count, " test cases passed)");
+}
+
+ReloadResult Result(ReloadResult::Outcome outcome, std::string message,
+                    const LoadedBundle* bundle) {
+  ReloadResult r;
+  r.outcome = outcome;
+  r.message = std::move(message);
+  if (bundle != nullptr) {
+    r.name = bundle->snapshot->name;
+    r.revision = bundle->snapshot->revision;
+    r.digest = bundle->digest;
+  }
+  return r;
+}
+
+// The "active" pointer file: which persisted bundle to restore, and the
+// rollback floor.
+struct ActivePointer {
+  std::string file;
+  uint64_t refuse_up_to = 0;
+};
+
+ActivePointer ParsePointer(absl::string_view text) {
+  ActivePointer p;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(line, absl::MaxSplits('=', 1));
+    if (kv.first == "file") p.file = std::string(kv.second);
+    if (kv.first == "refuse_up_to") {
+      (void)absl::SimpleAtoi(kv.second, &p.refuse_up_to);
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+BundleManager::BundleManager(PolicyStore* store, const Clock* clock,
+                             ManagerOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+std::string BundleManager::StateFile(absl::string_view name,
+                                     uint64_t revision) const {
+  return absl::StrCat(options_.state_dir, "/", kBundlesDir, "/", name, "-",
+                      revision, kArtifactSuffix);
+}
+
+absl::Status BundleManager::Start() {
+  absl::MutexLock lock(&mu_);
+  ActivePointer pointer;
+  if (!options_.state_dir.empty()) {
+    auto text = ReadWholeFile(absl::StrCat(options_.state_dir, "/", kActiveFile),
+                              4096);
+    if (text.ok()) pointer = ParsePointer(*text);
+    refuse_up_to_ = pointer.refuse_up_to;
+  }
+  auto candidate = LoadFromSource(options_.source, options_.source_options);
+  absl::Status source_error = candidate.status();
+  if (candidate.ok()) {
+    ReloadResult r = ActivateCandidate(*std::move(candidate), false);
+    if (r.outcome == ReloadResult::Outcome::kActivated) return absl::OkStatus();
+    source_error = absl::FailedPreconditionError(r.message);
+  }
+  LogError(absl::StrCat("bundle source ", options_.source,
+                        " refused: ", source_error.message()));
+  if (pointer.file.empty()) return source_error;
+
+  std::string path =
+      absl::StrCat(options_.state_dir, "/", kBundlesDir, "/", pointer.file);
+  auto saved = LoadArtifactFile(path, options_.source_options);
+  if (!saved.ok()) {
+    LogError(absl::StrCat("last known good ", path,
+                          " refused too: ", saved.status().message()));
+    return source_error;
+  }
+  absl::Status activated = store_->Activate(saved->bundle, {.allow_rollback = true});
+  if (!activated.ok()) return activated;
+  store_->RecordFailure(options_.source, source_error);
+  LogWarning(absl::StrCat("serving the last known good ", Describe(*saved->bundle),
+                          " because the source was refused"));
+  return absl::OkStatus();
+}
+
+ReloadResult BundleManager::Reload(bool allow_rollback) {
+  absl::MutexLock lock(&mu_);
+  auto candidate = LoadFromSource(options_.source, options_.source_options);
+  if (!candidate.ok()) {
+    std::string message(candidate.status().message());
+    if (message != last_refusal_) {
+      LogError(absl::StrCat("bundle source ", options_.source,
+                            " refused: ", message));
+      last_refusal_ = message;
+    }
+    store_->RecordFailure(options_.source, candidate.status());
+    return Result(ReloadResult::Outcome::kRefused, std::move(message), nullptr);
+  }
+  return ActivateCandidate(*std::move(candidate), allow_rollback);
+}
+
+ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
+                                              bool allow_rollback) {
+  const LoadedBundle& bundle = *candidate.bundle;
+  std::shared_ptr<const LoadedBundle> current = store_->Current();
+  if (current != nullptr && current->digest == bundle.digest &&
+      current->snapshot->revision == bundle.snapshot->revision) {
+    last_refusal_.clear();
+    return Result(ReloadResult::Outcome::kUnchanged,
+                  absl::StrCat("unchanged: ", Describe(*current)), current.get());
+  }
+  if (!allow_rollback && bundle.snapshot->revision <= refuse_up_to_) {
+    std::string message = absl::StrCat(
+        "revision ", bundle.snapshot->revision, " is not newer than revision ",
+        refuse_up_to_, ", which was rolled back; publish a newer revision");
+    store_->RecordFailure(bundle.source, absl::FailedPreconditionError(message));
+    if (message != last_refusal_) LogError(message);
+    last_refusal_ = message;
+    return Result(ReloadResult::Outcome::kRefused, std::move(message), &bundle);
+  }
+  absl::Status activated =
+      store_->Activate(candidate.bundle, {.allow_rollback = allow_rollback});
+  if (!activated.ok()) {
+    std::string message(activated.message());
+    if (message != last_refusal_) {
+      LogError(absl::StrCat(Describe(bundle), " refused: ", message));
+    }
+    last_refusal_ = message;
+    return Result(ReloadResult::Outcome::kRefused, std::move(message), &bundle);
+  }
+  last_refusal_.clear();
+  LogInfo(absl::StrCat("activated ", Describe(bundle)));
+  if (absl::Status s = Persist(candidate); !s.ok()) {
+    LogWarning(absl::StrCat("cannot persist the active bundle: ", s.message()));
+  }
+  return Result(ReloadResult::Outcome::kActivated,
+                absl::StrCat("activated ", Describe(bundle)), &bundle);
+}
+
+absl::Status BundleManager::Persist(const Candidate& candidate) {
+  if (options_.state_dir.empty()) return absl::OkStatus();
+  const auto& snapshot = *candidate.bundle->snapshot;
+  std::error_code ec;
+  fs::path dir = fs::path(options_.state_dir) / kBundlesDir;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat(dir.string(), ": ", ec.message()));
+  std::string file = StateFile(snapshot.name, snapshot.revision);
+  if (absl::Status s = WriteFileAtomically(file, candidate.artifact); !s.ok()) {
+    return s;
+  }
+  std::string sig = file + kSignatureSuffix;
+  if (!candidate.signatures.empty()) {
+    if (absl::Status s = WriteFileAtomically(sig, candidate.signatures); !s.ok()) {
+      return s;
+    }
+  } else {
+    fs::remove(sig, ec);
+  }
+  if (absl::Status s = WriteActivePointer(fs::path(file).filename().string());
+      !s.ok()) {
+    return s;
+  }
+  // Keep the newest `keep_revisions` bundles (by modification time).
+  std::vector<fs::directory_entry> kept;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == kArtifactSuffix) kept.push_back(entry);
+  }
+  std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
+    return a.last_write_time() > b.last_write_time();
+  });
+  for (size_t i = options_.keep_revisions; i < kept.size(); ++i) {
+    fs::remove(kept[i].path(), ec);
+    fs::remove(kept[i].path().string() + kSignatureSuffix, ec);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BundleManager::WriteActivePointer(const std::string& file) {
+  return WriteFileAtomically(
+      absl::StrCat(options_.state_dir, "/", kActiveFile),
+      absl::StrCat("file=", file, "\nrefuse_up_to=", refuse_up_to_, "\n"));
+}
+
+absl::StatusOr<ReloadResult> BundleManager::Rollback(uint64_t revision) {
+  absl::MutexLock lock(&mu_);
+  if (options_.state_dir.empty()) {
+    return absl::FailedPreconditionError(
+        "rollback needs --state_dir, where recent revisions are kept");
+  }
+  std::shared_ptr<const LoadedBundle> current = store_->Current();
+  if (current == nullptr) {
+    return absl::FailedPreconditionError("no bundle is active");
+  }
+  std::string path = StateFile(current->snapshot->name, revision);
+  auto candidate = LoadArtifactFile(path, options_.source_options);
+  if (!candidate.ok()) {
+    if (candidate.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(absl::StrCat(
+          "revision ", revision, " of ", current->snapshot->name,
+          " is not kept in ", options_.state_dir));
+    }
+    return candidate.status();
+  }
+  const uint64_t from = current->snapshot->revision;
+  ReloadResult r = ActivateCandidate(*std::move(candidate), true);
+  if (r.outcome == ReloadResult::Outcome::kActivated) {
+    refuse_up_to_ = std::max(refuse_up_to_, from);
+    if (absl::Status s = WriteActivePointer(fs::path(path).filename().string());
+        !s.ok()) {
+      LogWarning(absl::StrCat("cannot persist the rollback: ", s.message()));
+    }
+    LogWarning(absl::StrCat("rolled back from revision ", from, " to ", revision,
+                            "; revisions up to ", refuse_up_to_,
+                            " are refused until a newer one is published"));
+  }
+  return r;
+}
+
+}  // namespace importgate::bundle
