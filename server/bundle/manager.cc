@@ -1,6 +1,7 @@
 #include "server/bundle/manager.h"
 
 #include <algorithm>
+#include <mutex>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -73,7 +74,7 @@ std::string BundleManager::StateFile(absl::string_view name,
 }
 
 absl::Status BundleManager::Start() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ActivePointer pointer;
   if (!options_.state_dir.empty()) {
     auto text = ReadWholeFile(absl::StrCat(options_.state_dir, "/", kActiveFile),
@@ -109,7 +110,7 @@ absl::Status BundleManager::Start() {
 }
 
 ReloadResult BundleManager::Reload(bool allow_rollback) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto candidate = LoadFromSource(options_.source, options_.source_options);
   if (!candidate.ok()) {
     std::string message(candidate.status().message());
@@ -207,7 +208,7 @@ absl::Status BundleManager::WriteActivePointer(const std::string& file) {
 }
 
 absl::StatusOr<ReloadResult> BundleManager::Rollback(uint64_t revision) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (options_.state_dir.empty()) {
     return absl::FailedPreconditionError(
         "rollback needs --state_dir, where recent revisions are kept");

@@ -15,9 +15,10 @@
 #include <memory>
 #include <string>
 
+#include <mutex>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "server/bundle/policy_store.h"
 #include "server/bundle/source.h"
 #include "server/common/clock.h"
@@ -77,16 +78,16 @@ class BundleManager {
 
  private:
   ReloadResult ActivateCandidate(Candidate candidate, bool allow_rollback)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status Persist(const Candidate& candidate) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+     ;
+  absl::Status Persist(const Candidate& candidate);
   absl::Status WriteActivePointer(const std::string& file)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+     ;
   std::string StateFile(absl::string_view name, uint64_t revision) const;
 
   PolicyStore* const store_;
   const Clock* const clock_;
   const ManagerOptions options_;
-  absl::Mutex mu_;  // one activation at a time
+  std::mutex mu_;  // one activation at a time (std::mutex: TSAN-visible)
   // Revisions up to this one are refused (set by Rollback).
   uint64_t refuse_up_to_ ABSL_GUARDED_BY(mu_) = 0;
   // The last refused candidate's error, so a poll does not log it again.

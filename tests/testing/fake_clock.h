@@ -2,7 +2,9 @@
 #ifndef IMPORTGATE_TESTS_TESTING_FAKE_CLOCK_H_
 #define IMPORTGATE_TESTS_TESTING_FAKE_CLOCK_H_
 
-#include "absl/synchronization/mutex.h"
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
 #include "server/common/clock.h"
 
 namespace importgate::testing {
@@ -11,16 +13,16 @@ class FakeClock final : public Clock {
  public:
   explicit FakeClock(absl::Time now) : now_(now) {}
   absl::Time Now() const override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return now_;
   }
   void Set(absl::Time now) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     now_ = now;
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "server/bundle/artifact.h"
 #include "server/compiler/compiler.h"
 
 #ifndef IMPORTGATE_SOURCE_DIR
@@ -48,6 +49,35 @@ absl::StatusOr<std::shared_ptr<const compiler::PolicySnapshot>> CompileRules(
   auto parsed = policy::ParseBundle(BundleFiles(manifest, rules));
   if (!parsed.ok()) return parsed.status();
   return compiler::Compile(*parsed, RealIsoCodes());
+}
+
+std::vector<policy::SourceFile> SmallBundle(uint64_t revision,
+                                            bool failing_test) {
+  constexpr char kRules[] = R"pb(
+    rules {
+      id: "deny-tees"
+      effect: EFFECT_DENY
+      reason_code: "CLOSED"
+      message: "closed"
+      match { hs_codes: [ "6109" ] seller_kinds: [ SELLER_KIND_CROSS_BORDER ] }
+    }
+  )pb";
+  std::string test = absl::StrCat(
+      "cases {\n  name: \"cross-border tee\"\n",
+      "  at: \"2024-01-01T00:00:00Z\"\n",
+      "  request {\n    item { hs_code: \"6109.10\" }\n",
+      "    seller { kind: SELLER_KIND_CROSS_BORDER }\n",
+      "    destination_country: \"ID\"\n    channel: CHANNEL_CHECKOUT\n  }\n",
+      failing_test ? "  expect_effect: EFFECT_ALLOW\n"
+                   : "  expect_effect: EFFECT_DENY\n  expect_rule_id: \"deny-tees\"\n",
+      "}\n");
+  return BundleFiles(TestManifest(revision), kRules, test);
+}
+
+std::string PackedSmallBundle(uint64_t revision, bool failing_test) {
+  return bundle::PackArtifact(SmallBundle(revision, failing_test), "test",
+                              revision, absl::FromUnixSeconds(1'700'000'000),
+                              "test");
 }
 
 std::string WriteBundleDirectory(const std::vector<policy::SourceFile>& files) {

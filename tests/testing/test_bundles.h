@@ -34,6 +34,16 @@ std::vector<policy::SourceFile> BundleFiles(const std::string& manifest,
 absl::StatusOr<std::shared_ptr<const compiler::PolicySnapshot>> CompileRules(
     const std::string& rules, const std::string& manifest = TestManifest());
 
+// A small valid bundle named "test" at `revision`: rule "deny-tees" denies
+// HS 6109 from cross-border sellers, and one test case checks it. With
+// `failing_test` the case expects the wrong answer, so the bundle must be
+// refused.
+std::vector<policy::SourceFile> SmallBundle(uint64_t revision,
+                                            bool failing_test = false);
+
+// SmallBundle packed as an artifact file's bytes.
+std::string PackedSmallBundle(uint64_t revision, bool failing_test = false);
+
 // Writes `files` under a fresh temporary directory and returns its path.
 std::string WriteBundleDirectory(const std::vector<policy::SourceFile>& files);
 

@@ -1,0 +1,252 @@
+// The activation pipeline: forward-only revisions, refusal of every kind of
+// bad candidate, last known good across restarts, and explicit rollback.
+#include "server/bundle/manager.h"
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/bundle/artifact.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/test_bundles.h"
+
+namespace importgate::bundle {
+namespace {
+
+namespace fs = std::filesystem;
+namespace it = ::importgate::testing;
+using ::testing::HasSubstr;
+using Outcome = ReloadResult::Outcome;
+
+class ManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = it::WriteBundleDirectory({});
+    source_ = dir_ + "/bundle.igb";
+    state_ = dir_ + "/state";
+    NewReplica();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A fresh process: new store and manager over the same source and state.
+  void NewReplica(std::string state_dir = "use-default") {
+    manager_.reset();
+    store_ = std::make_unique<PolicyStore>(&clock_);
+    ManagerOptions options;
+    options.source = source_;
+    options.state_dir = state_dir == "use-default" ? state_ : state_dir;
+    options.keep_revisions = 3;
+    options.source_options.iso_codes = it::RealIsoCodes();
+    manager_ = std::make_unique<BundleManager>(store_.get(), &clock_, options);
+  }
+
+  void Publish(const std::string& bytes) {
+    ASSERT_TRUE(WriteFileAtomically(source_, bytes).ok());
+  }
+  void Publish(uint64_t revision) { Publish(it::PackedSmallBundle(revision)); }
+
+  uint64_t ActiveRevision() {
+    auto current = store_->Current();
+    return current == nullptr ? 0 : current->snapshot->revision;
+  }
+
+  std::string dir_, source_, state_;
+  it::FakeClock clock_{absl::FromUnixSeconds(1'700'000'000)};
+  std::unique_ptr<PolicyStore> store_;
+  std::unique_ptr<BundleManager> manager_;
+};
+
+TEST_F(ManagerTest, StartActivatesTheSourceAndPersistsIt) {
+  Publish(1);
+  ASSERT_TRUE(manager_->Start().ok());
+  EXPECT_EQ(ActiveRevision(), 1u);
+  EXPECT_TRUE(fs::exists(state_ + "/bundles/test-1.igb"));
+  EXPECT_TRUE(fs::exists(state_ + "/active"));
+}
+
+TEST_F(ManagerTest, StartFailsWhenNothingCanBeServed) {
+  absl::Status s = manager_->Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Current(), nullptr);
+}
+
+TEST_F(ManagerTest, ReloadActivatesNewerThenReportsUnchanged) {
+  Publish(1);
+  ASSERT_TRUE(manager_->Start().ok());
+  Publish(2);
+  ReloadResult r = manager_->Reload();
+  EXPECT_EQ(r.outcome, Outcome::kActivated) << r.message;
+  EXPECT_EQ(r.revision, 2u);
+  EXPECT_EQ(ActiveRevision(), 2u);
+  r = manager_->Reload();
+  EXPECT_EQ(r.outcome, Outcome::kUnchanged) << r.message;
+  EXPECT_EQ(ActiveRevision(), 2u);
+}
+
+TEST_F(ManagerTest, OlderOrEqualRevisionIsRefusedUnlessRollbackIsAsked) {
+  Publish(3);
+  ASSERT_TRUE(manager_->Start().ok());
+  Publish(2);
+  ReloadResult r = manager_->Reload();
+  EXPECT_EQ(r.outcome, Outcome::kRefused);
+  EXPECT_THAT(r.message, HasSubstr("not newer than the active revision 3"));
+  EXPECT_EQ(ActiveRevision(), 3u);
+  r = manager_->Reload(/*allow_rollback=*/true);
+  EXPECT_EQ(r.outcome, Outcome::kActivated) << r.message;
+  EXPECT_EQ(ActiveRevision(), 2u);
+}
+
+TEST_F(ManagerTest, BadCandidatesChangeNothingAndAreReported) {
+  Publish(2);
+  ASSERT_TRUE(manager_->Start().ok());
+  const std::string good = it::PackedSmallBundle(3);
+  struct Case {
+    const char* name;
+    std::string bytes;
+    const char* why;
+  } cases[] = {
+      {"torn write", good.substr(0, good.size() / 2), "truncated"},
+      {"failing bundle tests", it::PackedSmallBundle(3, /*failing_test=*/true),
+       "bundle tests failed"},
+      {"syntax error",
+       PackArtifact(it::BundleFiles(it::TestManifest(3), "rules {"), "test", 3,
+                    absl::UnixEpoch(), "test"),
+       "parse failed"},
+      {"not a bundle", "hello", "bad magic"},
+      {"older revision", it::PackedSmallBundle(1), "not newer"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Publish(c.bytes);
+    ReloadResult r = manager_->Reload();
+    EXPECT_EQ(r.outcome, Outcome::kRefused);
+    EXPECT_THAT(r.message, HasSubstr(c.why));
+    StoreStatus status = store_->Status();
+    ASSERT_TRUE(status.last_attempt.has_value());
+    EXPECT_FALSE(status.last_attempt->activated);
+    EXPECT_THAT(status.last_attempt->error, HasSubstr(c.why));
+    EXPECT_EQ(ActiveRevision(), 2u);
+  }
+  // The good candidate still goes through afterwards.
+  Publish(good);
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kActivated);
+  EXPECT_EQ(ActiveRevision(), 3u);
+}
+
+TEST_F(ManagerTest, RestartWithBrokenOrMissingSourceServesLastKnownGood) {
+  Publish(1);
+  ASSERT_TRUE(manager_->Start().ok());
+  Publish(2);
+  ASSERT_EQ(manager_->Reload().outcome, Outcome::kActivated);
+
+  Publish("garbage");
+  NewReplica();
+  ASSERT_TRUE(manager_->Start().ok());
+  EXPECT_EQ(ActiveRevision(), 2u);
+  StoreStatus status = store_->Status();
+  ASSERT_TRUE(status.last_attempt.has_value());
+  EXPECT_FALSE(status.last_attempt->activated);
+  EXPECT_EQ(status.last_attempt->source, source_);
+  EXPECT_THAT(status.last_attempt->error, HasSubstr("bad magic"));
+  EXPECT_THAT(status.active->bundle->source, HasSubstr("/state/bundles/test-2.igb"));
+
+  fs::remove(source_);
+  NewReplica();
+  ASSERT_TRUE(manager_->Start().ok());
+  EXPECT_EQ(ActiveRevision(), 2u);
+  EXPECT_THAT(store_->Status().last_attempt->error, HasSubstr("does not exist"));
+}
+
+TEST_F(ManagerTest, RollbackReactivatesAndRefusesTheBadRevisionUntilANewerOne) {
+  for (uint64_t r = 1; r <= 3; ++r) {
+    Publish(r);
+    if (r == 1) {
+      ASSERT_TRUE(manager_->Start().ok());
+    } else {
+      ASSERT_EQ(manager_->Reload().outcome, Outcome::kActivated);
+    }
+  }
+  auto rolled = manager_->Rollback(2);
+  ASSERT_TRUE(rolled.ok()) << rolled.status();
+  EXPECT_EQ(rolled->outcome, Outcome::kActivated) << rolled->message;
+  EXPECT_EQ(ActiveRevision(), 2u);
+
+  // The source still holds revision 3: a reload must not undo the rollback.
+  ReloadResult r = manager_->Reload();
+  EXPECT_EQ(r.outcome, Outcome::kRefused);
+  EXPECT_THAT(r.message, HasSubstr("rolled back"));
+  EXPECT_EQ(ActiveRevision(), 2u);
+
+  // Nor a restart: the floor is persisted.
+  NewReplica();
+  ASSERT_TRUE(manager_->Start().ok());
+  EXPECT_EQ(ActiveRevision(), 2u);
+
+  Publish(4);
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kActivated);
+  EXPECT_EQ(ActiveRevision(), 4u);
+}
+
+TEST_F(ManagerTest, RollbackErrors) {
+  Publish(1);
+  ASSERT_TRUE(manager_->Start().ok());
+  EXPECT_EQ(manager_->Rollback(99).status().code(), absl::StatusCode::kNotFound);
+  NewReplica(/*state_dir=*/"");
+  ASSERT_TRUE(manager_->Start().ok());
+  EXPECT_EQ(manager_->Rollback(1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ManagerTest, OnlyTheNewestRevisionsAreKept) {
+  for (uint64_t r = 1; r <= 5; ++r) {
+    Publish(r);
+    if (r == 1) {
+      ASSERT_TRUE(manager_->Start().ok());
+    } else {
+      ASSERT_EQ(manager_->Reload().outcome, Outcome::kActivated);
+    }
+  }
+  EXPECT_FALSE(fs::exists(state_ + "/bundles/test-1.igb"));
+  EXPECT_FALSE(fs::exists(state_ + "/bundles/test-2.igb"));
+  EXPECT_TRUE(fs::exists(state_ + "/bundles/test-5.igb"));
+}
+
+TEST_F(ManagerTest, SignedSourcesAreVerifiedAndUnsignedRefused) {
+  std::string key = dir_ + "/key.pem", pub = dir_ + "/pub.pem";
+  ASSERT_TRUE(GenerateKeyPair(key, pub).ok());
+  auto trusted = TrustedKeys::FromPemFiles({pub});
+  ASSERT_TRUE(trusted.ok());
+  manager_.reset();
+  ManagerOptions options;
+  options.source = source_;
+  options.state_dir = state_;
+  options.source_options.iso_codes = it::RealIsoCodes();
+  options.source_options.trusted_keys =
+      std::make_shared<const TrustedKeys>(*trusted);
+  manager_ = std::make_unique<BundleManager>(store_.get(), &clock_, options);
+
+  Publish(1);
+  EXPECT_EQ(manager_->Start().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(store_->Current(), nullptr);
+
+  auto signing = SigningKey::FromPemFile(key);
+  ASSERT_TRUE(signing.ok());
+  auto unpacked = UnpackArtifact(it::PackedSmallBundle(1));
+  ASSERT_TRUE(unpacked.ok());
+  auto signature = signing->Sign("test", 1, unpacked->manifest.content_digest());
+  ASSERT_TRUE(signature.ok());
+  importgate::policy::v1::BundleSignatures signatures;
+  *signatures.add_signatures() = *signature;
+  ASSERT_TRUE(
+      WriteFileAtomically(source_ + ".sig", signatures.ShortDebugString()).ok());
+  EXPECT_TRUE(manager_->Start().ok());
+  EXPECT_EQ(ActiveRevision(), 1u);
+  // The signature travels with the persisted copy.
+  EXPECT_TRUE(fs::exists(state_ + "/bundles/test-1.igb.sig"));
+}
+
+}  // namespace
+}  // namespace importgate::bundle
