@@ -6,7 +6,8 @@
 #   bash deploy/dev.sh test   # install, build, run every test (what CI runs)
 #   bash deploy/dev.sh deps   # only install the Debian packages
 #
-# Environment: BUILD_DIR (default build), JOBS (default 2).
+# Environment: BUILD_DIR (default build; the ThreadSanitizer tree is
+# BUILD_DIR-tsan), JOBS (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,8 +54,17 @@ install_deps() {
 
 build() {
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DIMPORTGATE_BUF="$PWD/$BUILD_DIR/tools/node_modules/.bin/buf" >/dev/null
+    -DIMPORTGATE_BUF="$PWD/$BUILD_DIR/tools/node_modules/.bin/buf" "$@" >/dev/null
   cmake --build "$BUILD_DIR" -j "$JOBS"
+}
+
+# The concurrency test again, built with ThreadSanitizer in its own tree;
+# CTest in the main tree runs it (reload_concurrency_tsan).
+build_tsan() {
+  cmake -S . -B "$BUILD_DIR-tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS=-fsanitize=thread \
+    -DIMPORTGATE_BUF="$PWD/$BUILD_DIR/tools/node_modules/.bin/buf" >/dev/null
+  cmake --build "$BUILD_DIR-tsan" -j "$JOBS" --target reload_concurrency_test
 }
 
 case "${1:-}" in
@@ -67,7 +77,8 @@ case "${1:-}" in
     ;;
   test)
     install_deps
-    build
+    build_tsan
+    build -DIMPORTGATE_TSAN_TEST="$PWD/$BUILD_DIR-tsan/tests/reload_concurrency_test"
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
     ;;
   *)

@@ -2,13 +2,13 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -92,22 +92,37 @@ absl::StatusOr<UnpackedArtifact> UnpackArtifact(absl::string_view bytes) {
   absl::flat_hash_map<std::string, const pv1::ArtifactFileEntry*> expected;
   for (const auto& entry : m.files()) expected[entry.path()] = &entry;
   if (expected.size() != static_cast<size_t>(artifact.files_size())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "manifest lists ", m.files_size(), " files, the artifact holds ",
-        artifact.files_size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("manifest lists ", m.files_size(),
+                     " files, the artifact holds ", artifact.files_size()));
+  }
+  absl::flat_hash_map<std::string, int> held;
+  for (const auto& file : artifact.files()) {
+    if (!expected.contains(file.path())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(file.path(), ": not listed in the manifest"));
+    }
+    ++held[file.path()];
+  }
+  for (const auto& [path, entry] : expected) {
+    if (!held.contains(path)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": listed in the manifest but missing"));
+    }
   }
   UnpackedArtifact out;
   for (auto& file : *artifact.mutable_files()) {
     auto it = expected.find(file.path());
     if (it == expected.end()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(file.path(), ": not listed in the manifest"));
+          absl::StrCat(file.path(), ": held twice"));
     }
     if (it->second->size() != file.content().size() ||
         it->second->sha256() != Sha256Hex(file.content())) {
       return absl::InvalidArgumentError(absl::StrCat(
           file.path(), ": content does not match the manifest's SHA-256"));
     }
+    expected.erase(it);  // each listed file exactly once
     out.files.push_back(
         {std::move(*file.mutable_path()), std::move(*file.mutable_content())});
   }
@@ -123,55 +138,71 @@ absl::StatusOr<UnpackedArtifact> UnpackArtifact(absl::string_view bytes) {
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path,
                                           size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     if (errno == ENOENT) {
       return absl::NotFoundError(absl::StrCat(path, " does not exist"));
     }
     return Errno("cannot open", path);
   }
-  in.seekg(0, std::ios::end);
-  std::streamoff size = in.tellg();
-  if (size < 0) return Errno("cannot size", path);
-  if (static_cast<size_t>(size) > max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": ", size, " bytes exceeds the limit of ", max_bytes));
+  std::string content;
+  char buf[1 << 16];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status s = Errno("cannot read", path);
+      ::close(fd);
+      return s;
+    }
+    if (n == 0) break;
+    content.append(buf, static_cast<size_t>(n));
+    if (content.size() > max_bytes) {
+      ::close(fd);
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": size exceeds the limit of ", max_bytes, " bytes"));
+    }
   }
-  in.seekg(0, std::ios::beg);
-  std::string content(static_cast<size_t>(size), '\0');
-  in.read(content.data(), size);
-  if (!in) return Errno("cannot read", path);
+  ::close(fd);
   return content;
 }
 
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view content) {
-  std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  std::string tmp = absl::StrCat(path, ".tmp.XXXXXX");
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) return Errno("cannot create", tmp);
+  auto fail = [&](absl::string_view what) {
+    absl::Status s = Errno(what, tmp);
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
+  };
   const char* p = content.data();
   size_t left = content.size();
   while (left > 0) {
     ssize_t n = ::write(fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      absl::Status s = Errno("cannot write", tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return s;
+      return fail("cannot write");
     }
     p += n;
     left -= static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    absl::Status s = Errno("cannot sync", tmp);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status s = Errno("cannot rename into", path);
-    ::unlink(tmp.c_str());
-    return s;
+  if (::fchmod(fd, 0644) != 0) return fail("cannot chmod");
+  if (::fsync(fd) != 0) return fail("cannot sync");
+  int closed = ::close(fd);
+  fd = -1;
+  if (closed != 0) return fail("cannot close");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename");
+  // Make the rename itself durable.
+  std::string dir = path.substr(
+      0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+  int dir_fd = ::open(dir.empty() ? "." : dir.c_str(),
+                      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
   }
   return absl::OkStatus();
 }

@@ -33,7 +33,8 @@ struct UnpackedArtifact {
 // `revision`) into artifact bytes.
 std::string PackArtifact(absl::Span<const policy::SourceFile> files,
                          absl::string_view name, uint64_t revision,
-                         absl::Time created_at, absl::string_view builder_version);
+                         absl::Time created_at,
+                         absl::string_view builder_version);
 
 // Parses artifact bytes and checks them: the magic, the message, every
 // file's size and SHA-256 against the manifest, no file missing or extra,

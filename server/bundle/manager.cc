@@ -1,14 +1,15 @@
 #include "server/bundle/manager.h"
 
 #include <algorithm>
-#include <mutex>
 #include <filesystem>
+#include <mutex>
 #include <system_error>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "server/bundle/artifact.h"
 #include "server/common/log.h"
@@ -77,8 +78,8 @@ absl::Status BundleManager::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   ActivePointer pointer;
   if (!options_.state_dir.empty()) {
-    auto text = ReadWholeFile(absl::StrCat(options_.state_dir, "/", kActiveFile),
-                              4096);
+    auto text =
+        ReadWholeFile(absl::StrCat(options_.state_dir, "/", kActiveFile), 4096);
     if (text.ok()) pointer = ParsePointer(*text);
     refuse_up_to_ = pointer.refuse_up_to;
   }
@@ -101,10 +102,12 @@ absl::Status BundleManager::Start() {
                           " refused too: ", saved.status().message()));
     return source_error;
   }
-  absl::Status activated = store_->Activate(saved->bundle, {.allow_rollback = true});
+  absl::Status activated =
+      store_->Activate(saved->bundle, {.allow_rollback = true});
   if (!activated.ok()) return activated;
   store_->RecordFailure(options_.source, source_error);
-  LogWarning(absl::StrCat("serving the last known good ", Describe(*saved->bundle),
+  LogWarning(absl::StrCat("serving the last known good ",
+                          Describe(*saved->bundle),
                           " because the source was refused"));
   return absl::OkStatus();
 }
@@ -131,15 +134,31 @@ ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
   std::shared_ptr<const LoadedBundle> current = store_->Current();
   if (current != nullptr && current->digest == bundle.digest &&
       current->snapshot->revision == bundle.snapshot->revision) {
+    if (!candidate.skipped.empty()) {
+      // A newer file in the source directory was refused: say so, although
+      // the active bundle stays what the directory's best valid file is.
+      std::string message =
+          absl::StrCat("newer bundle refused; still serving revision ",
+                       bundle.snapshot->revision, ":\n",
+                       absl::StrJoin(candidate.skipped, "\n"));
+      if (message != last_refusal_) LogError(message);
+      last_refusal_ = message;
+      store_->RecordFailure(options_.source,
+                            absl::FailedPreconditionError(message));
+      return Result(ReloadResult::Outcome::kRefused, std::move(message),
+                    current.get());
+    }
     last_refusal_.clear();
     return Result(ReloadResult::Outcome::kUnchanged,
-                  absl::StrCat("unchanged: ", Describe(*current)), current.get());
+                  absl::StrCat("unchanged: ", Describe(*current)),
+                  current.get());
   }
   if (!allow_rollback && bundle.snapshot->revision <= refuse_up_to_) {
     std::string message = absl::StrCat(
         "revision ", bundle.snapshot->revision, " is not newer than revision ",
         refuse_up_to_, ", which was rolled back; publish a newer revision");
-    store_->RecordFailure(bundle.source, absl::FailedPreconditionError(message));
+    store_->RecordFailure(bundle.source,
+                          absl::FailedPreconditionError(message));
     if (message != last_refusal_) LogError(message);
     last_refusal_ = message;
     return Result(ReloadResult::Outcome::kRefused, std::move(message), &bundle);
@@ -156,6 +175,9 @@ ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
   }
   last_refusal_.clear();
   LogInfo(absl::StrCat("activated ", Describe(bundle)));
+  for (const std::string& skipped : candidate.skipped) {
+    LogError(absl::StrCat("newer bundle refused: ", skipped));
+  }
   if (absl::Status s = Persist(candidate); !s.ok()) {
     LogWarning(absl::StrCat("cannot persist the active bundle: ", s.message()));
   }
@@ -169,14 +191,16 @@ absl::Status BundleManager::Persist(const Candidate& candidate) {
   std::error_code ec;
   fs::path dir = fs::path(options_.state_dir) / kBundlesDir;
   fs::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat(dir.string(), ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat(dir.string(), ": ", ec.message()));
   std::string file = StateFile(snapshot.name, snapshot.revision);
   if (absl::Status s = WriteFileAtomically(file, candidate.artifact); !s.ok()) {
     return s;
   }
   std::string sig = file + kSignatureSuffix;
   if (!candidate.signatures.empty()) {
-    if (absl::Status s = WriteFileAtomically(sig, candidate.signatures); !s.ok()) {
+    if (absl::Status s = WriteFileAtomically(sig, candidate.signatures);
+        !s.ok()) {
       return s;
     }
   } else {
@@ -221,9 +245,9 @@ absl::StatusOr<ReloadResult> BundleManager::Rollback(uint64_t revision) {
   auto candidate = LoadArtifactFile(path, options_.source_options);
   if (!candidate.ok()) {
     if (candidate.status().code() == absl::StatusCode::kNotFound) {
-      return absl::NotFoundError(absl::StrCat(
-          "revision ", revision, " of ", current->snapshot->name,
-          " is not kept in ", options_.state_dir));
+      return absl::NotFoundError(
+          absl::StrCat("revision ", revision, " of ", current->snapshot->name,
+                       " is not kept in ", options_.state_dir));
     }
     return candidate.status();
   }
@@ -235,8 +259,8 @@ absl::StatusOr<ReloadResult> BundleManager::Rollback(uint64_t revision) {
         !s.ok()) {
       LogWarning(absl::StrCat("cannot persist the rollback: ", s.message()));
     }
-    LogWarning(absl::StrCat("rolled back from revision ", from, " to ", revision,
-                            "; revisions up to ", refuse_up_to_,
+    LogWarning(absl::StrCat("rolled back from revision ", from, " to ",
+                            revision, "; revisions up to ", refuse_up_to_,
                             " are refused until a newer one is published"));
   }
   return r;

@@ -13,9 +13,8 @@
 #define IMPORTGATE_SERVER_BUNDLE_MANAGER_H_
 
 #include <memory>
-#include <string>
-
 #include <mutex>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -77,11 +76,9 @@ class BundleManager {
   const ManagerOptions& options() const { return options_; }
 
  private:
-  ReloadResult ActivateCandidate(Candidate candidate, bool allow_rollback)
-     ;
+  ReloadResult ActivateCandidate(Candidate candidate, bool allow_rollback);
   absl::Status Persist(const Candidate& candidate);
-  absl::Status WriteActivePointer(const std::string& file)
-     ;
+  absl::Status WriteActivePointer(const std::string& file);
   std::string StateFile(absl::string_view name, uint64_t revision) const;
 
   PolicyStore* const store_;

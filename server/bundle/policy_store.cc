@@ -12,26 +12,27 @@ PolicyStore::PolicyStore(const Clock* clock, size_t history_limit)
 void PolicyStore::SetServingListener(ServingListener listener) {
   std::lock_guard<std::mutex> lock(mu_);
   listener_ = std::move(listener);
-  if (listener_) listener_(current_.load() != nullptr);
+  if (listener_) listener_(Current() != nullptr);
 }
 
 std::shared_ptr<const LoadedBundle> PolicyStore::Current() const {
-  return current_.load(std::memory_order_acquire);
+  std::shared_lock<std::shared_mutex> lock(current_mu_);
+  return current_;
 }
 
 absl::Status PolicyStore::Activate(std::shared_ptr<const LoadedBundle> bundle,
                                    ActivateOptions options) {
   const compiler::PolicySnapshot& snapshot = *bundle->snapshot;
-  LoadAttemptRecord attempt{clock_->Now(), bundle->source, false, "",
+  LoadAttemptRecord attempt{clock_->Now(), bundle->source,    false,         "",
                             snapshot.name, snapshot.revision, bundle->digest};
   std::lock_guard<std::mutex> lock(mu_);
-  std::shared_ptr<const LoadedBundle> current = current_.load();
+  std::shared_ptr<const LoadedBundle> current = Current();
   if (current != nullptr && !options.allow_rollback &&
       snapshot.revision <= current->snapshot->revision) {
-    attempt.error = absl::StrCat(
-        "revision ", snapshot.revision,
-        " is not newer than the active revision ", current->snapshot->revision,
-        " (a rollback must be asked for explicitly)");
+    attempt.error = absl::StrCat("revision ", snapshot.revision,
+                                 " is not newer than the active revision ",
+                                 current->snapshot->revision,
+                                 " (a rollback must be asked for explicitly)");
     absl::Status refused = absl::FailedPreconditionError(attempt.error);
     last_attempt_ = std::move(attempt);
     return refused;
@@ -39,7 +40,10 @@ absl::Status PolicyStore::Activate(std::shared_ptr<const LoadedBundle> bundle,
   attempt.activated = true;
   history_.push_front({bundle, attempt.at});
   while (history_.size() > history_limit_) history_.pop_back();
-  current_.store(std::move(bundle), std::memory_order_release);
+  {
+    std::unique_lock<std::shared_mutex> swap(current_mu_);
+    current_ = std::move(bundle);
+  }
   last_attempt_ = std::move(attempt);
   if (current == nullptr && listener_) listener_(true);
   return absl::OkStatus();
@@ -58,7 +62,7 @@ void PolicyStore::RecordFailure(absl::string_view source,
 StoreStatus PolicyStore::Status() const {
   std::lock_guard<std::mutex> lock(mu_);
   StoreStatus status;
-  if (!history_.empty() && current_.load() != nullptr) {
+  if (!history_.empty() && Current() != nullptr) {
     status.active = history_.front();
   }
   status.last_attempt = last_attempt_;

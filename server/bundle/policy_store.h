@@ -1,10 +1,10 @@
 // PolicyStore: which bundle is active, published as an immutable snapshot.
 //
-// Readers (every request) take Current(): one atomic shared_ptr load, no
-// lock, after which they use that bundle for the whole request even if
-// another is activated meanwhile. Writers (the loader) Activate() a
-// bundle that already passed every check; a failed candidate is only
-// recorded (RecordFailure) and never replaces the active one.
+// Readers (every request) take Current(): one shared_ptr copy under a
+// shared (reader) lock, after which they use that bundle for the whole
+// request even if another is activated meanwhile. Writers (the loader)
+// Activate() a bundle that already passed every check; a failed candidate is
+// only recorded (RecordFailure) and never replaces the active one.
 //
 // Thread safety: all methods are safe to call concurrently.
 #ifndef IMPORTGATE_SERVER_BUNDLE_POLICY_STORE_H_
@@ -13,12 +13,11 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
-
-#include <atomic>
-#include <mutex>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -89,10 +88,12 @@ class PolicyStore {
  private:
   const Clock* const clock_;
   const size_t history_limit_;
-  // std::mutex (not absl::Mutex): ThreadSanitizer sees through it, since
-  // Debian's Abseil is not built with TSAN instrumentation.
-  mutable std::mutex mu_;  // writers, status and the listener
-  std::atomic<std::shared_ptr<const LoadedBundle>> current_;
+  // Standard mutexes, not absl::Mutex: ThreadSanitizer sees through them,
+  // while Debian's Abseil is not built with TSAN instrumentation. (GCC 12's
+  // std::atomic<std::shared_ptr> is not TSAN-clean either.)
+  mutable std::mutex mu_;                 // writers, status and the listener
+  mutable std::shared_mutex current_mu_;  // readers take it shared
+  std::shared_ptr<const LoadedBundle> current_ ABSL_GUARDED_BY(current_mu_);
   std::deque<ActivationRecord> history_ ABSL_GUARDED_BY(mu_);
   std::optional<LoadAttemptRecord> last_attempt_ ABSL_GUARDED_BY(mu_);
   ServingListener listener_ ABSL_GUARDED_BY(mu_);

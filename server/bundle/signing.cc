@@ -1,10 +1,14 @@
 #include "server/bundle/signing.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -18,6 +22,8 @@ namespace pv1 = importgate::policy::v1;
 
 constexpr char kAlgorithm[] = "ed25519";
 
+int NoPassphrase(char*, int, int, void*) { return -1; }
+
 std::shared_ptr<EVP_PKEY> Own(EVP_PKEY* key) {
   return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free);
 }
@@ -26,10 +32,17 @@ absl::StatusOr<std::shared_ptr<EVP_PKEY>> ReadPem(const std::string& path,
                                                   bool is_private) {
   FILE* f = std::fopen(path.c_str(), "r");
   if (f == nullptr) {
-    return absl::NotFoundError(absl::StrCat("cannot open key ", path));
+    std::string why = std::strerror(errno);
+    if (errno == ENOENT) {
+      return absl::NotFoundError(absl::StrCat("key ", path, " does not exist"));
+    }
+    return absl::InternalError(
+        absl::StrCat("cannot open key ", path, ": ", why));
   }
-  EVP_PKEY* key = is_private ? PEM_read_PrivateKey(f, nullptr, nullptr, nullptr)
-                             : PEM_read_PUBKEY(f, nullptr, nullptr, nullptr);
+  // No passphrase callback may prompt: an encrypted key simply fails.
+  EVP_PKEY* key = is_private
+                      ? PEM_read_PrivateKey(f, nullptr, NoPassphrase, nullptr)
+                      : PEM_read_PUBKEY(f, nullptr, NoPassphrase, nullptr);
   std::fclose(f);
   if (key == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -47,8 +60,8 @@ std::string KeyId(EVP_PKEY* key) {
   unsigned char raw[32];
   size_t len = sizeof(raw);
   EVP_PKEY_get_raw_public_key(key, raw, &len);
-  return absl::StrCat(
-      "sha256:", Sha256Hex(absl::string_view(reinterpret_cast<char*>(raw), len)));
+  return absl::StrCat("sha256:", Sha256Hex(absl::string_view(
+                                     reinterpret_cast<char*>(raw), len)));
 }
 
 }  // namespace
@@ -68,10 +81,13 @@ absl::Status GenerateKeyPair(const std::string& private_pem_path,
   EVP_PKEY_CTX_free(ctx);
   if (!ok) return absl::InternalError("Ed25519 key generation failed");
   std::shared_ptr<EVP_PKEY> key = Own(raw);
-  mode_t old_mask = ::umask(077);
-  FILE* priv = std::fopen(private_pem_path.c_str(), "w");
-  ::umask(old_mask);
+  // Owner-only from the start, and also when the file already existed.
+  int fd = ::open(private_pem_path.c_str(),
+                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  FILE* priv = nullptr;
+  if (fd >= 0 && ::fchmod(fd, 0600) == 0) priv = ::fdopen(fd, "w");
   if (priv == nullptr) {
+    if (fd >= 0) ::close(fd);
     return absl::InternalError(absl::StrCat("cannot write ", private_pem_path));
   }
   ok = PEM_write_PrivateKey(priv, key.get(), nullptr, nullptr, 0, nullptr,
@@ -80,13 +96,13 @@ absl::Status GenerateKeyPair(const std::string& private_pem_path,
   FILE* pub = std::fopen(public_pem_path.c_str(), "w");
   if (!ok || pub == nullptr) {
     if (pub != nullptr) std::fclose(pub);
-    return absl::InternalError(absl::StrCat("cannot write key files ",
-                                            private_pem_path, ", ",
-                                            public_pem_path));
+    return absl::InternalError(absl::StrCat(
+        "cannot write key files ", private_pem_path, ", ", public_pem_path));
   }
   ok = PEM_write_PUBKEY(pub, key.get()) == 1;
   ok = (std::fclose(pub) == 0) && ok;
-  if (!ok) return absl::InternalError(absl::StrCat("cannot write ", public_pem_path));
+  if (!ok)
+    return absl::InternalError(absl::StrCat("cannot write ", public_pem_path));
   return absl::OkStatus();
 }
 
@@ -106,11 +122,12 @@ absl::StatusOr<pv1::BundleSignature> SigningKey::Sign(
   unsigned char sig[64];
   size_t sig_len = sizeof(sig);
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = ctx != nullptr &&
-            EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key_.get()) == 1 &&
-            EVP_DigestSign(ctx, sig, &sig_len,
-                           reinterpret_cast<const unsigned char*>(message.data()),
-                           message.size()) == 1;
+  bool ok =
+      ctx != nullptr &&
+      EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key_.get()) == 1 &&
+      EVP_DigestSign(ctx, sig, &sig_len,
+                     reinterpret_cast<const unsigned char*>(message.data()),
+                     message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   if (!ok) return absl::InternalError("Ed25519 signing failed");
   pv1::BundleSignature out;
@@ -165,11 +182,12 @@ absl::Status TrustedKeys::Verify(const pv1::BundleSignatures& signatures,
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     bool ok =
         ctx != nullptr &&
-        EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key->key.get()) == 1 &&
-        EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(raw.data()),
-                         raw.size(),
-                         reinterpret_cast<const unsigned char*>(message.data()),
-                         message.size()) == 1;
+        EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key->key.get()) ==
+            1 &&
+        EVP_DigestVerify(
+            ctx, reinterpret_cast<const unsigned char*>(raw.data()), raw.size(),
+            reinterpret_cast<const unsigned char*>(message.data()),
+            message.size()) == 1;
     EVP_MD_CTX_free(ctx);
     if (ok) return absl::OkStatus();
     why = absl::StrCat("signature by ", s.key_id(), " does not verify");

@@ -63,9 +63,10 @@ class TrustedKeys {
   // exactly (name, revision, content_digest) and verifies. Otherwise
   // PERMISSION_DENIED saying why (no signature, unknown key, mismatch,
   // bad signature).
-  absl::Status Verify(const importgate::policy::v1::BundleSignatures& signatures,
-                      absl::string_view name, uint64_t revision,
-                      absl::string_view content_digest) const;
+  absl::Status Verify(
+      const importgate::policy::v1::BundleSignatures& signatures,
+      absl::string_view name, uint64_t revision,
+      absl::string_view content_digest) const;
 
  private:
   struct Key {

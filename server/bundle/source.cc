@@ -64,10 +64,10 @@ absl::StatusOr<Candidate> LoadArtifactFile(const std::string& path,
   if (!bundle.ok()) return InFile(path, bundle.status());
   const auto& snapshot = *(*bundle)->snapshot;
   if (snapshot.name != m.name() || snapshot.revision != m.revision()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": artifact manifest says ", m.name(), " revision ",
-        m.revision(), " but manifest.textproto says ", snapshot.name,
-        " revision ", snapshot.revision));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": artifact manifest says ", m.name(), " revision ",
+                     m.revision(), " but manifest.textproto says ",
+                     snapshot.name, " revision ", snapshot.revision));
   }
   candidate.bundle = *std::move(bundle);
   candidate.artifact = *std::move(bytes);
@@ -79,8 +79,8 @@ absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
   std::error_code ec;
   fs::file_status status = fs::status(path, ec);  // follows symlinks
   if (ec || !fs::exists(status)) {
-    return absl::NotFoundError(absl::StrCat("bundle source ", path,
-                                            " does not exist"));
+    return absl::NotFoundError(
+        absl::StrCat("bundle source ", path, " does not exist"));
   }
   if (fs::is_regular_file(status)) return LoadArtifactFile(path, options);
   if (!fs::is_directory(status)) {
@@ -91,14 +91,15 @@ absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
   if (fs::exists(fs::path(path) / policy::kManifestPath, ec)) {
     if (!Unsigned(options)) {
       return absl::PermissionDeniedError(absl::StrCat(
-          path, ": a source directory cannot be signed; with --verify_key, "
-                "publish packed, signed bundles (importgate bundle build, "
-                "importgate bundle sign)"));
+          path,
+          ": a source directory cannot be signed; with --verify_key, "
+          "publish packed, signed bundles (importgate bundle build, "
+          "importgate bundle sign)"));
     }
     auto files = ReadSourceDirectory(path);
-    if (!files.ok()) return files.status();
+    if (!files.ok()) return InFile(path, files.status());
     auto bundle = LoadBundle(path, *files, options.iso_codes);
-    if (!bundle.ok()) return bundle.status();
+    if (!bundle.ok()) return InFile(path, bundle.status());
     Candidate candidate;
     candidate.artifact = PackArtifact(*files, (*bundle)->snapshot->name,
                                       (*bundle)->snapshot->revision,
@@ -121,8 +122,9 @@ absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
       continue;
     }
     auto bytes = ReadWholeFile(it->path().string(), kMaxArtifactBytes);
-    auto unpacked = bytes.ok() ? UnpackArtifact(*bytes)
-                               : absl::StatusOr<UnpackedArtifact>(bytes.status());
+    auto unpacked = bytes.ok()
+                        ? UnpackArtifact(*bytes)
+                        : absl::StatusOr<UnpackedArtifact>(bytes.status());
     if (!unpacked.ok()) {
       refusals.push_back(absl::StrCat(name, ": ", unpacked.status().message()));
       continue;
@@ -135,19 +137,24 @@ absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     return a.revision != b.revision ? a.revision > b.revision : a.path > b.path;
   });
+  std::vector<std::string> skipped;
   for (const Entry& entry : entries) {
     auto candidate = LoadArtifactFile(entry.path, options);
-    if (candidate.ok()) return candidate;
+    if (candidate.ok()) {
+      candidate->skipped = std::move(skipped);
+      return candidate;
+    }
+    skipped.push_back(std::string(candidate.status().message()));
     refusals.push_back(std::string(candidate.status().message()));
   }
   if (entries.empty() && refusals.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        path, ": holds no manifest.textproto and no *", kArtifactSuffix,
-        " bundle"));
+    return absl::NotFoundError(
+        absl::StrCat(path, ": holds no manifest.textproto and no *",
+                     kArtifactSuffix, " bundle"));
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      path, ": no bundle in the directory passes every check:\n",
-      absl::StrJoin(refusals, "\n")));
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": no bundle in the directory passes every check:\n",
+                   absl::StrJoin(refusals, "\n")));
 }
 
 }  // namespace importgate::bundle

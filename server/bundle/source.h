@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "server/bundle/loader.h"
@@ -33,6 +34,8 @@ struct Candidate {
   std::shared_ptr<const LoadedBundle> bundle;
   std::string artifact;    // packed bytes (packed from source directories)
   std::string signatures;  // the .sig file's text; empty when unsigned
+  // Directory of packed bundles only: why each newer file was passed over.
+  std::vector<std::string> skipped;
 };
 
 // Loads one packed bundle file. Returns the first failing step's status with

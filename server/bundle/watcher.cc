@@ -132,8 +132,8 @@ void SourceWatcher::Run() {
     absl::Time now = absl::Now();
     bool debounced = pending_since != absl::InfiniteFuture() &&
                      now >= pending_since + options_.debounce;
-    bool poll_due = options_.poll_interval > absl::ZeroDuration() &&
-                    now >= next_poll;
+    bool poll_due =
+        options_.poll_interval > absl::ZeroDuration() && now >= next_poll;
     if (!debounced && !poll_due) continue;
     if (poll_due) next_poll = now + options_.poll_interval;
     pending_since = absl::InfiniteFuture();

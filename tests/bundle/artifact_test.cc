@@ -300,18 +300,17 @@ TEST(UnpackArtifactTest, RepackingAnUntamperedMessageStillUnpacks) {
   EXPECT_EQ(unpacked->manifest.content_digest(), ContentDigest(Files(1)));
 }
 
-// BUG (server/bundle/artifact.cc:93-94): files are matched to manifest
-// entries by path through a map and only the counts are compared, so an
-// artifact holding one listed file twice and another listed file not at all
-// is accepted when its content_digest is recomputed over what it holds;
-// the header promises "no file missing or extra". Enable once fixed.
-TEST(UnpackArtifactTest, DISABLED_DuplicatedFileInPlaceOfAListedOneIsRefused) {
+// Regression: files used to be matched to manifest entries by path with
+// only the counts compared, so an artifact holding one listed file twice and
+// another not at all was accepted.
+TEST(UnpackArtifactTest, DuplicatedFileInPlaceOfAListedOneIsRefused) {
   pv1::BundleArtifact artifact = Parse(Pack(Files(1), 1));
   ASSERT_EQ(artifact.files_size(), 3);
   // tests/t.textproto is replaced by a second copy of rules/r.textproto.
   *artifact.mutable_files(2) = artifact.files(1);
   std::vector<policy::SourceFile> held;
-  for (const auto& f : artifact.files()) held.push_back({f.path(), f.content()});
+  for (const auto& f : artifact.files())
+    held.push_back({f.path(), f.content()});
   artifact.mutable_manifest()->set_content_digest(ContentDigest(held));
   auto unpacked = UnpackArtifact(Repack(artifact));
   ASSERT_FALSE(unpacked.ok());

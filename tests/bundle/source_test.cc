@@ -1,0 +1,433 @@
+#include "server/bundle/source.h"
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "importgate/policy/v1/artifact.pb.h"
+#include "server/bundle/artifact.h"
+#include "server/bundle/signing.h"
+#include "server/bundle/source_reader.h"
+#include "tests/testing/test_bundles.h"
+
+namespace importgate::bundle {
+namespace {
+
+namespace it = ::importgate::testing;
+namespace pv1 = ::importgate::policy::v1;
+using ::testing::HasSubstr;
+
+constexpr char kRules[] = R"pb(
+  rules {
+    id: "deny-tees"
+    effect: EFFECT_DENY
+    reason_code: "CLOSED"
+    message: "closed"
+    match {
+      hs_codes: [ "6109" ]
+      seller_kinds: [ SELLER_KIND_CROSS_BORDER ]
+    }
+  }
+)pb";
+
+std::string TestCase(const std::string& name, const std::string& effect,
+                     const std::string& rule_id) {
+  return absl::StrCat(
+      "cases {\n  name: \"", name, "\"\n  at: \"2024-01-01T00:00:00Z\"\n",
+      "  request {\n    item { hs_code: \"6109.10\" }\n",
+      "    seller { kind: SELLER_KIND_CROSS_BORDER }\n",
+      "    destination_country: \"ID\"\n",
+      "    channel: CHANNEL_CHECKOUT\n  }\n", "  expect_effect: ", effect, "\n",
+      "  expect_rule_id: \"", rule_id, "\"\n}\n");
+}
+
+// A small bundle whose one test case passes.
+std::vector<policy::SourceFile> Files(uint64_t revision) {
+  return it::BundleFiles(
+      it::TestManifest(revision), kRules,
+      TestCase("cross-border tee denied", "EFFECT_DENY", "deny-tees"));
+}
+
+// The same rules with a test case that expects the wrong answer.
+std::vector<policy::SourceFile> FailingFiles(uint64_t revision) {
+  return it::BundleFiles(it::TestManifest(revision), kRules,
+                         TestCase("wrong expectation", "EFFECT_ALLOW", ""));
+}
+
+std::string Pack(const std::vector<policy::SourceFile>& files,
+                 uint64_t revision) {
+  return PackArtifact(files, "test", revision, absl::Now(), "test");
+}
+
+class SourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = it::WriteBundleDirectory({});
+    key_dir_ = it::WriteBundleDirectory({});
+    for (const char* name : {"a", "b"}) {
+      absl::Status s =
+          GenerateKeyPair(KeyPath(name, "key"), KeyPath(name, "pub"));
+      ASSERT_TRUE(s.ok()) << s;
+    }
+    auto a = SigningKey::FromPemFile(KeyPath("a", "key"));
+    ASSERT_TRUE(a.ok()) << a.status();
+    key_a_ = *std::move(a);
+    auto b = SigningKey::FromPemFile(KeyPath("b", "key"));
+    ASSERT_TRUE(b.ok()) << b.status();
+    key_b_ = *std::move(b);
+    auto trust = TrustedKeys::FromPemFiles({KeyPath("a", "pub")});
+    ASSERT_TRUE(trust.ok()) << trust.status();
+    trust_a_ = std::make_shared<const TrustedKeys>(*std::move(trust));
+  }
+  void TearDown() override {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::remove_all(key_dir_);
+  }
+
+  std::string KeyPath(absl::string_view name, absl::string_view kind) const {
+    return absl::StrCat(key_dir_, "/", name, ".", kind, ".pem");
+  }
+  std::string Path(absl::string_view name) const {
+    return absl::StrCat(dir_, "/", name);
+  }
+
+  // Writes `bytes` as dir_/name and returns the path.
+  std::string Write(absl::string_view name, absl::string_view bytes) const {
+    std::string path = Path(name);
+    absl::Status s = WriteFileAtomically(path, bytes);
+    EXPECT_TRUE(s.ok()) << s;
+    return path;
+  }
+
+  // Writes path + ".sig" holding `key`'s signature over the artifact at
+  // `path` (as `importgate bundle sign` does) and returns the .sig text.
+  static std::string SignFile(const std::string& path, const SigningKey& key) {
+    auto bytes = ReadWholeFile(path, kMaxArtifactBytes);
+    EXPECT_TRUE(bytes.ok()) << bytes.status();
+    if (!bytes.ok()) return "";
+    auto unpacked = UnpackArtifact(*bytes);
+    EXPECT_TRUE(unpacked.ok()) << unpacked.status();
+    if (!unpacked.ok()) return "";
+    const pv1::ArtifactManifest& m = unpacked->manifest;
+    auto signature = key.Sign(m.name(), m.revision(), m.content_digest());
+    EXPECT_TRUE(signature.ok()) << signature.status();
+    if (!signature.ok()) return "";
+    pv1::BundleSignatures signatures;
+    *signatures.add_signatures() = *signature;
+    std::string text;
+    EXPECT_TRUE(google::protobuf::TextFormat::PrintToString(signatures, &text));
+    absl::Status s =
+        WriteFileAtomically(absl::StrCat(path, kSignatureSuffix), text);
+    EXPECT_TRUE(s.ok()) << s;
+    return text;
+  }
+
+  static SourceOptions Unsigned() {
+    return SourceOptions{it::RealIsoCodes(), nullptr};
+  }
+  SourceOptions TrustA() const {
+    return SourceOptions{it::RealIsoCodes(), trust_a_};
+  }
+
+  std::string dir_;
+  std::string key_dir_;
+  SigningKey key_a_;
+  SigningKey key_b_;
+  std::shared_ptr<const TrustedKeys> trust_a_;
+};
+
+TEST_F(SourceTest, PackedFileLoads) {
+  auto files = Files(3);
+  const std::string bytes = Pack(files, 3);
+  const std::string path = Write("test-3.igb", bytes);
+
+  for (auto* load : {&LoadArtifactFile, &LoadFromSource}) {
+    auto candidate = load(path, Unsigned());
+    ASSERT_TRUE(candidate.ok()) << candidate.status();
+    ASSERT_NE(candidate->bundle, nullptr);
+    EXPECT_EQ(candidate->bundle->snapshot->name, "test");
+    EXPECT_EQ(candidate->bundle->snapshot->revision, 3u);
+    EXPECT_EQ(candidate->bundle->digest, ContentDigest(files));
+    EXPECT_EQ(candidate->bundle->source, path);
+    EXPECT_EQ(candidate->bundle->test_case_count, 1u);
+    EXPECT_EQ(candidate->artifact, bytes);
+    EXPECT_EQ(candidate->signatures, "");
+  }
+}
+
+TEST_F(SourceTest, SymlinkToAPackedFileLoads) {
+  const std::string path = Write("test-4.igb", Pack(Files(4), 4));
+  const std::string link = Path("current");
+  std::filesystem::create_symlink(path, link);
+  auto candidate = LoadFromSource(link, Unsigned());
+  ASSERT_TRUE(candidate.ok()) << candidate.status();
+  EXPECT_EQ(candidate->bundle->snapshot->revision, 4u);
+}
+
+TEST_F(SourceTest, SourceDirectoryLoadsAndIsPacked) {
+  auto files = Files(5);
+  const std::string source = it::WriteBundleDirectory(files);
+  auto candidate = LoadFromSource(source, Unsigned());
+  std::filesystem::remove_all(source);
+  ASSERT_TRUE(candidate.ok()) << candidate.status();
+  EXPECT_EQ(candidate->bundle->snapshot->revision, 5u);
+  EXPECT_EQ(candidate->bundle->digest, ContentDigest(files));
+  EXPECT_EQ(candidate->bundle->source, source);
+  EXPECT_EQ(candidate->signatures, "");
+
+  auto unpacked = UnpackArtifact(candidate->artifact);
+  ASSERT_TRUE(unpacked.ok()) << unpacked.status();
+  EXPECT_EQ(unpacked->manifest.name(), "test");
+  EXPECT_EQ(unpacked->manifest.revision(), 5u);
+  EXPECT_EQ(unpacked->manifest.content_digest(), ContentDigest(files));
+  EXPECT_EQ(ContentDigest(unpacked->files), candidate->bundle->digest);
+}
+
+TEST_F(SourceTest, SourceDirectoryWhoseTestsFailIsFailedPrecondition) {
+  const std::string source = it::WriteBundleDirectory(FailingFiles(5));
+  auto candidate = LoadFromSource(source, Unsigned());
+  std::filesystem::remove_all(source);
+  ASSERT_FALSE(candidate.ok());
+  EXPECT_EQ(candidate.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(candidate.status().message(), HasSubstr("wrong expectation"));
+}
+
+TEST_F(SourceTest, DirectoryOfPackedFilesPicksTheNewestRevision) {
+  // File names deliberately out of revision order.
+  Write("a.igb", Pack(Files(1), 1));
+  const std::string newest = Write("b.igb", Pack(Files(3), 3));
+  Write("c.igb", Pack(Files(2), 2));
+  // Noise that must not count: hidden files, leftovers of an atomic write,
+  // signatures, other files.
+  Write(".hidden.igb", Pack(Files(9), 9));
+  Write("d.igb.tmp.12345", Pack(Files(8), 8));
+  Write("notes.txt", "not a bundle");
+
+  auto candidate = LoadFromSource(dir_, Unsigned());
+  ASSERT_TRUE(candidate.ok()) << candidate.status();
+  EXPECT_EQ(candidate->bundle->snapshot->revision, 3u);
+  EXPECT_EQ(candidate->bundle->source, newest);
+  auto bytes = ReadWholeFile(newest, kMaxArtifactBytes);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(candidate->artifact, *bytes);
+}
+
+TEST_F(SourceTest, TornNewestFileFallsBackToTheNewestValidOne) {
+  Write("test-1.igb", Pack(Files(1), 1));
+  const std::string valid = Write("test-2.igb", Pack(Files(2), 2));
+  const std::string bytes = Pack(Files(9), 9);
+  Write("test-9.igb", bytes.substr(0, bytes.size() / 2));
+  Write("test-8.igb", "IGB");  // shorter than the magic
+  Write("test-7.igb", "");
+
+  auto candidate = LoadFromSource(dir_, Unsigned());
+  ASSERT_TRUE(candidate.ok()) << candidate.status();
+  EXPECT_EQ(candidate->bundle->snapshot->revision, 2u);
+  EXPECT_EQ(candidate->bundle->source, valid);
+}
+
+TEST_F(SourceTest, NewestWhoseTestsFailFallsBackToTheNewestValidOne) {
+  Write("test-3.igb", Pack(Files(3), 3));
+  const std::string valid = Write("test-4.igb", Pack(Files(4), 4));
+  Write("test-5.igb", Pack(FailingFiles(5), 5));
+
+  auto candidate = LoadFromSource(dir_, Unsigned());
+  ASSERT_TRUE(candidate.ok()) << candidate.status();
+  EXPECT_EQ(candidate->bundle->snapshot->revision, 4u);
+  EXPECT_EQ(candidate->bundle->source, valid);
+}
+
+TEST_F(SourceTest, DirectoryWhereEveryBundleIsRefusedListsEachReason) {
+  const std::string bytes = Pack(Files(9), 9);
+  Write("torn.igb", bytes.substr(0, bytes.size() / 2));
+  const std::string failing = Write("failing.igb", Pack(FailingFiles(5), 5));
+
+  auto candidate = LoadFromSource(dir_, Unsigned());
+  ASSERT_FALSE(candidate.ok());
+  EXPECT_EQ(candidate.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(candidate.status().message(), HasSubstr(dir_));
+  EXPECT_THAT(candidate.status().message(),
+              HasSubstr("no bundle in the directory passes every check"));
+  EXPECT_THAT(candidate.status().message(), HasSubstr("torn.igb: "));
+  EXPECT_THAT(candidate.status().message(), HasSubstr(failing));
+  EXPECT_THAT(candidate.status().message(), HasSubstr("wrong expectation"));
+}
+
+TEST_F(SourceTest, DirectoryWithNoBundlesIsNotFound) {
+  auto empty = LoadFromSource(dir_, Unsigned());
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(empty.status().message(), HasSubstr(dir_));
+
+  Write("README.md", "no bundles here");
+  Write(".hidden.igb", Pack(Files(1), 1));
+  auto noise = LoadFromSource(dir_, Unsigned());
+  ASSERT_FALSE(noise.ok());
+  EXPECT_EQ(noise.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(noise.status().message(), HasSubstr(dir_));
+}
+
+TEST_F(SourceTest, NonexistentPathIsNotFound) {
+  const std::string missing = Path("missing.igb");
+  for (auto* load : {&LoadArtifactFile, &LoadFromSource}) {
+    auto candidate = load(missing, Unsigned());
+    ASSERT_FALSE(candidate.ok());
+    EXPECT_EQ(candidate.status().code(), absl::StatusCode::kNotFound);
+    EXPECT_THAT(candidate.status().message(), HasSubstr(missing));
+  }
+}
+
+TEST_F(SourceTest, SignedFileLoadsWithTrustedKeys) {
+  const std::string path = Write("test-3.igb", Pack(Files(3), 3));
+  const std::string sig_text = SignFile(path, key_a_);
+  ASSERT_FALSE(sig_text.empty());
+
+  for (auto* load : {&LoadArtifactFile, &LoadFromSource}) {
+    auto candidate = load(path, TrustA());
+    ASSERT_TRUE(candidate.ok()) << candidate.status();
+    EXPECT_EQ(candidate->bundle->snapshot->revision, 3u);
+    EXPECT_EQ(candidate->signatures, sig_text);
+  }
+  // Without trusted keys the signature is carried along, not checked.
+  auto unchecked = LoadArtifactFile(path, Unsigned());
+  ASSERT_TRUE(unchecked.ok()) << unchecked.status();
+  EXPECT_EQ(unchecked->signatures, sig_text);
+}
+
+TEST_F(SourceTest, EmptyTrustedKeysCheckNothing) {
+  auto none = TrustedKeys::FromPemFiles({});
+  ASSERT_TRUE(none.ok()) << none.status();
+  SourceOptions options{it::RealIsoCodes(),
+                        std::make_shared<const TrustedKeys>(*std::move(none))};
+  const std::string path = Write("test-3.igb", Pack(Files(3), 3));
+  auto candidate = LoadArtifactFile(path, options);
+  EXPECT_TRUE(candidate.ok()) << candidate.status();
+}
+
+TEST_F(SourceTest, UnsignedFileIsPermissionDeniedWithTrustedKeys) {
+  const std::string path = Write("test-3.igb", Pack(Files(3), 3));
+  for (auto* load : {&LoadArtifactFile, &LoadFromSource}) {
+    auto candidate = load(path, TrustA());
+    ASSERT_FALSE(candidate.ok());
+    EXPECT_EQ(candidate.status().code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_THAT(candidate.status().message(), HasSubstr(path));
+    EXPECT_THAT(candidate.status().message(), HasSubstr("not signed"));
+  }
+}
+
+TEST_F(SourceTest, SourceDirectoryIsPermissionDeniedWithTrustedKeys) {
+  const std::string source = it::WriteBundleDirectory(Files(3));
+  auto candidate = LoadFromSource(source, TrustA());
+  std::filesystem::remove_all(source);
+  ASSERT_FALSE(candidate.ok());
+  EXPECT_EQ(candidate.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(candidate.status().message(), HasSubstr(source));
+  EXPECT_THAT(candidate.status().message(), HasSubstr("cannot be signed"));
+}
+
+TEST_F(SourceTest, SignatureByAnUntrustedKeyIsPermissionDenied) {
+  const std::string path = Write("test-3.igb", Pack(Files(3), 3));
+  ASSERT_FALSE(SignFile(path, key_b_).empty());
+  auto candidate = LoadArtifactFile(path, TrustA());
+  ASSERT_FALSE(candidate.ok());
+  EXPECT_EQ(candidate.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(candidate.status().message(), HasSubstr(path));
+  EXPECT_THAT(candidate.status().message(),
+              HasSubstr("no signature is by a trusted key"));
+}
+
+TEST_F(SourceTest, SignatureOfAnotherRevisionIsPermissionDenied) {
+  const std::string old_path = Write("test-2.igb", Pack(Files(2), 2));
+  const std::string sig_text = SignFile(old_path, key_a_);
+  const std::string path = Write("test-3.igb", Pack(Files(3), 3));
+  Write("test-3.igb.sig", sig_text);
+  auto candidate = LoadArtifactFile(path, TrustA());
+  ASSERT_FALSE(candidate.ok());
+  EXPECT_EQ(candidate.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(candidate.status().message(), HasSubstr(path));
+  EXPECT_THAT(candidate.status().message(), HasSubstr("covers another bundle"));
+}
+
+TEST_F(SourceTest, UnparsableSignatureFileIsPermissionDenied) {
+  const std::string path = Write("test-3.igb", Pack(Files(3), 3));
+  Write("test-3.igb.sig", "signatures {");
+  auto candidate = LoadArtifactFile(path, TrustA());
+  ASSERT_FALSE(candidate.ok());
+  EXPECT_EQ(candidate.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(candidate.status().message(), HasSubstr(path + ".sig"));
+}
+
+TEST_F(SourceTest, DirectoryWithTrustedKeysSkipsUnsignedNewerBundles) {
+  const std::string signed_path = Write("test-2.igb", Pack(Files(2), 2));
+  ASSERT_FALSE(SignFile(signed_path, key_a_).empty());
+  const std::string by_b = Write("test-3.igb", Pack(Files(3), 3));
+  ASSERT_FALSE(SignFile(by_b, key_b_).empty());
+  Write("test-4.igb", Pack(Files(4), 4));
+
+  auto candidate = LoadFromSource(dir_, TrustA());
+  ASSERT_TRUE(candidate.ok()) << candidate.status();
+  EXPECT_EQ(candidate->bundle->snapshot->revision, 2u);
+  EXPECT_EQ(candidate->bundle->source, signed_path);
+  EXPECT_FALSE(candidate->signatures.empty());
+}
+
+// Every way a packed file can be refused, each naming the file.
+TEST_F(SourceTest, RefusedPackedFilesNameTheFile) {
+  const std::string good = Pack(Files(3), 3);
+  std::string flipped = good;
+  const size_t pos = flipped.find("deny-tees");
+  ASSERT_NE(pos, std::string::npos);
+  flipped[pos] = 'D';
+  std::string bad_magic = good;
+  bad_magic[0] = 'X';
+  struct Case {
+    const char* name;
+    std::string bytes;
+    absl::StatusCode code;
+    const char* expected;
+  } cases[] = {
+      {"manifest name and revision disagree",
+       PackArtifact(Files(3), "other", 99, absl::Now(), "test"),
+       absl::StatusCode::kInvalidArgument, "artifact manifest says other"},
+      {"manifest revision disagrees",
+       PackArtifact(Files(3), "test", 4, absl::Now(), "test"),
+       absl::StatusCode::kInvalidArgument,
+       "artifact manifest says test revision 4 but manifest.textproto says "
+       "test revision 3"},
+      {"bundle tests fail", Pack(FailingFiles(3), 3),
+       absl::StatusCode::kFailedPrecondition, "bundle tests failed"},
+      {"compile error",
+       Pack(it::BundleFiles(it::TestManifest(3), R"pb(rules { id: "x" })pb"),
+            3),
+       absl::StatusCode::kInvalidArgument, "compile failed"},
+      {"syntax error", Pack(it::BundleFiles(it::TestManifest(3), "rules {"), 3),
+       absl::StatusCode::kInvalidArgument, "parse failed"},
+      {"torn", good.substr(0, good.size() / 2),
+       absl::StatusCode::kInvalidArgument, ""},
+      {"one byte short", good.substr(0, good.size() - 1),
+       absl::StatusCode::kInvalidArgument, ""},
+      {"flipped content byte", flipped, absl::StatusCode::kInvalidArgument,
+       "content does not match"},
+      {"bad magic", bad_magic, absl::StatusCode::kInvalidArgument, "bad magic"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string path = Write("case.igb", c.bytes);
+    auto candidate = LoadArtifactFile(path, Unsigned());
+    ASSERT_FALSE(candidate.ok());
+    EXPECT_EQ(candidate.status().code(), c.code) << candidate.status();
+    EXPECT_THAT(candidate.status().message(), HasSubstr(path));
+    EXPECT_THAT(candidate.status().message(), HasSubstr(c.expected));
+  }
+}
+
+}  // namespace
+}  // namespace importgate::bundle

@@ -1,0 +1,269 @@
+// Hot reload end to end, as the README tells an operator to do it: bundles
+// built and signed with the `importgate` tool, published into a directory
+// that a running importgate-server watches, under a running load; a bad
+// bundle dropped in; SIGHUP and the admin Reload call; a restart whose
+// source is broken; an explicit rollback.
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "importgate/admin/v1/policy_admin.grpc.pb.h"
+#include "importgate/v1/import_policy.grpc.pb.h"
+#include "tests/testing/server_process.h"
+
+namespace importgate {
+namespace {
+
+namespace fs = std::filesystem;
+namespace v1 = ::importgate::v1;
+namespace adminv1 = ::importgate::admin::v1;
+using ::importgate::testing::ServerProcess;
+using ::testing::HasSubstr;
+
+// Runs the importgate tool; returns its exit status.
+int Tool(std::vector<std::string> args, std::string* output = nullptr) {
+  ServerProcess tool(std::move(args), IMPORTGATE_TOOL_BINARY);
+  int status = tool.Stop(0);
+  if (output != nullptr) *output = tool.output();
+  return status;
+}
+
+class HotReloadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           absl::StrCat("importgate-reload-", getpid());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "published");
+    ASSERT_EQ(Tool({"key", "generate", "--private", Path("key.pem"), "--public",
+                    Path("pub.pem")}),
+              0);
+    // Revision 1, signed, published before the server starts.
+    PublishRevision(1);
+  }
+  void TearDown() override {
+    server_.reset();
+    fs::remove_all(dir_);
+  }
+
+  std::string Path(const std::string& name) const {
+    return (dir_ / name).string();
+  }
+
+  // Builds policies/default at `revision` into FILE, signed unless told not.
+  std::string Build(uint64_t revision, bool sign = true) {
+    fs::path src = dir_ / absl::StrCat("src-", revision);
+    fs::remove_all(src);
+    fs::copy(fs::path(IMPORTGATE_SOURCE_DIR) / "policies/default", src,
+             fs::copy_options::recursive);
+    std::ifstream in(src / "manifest.textproto");
+    std::string manifest((std::istreambuf_iterator<char>(in)), {});
+    manifest = std::regex_replace(manifest, std::regex("revision: 1\\b"),
+                                  absl::StrCat("revision: ", revision));
+    std::ofstream(src / "manifest.textproto") << manifest;
+    std::string file = Path(absl::StrCat("marketplace-id-", revision, ".igb"));
+    std::string output;
+    EXPECT_EQ(Tool({"bundle", "build", src.string(), "-o", file}, &output), 0)
+        << output;
+    if (sign) {
+      EXPECT_EQ(
+          Tool({"bundle", "sign", file, "--key", Path("key.pem")}, &output), 0)
+          << output;
+    }
+    return file;
+  }
+
+  // The safe publish protocol: signature first, then the bundle, each
+  // renamed into place in one step.
+  void PublishFile(const std::string& file) {
+    fs::path to = dir_ / "published" / fs::path(file).filename();
+    if (fs::exists(file + ".sig")) {
+      fs::copy_file(file + ".sig", Path("tmp.sig"),
+                    fs::copy_options::overwrite_existing);
+      fs::rename(Path("tmp.sig"), to.string() + ".sig");
+    }
+    fs::copy_file(file, Path("tmp.igb"), fs::copy_options::overwrite_existing);
+    fs::rename(Path("tmp.igb"), to);
+  }
+  void PublishRevision(uint64_t revision) { PublishFile(Build(revision)); }
+
+  void StartServer(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--listen=127.0.0.1:0",
+                                     "--bundle=" + Path("published"),
+                                     "--state_dir=" + Path("state"),
+                                     "--verify_key=" + Path("pub.pem"),
+                                     "--poll_seconds=1",
+                                     "--shutdown_grace_seconds=1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    server_ = std::make_unique<ServerProcess>(args);
+    std::string line = server_->WaitForLine("serving on ");
+    ASSERT_FALSE(line.empty()) << server_->output();
+    int port = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(line.substr(line.rfind(':') + 1), &port));
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                       grpc::InsecureChannelCredentials());
+    stub_ = v1::ImportPolicyService::NewStub(channel);
+    admin_ = adminv1::PolicyAdmin::NewStub(channel);
+    port_ = port;
+  }
+
+  static v1::IsImportAllowedRequest Tee() {
+    v1::IsImportAllowedRequest r;
+    r.mutable_item()->set_hs_code("6109.10.00");
+    r.mutable_item()->set_origin_country("CN");
+    r.mutable_item()->mutable_unit_price()->set_currency_code("USD");
+    r.mutable_item()->mutable_unit_price()->set_units(150);
+    r.mutable_seller()->set_kind(v1::SELLER_KIND_CROSS_BORDER);
+    r.set_destination_country("ID");
+    r.set_channel(v1::CHANNEL_CHECKOUT);
+    return r;
+  }
+
+  uint64_t AnsweringRevision() {
+    grpc::ClientContext context;
+    v1::IsImportAllowedResponse response;
+    grpc::Status s = stub_->IsImportAllowed(&context, Tee(), &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response.bundle().revision();
+  }
+
+  // Polls (a bounded number of times) until the server answers `revision`.
+  bool WaitForRevision(uint64_t revision) {
+    for (int i = 0; i < 400; ++i) {
+      if (AnsweringRevision() == revision) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return false;
+  }
+
+  adminv1::GetStatusResponse Status() {
+    grpc::ClientContext context;
+    adminv1::GetStatusResponse status;
+    EXPECT_TRUE(admin_->GetStatus(&context, {}, &status).ok());
+    return status;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<v1::ImportPolicyService::Stub> stub_;
+  std::unique_ptr<adminv1::PolicyAdmin::Stub> admin_;
+  int port_ = 0;
+};
+
+TEST_F(HotReloadTest, PublishUnderLoadRefuseBadReloadRestartRollback) {
+  StartServer();
+  EXPECT_THAT(server_->output(), HasSubstr("signatures required"));
+  EXPECT_EQ(AnsweringRevision(), 1u);
+
+  // A running load: 4 threads without pause.
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0}, calls{0};
+  std::vector<std::thread> load;
+  for (int i = 0; i < 4; ++i) {
+    load.emplace_back([&] {
+      auto stub = v1::ImportPolicyService::NewStub(
+          grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
+                              grpc::InsecureChannelCredentials()));
+      while (!stop) {
+        grpc::ClientContext context;
+        v1::IsImportAllowedResponse response;
+        if (!stub->IsImportAllowed(&context, Tee(), &response).ok()) ++failures;
+        ++calls;
+      }
+    });
+  }
+
+  // Revision 2 appears in the watched directory: picked up, no restart.
+  PublishRevision(2);
+  EXPECT_TRUE(WaitForRevision(2)) << server_->output();
+
+  // An unsigned revision 3 is refused and reported; 2 keeps answering.
+  PublishFile(Build(3, /*sign=*/false));
+  grpc::ClientContext reload_context;
+  adminv1::ReloadResponse reload;
+  ASSERT_TRUE(admin_->Reload(&reload_context, {}, &reload).ok());
+  EXPECT_EQ(reload.outcome(), adminv1::RELOAD_OUTCOME_REFUSED);
+  EXPECT_THAT(reload.message(), HasSubstr("not signed"));
+  EXPECT_EQ(AnsweringRevision(), 2u);
+  EXPECT_FALSE(Status().last_attempt().activated());
+
+  // Signed, it goes through on SIGHUP (or the watcher, whichever is first).
+  fs::remove(dir_ / "published" / "marketplace-id-3.igb");
+  PublishRevision(3);
+  server_->Signal(SIGHUP);
+  EXPECT_TRUE(WaitForRevision(3)) << server_->output();
+
+  stop = true;
+  for (auto& t : load) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(calls.load(), 0);
+
+  // Restart with a broken source: the persisted revision 3 still serves.
+  EXPECT_EQ(server_->Stop(SIGTERM), 0);
+  fs::remove_all(dir_ / "published");
+  fs::create_directories(dir_ / "published");
+  std::ofstream(dir_ / "published" / "marketplace-id-9.igb") << "torn";
+  StartServer();
+  EXPECT_EQ(AnsweringRevision(), 3u);
+  adminv1::GetStatusResponse status = Status();
+  EXPECT_THAT(status.active().source(), HasSubstr("/state/bundles/"));
+  EXPECT_FALSE(status.last_attempt().activated());
+  EXPECT_THAT(status.last_attempt().error(), HasSubstr("marketplace-id-9.igb"));
+  EXPECT_THAT(server_->output(), HasSubstr("serving the last known good"));
+
+  // An explicit rollback to revision 2, kept in the state directory.
+  grpc::ClientContext rollback_context;
+  adminv1::RollbackRequest rollback_request;
+  rollback_request.set_revision(2);
+  adminv1::RollbackResponse rollback;
+  ASSERT_TRUE(
+      admin_->Rollback(&rollback_context, rollback_request, &rollback).ok());
+  EXPECT_EQ(rollback.outcome(), adminv1::RELOAD_OUTCOME_ACTIVATED)
+      << rollback.message();
+  EXPECT_EQ(AnsweringRevision(), 2u);
+}
+
+TEST_F(HotReloadTest, ToolInspectsAndVerifies) {
+  std::string file = Build(5);
+  std::string output;
+  EXPECT_EQ(Tool({"bundle", "inspect", file}, &output), 0) << output;
+  EXPECT_THAT(output, HasSubstr("revision: 5"));
+  EXPECT_THAT(output, HasSubstr("content_digest: \"sha256:"));
+  EXPECT_THAT(output, HasSubstr("algorithm: \"ed25519\""));
+  EXPECT_EQ(Tool({"bundle", "verify", file, "--key", Path("pub.pem")}, &output),
+            0)
+      << output;
+  EXPECT_THAT(output, HasSubstr("signature verified"));
+  // Another key does not verify it.
+  ASSERT_EQ(Tool({"key", "generate", "--private", Path("k2.pem"), "--public",
+                  Path("p2.pem")}),
+            0);
+  EXPECT_EQ(Tool({"bundle", "verify", file, "--key", Path("p2.pem")}, &output),
+            1);
+  EXPECT_THAT(output, HasSubstr("no signature is by a trusted key"));
+  // Key rotation: either of two trusted keys will do.
+  EXPECT_EQ(Tool({"bundle", "verify", file, "--key", Path("p2.pem"), "--key",
+                  Path("pub.pem")}),
+            0);
+  // A tampered file is refused.
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-10, std::ios::end);
+    f.put('#');
+  }
+  EXPECT_EQ(Tool({"bundle", "verify", file}, &output), 1);
+  EXPECT_EQ(Tool({"bundle"}), 2);
+}
+
+}  // namespace
+}  // namespace importgate

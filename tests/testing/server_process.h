@@ -1,0 +1,106 @@
+// A child process (importgate-server, or the importgate tool) with its
+// stdout and stderr captured, for end-to-end tests. Header-only; the including
+// test defines IMPORTGATE_SERVER_BINARY and IMPORTGATE_SOURCE_DIR.
+#ifndef IMPORTGATE_TESTS_TESTING_SERVER_PROCESS_H_
+#define IMPORTGATE_TESTS_TESTING_SERVER_PROCESS_H_
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+
+namespace importgate::testing {
+
+// One importgate-server child process with its stderr captured.
+class ServerProcess {
+ public:
+  // Runs `binary` (default: the importgate-server under test) with `args`
+  // in the repository root.
+  explicit ServerProcess(std::vector<std::string> args,
+                         std::string binary = IMPORTGATE_SERVER_BINARY) {
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDERR_FILENO);
+      dup2(fds[1], STDOUT_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+      std::vector<char*> argv;
+      argv.push_back(binary.data());
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      if (chdir(IMPORTGATE_SOURCE_DIR) != 0) _exit(126);
+      execv(binary.c_str(), argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    stderr_fd_ = fds[0];
+  }
+
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(stderr_fd_);
+  }
+
+  // Reads stderr until a line contains `needle` (returned) or the process
+  // ends or `timeout` passes (returns "").
+  std::string WaitForLine(absl::string_view needle,
+                          absl::Duration timeout = absl::Seconds(30)) {
+    absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      size_t newline;
+      while ((newline = output_.find('\n', scanned_)) != std::string::npos) {
+        std::string line = output_.substr(scanned_, newline - scanned_);
+        scanned_ = newline + 1;
+        if (absl::StrContains(line, needle)) return line;
+      }
+      pollfd p{stderr_fd_, POLLIN, 0};
+      int ms =
+          static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+      if (poll(&p, 1, ms < 0 ? 0 : ms) <= 0) break;
+      char buf[4096];
+      ssize_t n = read(stderr_fd_, buf, sizeof(buf));
+      if (n <= 0) break;
+      output_.append(buf, static_cast<size_t>(n));
+    }
+    return "";
+  }
+
+  // Sends `signal_number` and returns at once.
+  void Signal(int signal_number) { kill(pid_, signal_number); }
+
+  // Sends `signal_number` (if > 0), waits, and returns the exit status.
+  int Stop(int signal_number) {
+    if (signal_number > 0) kill(pid_, signal_number);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    WaitForLine("\x01", absl::Seconds(1));  // drain what is left
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  const std::string& output() const { return output_; }
+
+ private:
+  pid_t pid_ = -1;
+  int stderr_fd_ = -1;
+  std::string output_;
+  size_t scanned_ = 0;
+};
+
+}  // namespace importgate::testing
+
+#endif  // IMPORTGATE_TESTS_TESTING_SERVER_PROCESS_H_
