@@ -48,7 +48,8 @@ const Prepared& Get(size_t rules) {
   Prepared& p = *slot;
   p.files = SyntheticBundle(rules);
   for (const auto& f : p.files) p.source_bytes += f.content.size();
-  p.packed = bundle::PackArtifact(p.files, "synthetic", 1, absl::Now(), "bench");
+  p.packed =
+      bundle::PackArtifact(p.files, "synthetic", 1, absl::Now(), "bench");
   std::string dir = (std::filesystem::temp_directory_path() /
                      absl::StrCat("importgate-bench-", getpid()))
                         .string();
@@ -59,7 +60,8 @@ const Prepared& Get(size_t rules) {
   if (!std::filesystem::exists(key)) (void)bundle::GenerateKeyPair(key, pub);
   auto signer = bundle::SigningKey::FromPemFile(key);
   auto unpacked = bundle::UnpackArtifact(p.packed);
-  auto signature = signer->Sign("synthetic", 1, unpacked->manifest.content_digest());
+  auto signature =
+      signer->Sign("synthetic", 1, unpacked->manifest.content_digest());
   *p.signatures.add_signatures() = *signature;
   (void)bundle::WriteFileAtomically(p.path + ".sig",
                                     p.signatures.ShortDebugString());
@@ -128,7 +130,8 @@ void BM_Activate(benchmark::State& state) {
   Counters(state, p);
 }
 
-#define SIZES Arg(1'000)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond)
+#define SIZES \
+  Arg(1'000)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond)
 BENCHMARK(BM_Pack)->SIZES;
 BENCHMARK(BM_Verify)->SIZES;
 BENCHMARK(BM_Compile)->SIZES;

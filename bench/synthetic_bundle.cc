@@ -8,8 +8,8 @@ namespace importgate::bench {
 namespace {
 
 constexpr size_t kRulesPerFile = 10'000;
-constexpr const char* kCountries[] = {"CN", "VN", "TH", "MY", "SG", "JP", "KR",
-                                      "US", "DE", "IN"};
+constexpr const char* kCountries[] = {"CN", "VN", "TH", "MY", "SG",
+                                      "JP", "KR", "US", "DE", "IN"};
 
 // A deterministic, well-spread number for rule i.
 uint64_t Mix(uint64_t i) {
@@ -34,8 +34,8 @@ std::string Category(size_t i) {
 }
 
 void AppendRule(size_t i, std::string* out) {
-  absl::StrAppend(out, "rules {\n  id: \"r", i, "\"\n  effect: ",
-                  i % 5 == 0 ? "EFFECT_ALLOW" : "EFFECT_DENY",
+  absl::StrAppend(out, "rules {\n  id: \"r", i,
+                  "\"\n  effect: ", i % 5 == 0 ? "EFFECT_ALLOW" : "EFFECT_DENY",
                   "\n  priority: ", i % 10, "\n  reason_code: \"R", i % 100,
                   "\"\n  message: \"synthetic rule\"\n  match {");
   if (i % 3 == 0) {
@@ -43,9 +43,10 @@ void AppendRule(size_t i, std::string* out) {
   } else {
     absl::StrAppend(out, " hs_codes: \"", HsPrefix(i), "\"");
   }
-  absl::StrAppend(out, " destination_countries: \"",
-                  i % 2 == 0 ? "ID" : "MY", "\"");
-  if (i % 2 == 0) absl::StrAppend(out, " seller_kinds: SELLER_KIND_CROSS_BORDER");
+  absl::StrAppend(out, " destination_countries: \"", i % 2 == 0 ? "ID" : "MY",
+                  "\"");
+  if (i % 2 == 0)
+    absl::StrAppend(out, " seller_kinds: SELLER_KIND_CROSS_BORDER");
   if (i % 5 == 0) {
     absl::StrAppend(out, " origin_countries: \"", kCountries[i % 10], "\"");
   }
@@ -59,7 +60,8 @@ void AppendRule(size_t i, std::string* out) {
                     "-01-01T00:00:00+07:00\"\n");
   }
   if (i % 20 == 0) {
-    absl::StrAppend(out, "  unless { attributes { key: \"exempt\" present: true } }\n");
+    absl::StrAppend(
+        out, "  unless { attributes { key: \"exempt\" present: true } }\n");
   }
   absl::StrAppend(out, "}\n");
 }
@@ -69,28 +71,33 @@ void AppendRule(size_t i, std::string* out) {
 std::vector<policy::SourceFile> SyntheticBundle(size_t rule_count,
                                                 uint64_t revision) {
   std::vector<policy::SourceFile> files;
-  files.push_back({"manifest.textproto",
-                   absl::StrCat("name: \"synthetic\"\nrevision: ", revision,
-                                "\ndefault_effect: EFFECT_ALLOW\n"
-                                "default_reason_code: \"NO_RULE_MATCHED\"\n"
-                                "default_cache_ttl { seconds: 300 }\n"
-                                "fx { base_currency: \"USD\" rates { "
-                                "currency_code: \"IDR\" per_base: \"15500\" } }\n")});
+  files.push_back(
+      {"manifest.textproto",
+       absl::StrCat("name: \"synthetic\"\nrevision: ", revision,
+                    "\ndefault_effect: EFFECT_ALLOW\n"
+                    "default_reason_code: \"NO_RULE_MATCHED\"\n"
+                    "default_cache_ttl { seconds: 300 }\n"
+                    "fx { base_currency: \"USD\" rates { "
+                    "currency_code: \"IDR\" per_base: \"15500\" } }\n")});
   for (size_t start = 0; start < rule_count; start += kRulesPerFile) {
     std::string text;
     text.reserve(kRulesPerFile * 220);
-    for (size_t i = start; i < std::min(rule_count, start + kRulesPerFile); ++i) {
+    for (size_t i = start; i < std::min(rule_count, start + kRulesPerFile);
+         ++i) {
       AppendRule(i, &text);
     }
-    files.push_back({absl::StrCat("rules/r", start / kRulesPerFile, ".textproto"),
-                     std::move(text)});
+    files.push_back(
+        {absl::StrCat("rules/r", start / kRulesPerFile, ".textproto"),
+         std::move(text)});
   }
   // Self-tests: a miss decided by the default, checked on every load.
   std::string tests;
   for (int t = 0; t < 5; ++t) {
     absl::StrAppend(&tests, "cases { name: \"default ", t,
                     "\" at: \"2026-01-01T00:00:00Z\" request { item { hs_code: "
-                    "\"99", t, "\" category: \"nomatch/x\" origin_country: \"CN\" "
+                    "\"99",
+                    t,
+                    "\" category: \"nomatch/x\" origin_country: \"CN\" "
                     "unit_price { currency_code: \"USD\" units: 500 } } "
                     "seller { kind: SELLER_KIND_DOMESTIC } "
                     "destination_country: \"FR\" channel: CHANNEL_CHECKOUT } "
@@ -120,8 +127,9 @@ std::vector<importgate::v1::IsImportAllowedRequest> SyntheticRequests(
     item->set_origin_country(kCountries[k % 10]);
     item->mutable_unit_price()->set_currency_code(k % 3 == 0 ? "IDR" : "USD");
     item->mutable_unit_price()->set_units(k % 3 == 0 ? 1'000'000 : 80);
-    r.mutable_seller()->set_kind(k % 4 == 0 ? importgate::v1::SELLER_KIND_DOMESTIC
-                                            : importgate::v1::SELLER_KIND_CROSS_BORDER);
+    r.mutable_seller()->set_kind(
+        k % 4 == 0 ? importgate::v1::SELLER_KIND_DOMESTIC
+                   : importgate::v1::SELLER_KIND_CROSS_BORDER);
     r.set_destination_country(k % 2 == 0 ? "ID" : "MY");
     r.set_channel(importgate::v1::CHANNEL_CHECKOUT);
     r.mutable_evaluation_time()->set_seconds(1'767'225'600);  // 2026-01-01

@@ -59,9 +59,9 @@ absl::Status ParseText(const SourceFile& file, Message* message) {
 std::vector<int> ElementLines(absl::string_view text, absl::string_view field) {
   std::vector<int> lines;
   int line = 1;
-  int depth = 0;              // { } < > [ ] nesting
-  bool in_field = false;      // after the field name at depth 0
-  int list_depth = -1;        // depth of the field's '[' list, if any
+  int depth = 0;          // { } < > [ ] nesting
+  bool in_field = false;  // after the field name at depth 0
+  int list_depth = -1;    // depth of the field's '[' list, if any
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '\n') {
@@ -70,11 +70,14 @@ std::vector<int> ElementLines(absl::string_view text, absl::string_view field) {
       while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
     } else if (c == '"' || c == '\'') {
       for (++i; i < text.size() && text[i] != c; ++i) {
-        if (text[i] == '\\') ++i;
-        else if (text[i] == '\n') ++line;
+        if (text[i] == '\\')
+          ++i;
+        else if (text[i] == '\n')
+          ++line;
       }
     } else if (c == '{' || c == '<') {
-      if (in_field && (depth == 0 || depth == list_depth)) lines.push_back(line);
+      if (in_field && (depth == 0 || depth == list_depth))
+        lines.push_back(line);
       if (depth == 0) in_field = false;
       ++depth;
     } else if (c == '[') {
@@ -86,10 +89,12 @@ std::vector<int> ElementLines(absl::string_view text, absl::string_view field) {
         list_depth = -1;
         in_field = false;
       }
-    } else if (depth == 0 && (std::isalpha(static_cast<unsigned char>(c)) || c == '_')) {
+    } else if (depth == 0 &&
+               (std::isalpha(static_cast<unsigned char>(c)) || c == '_')) {
       size_t start = i;
       while (i + 1 < text.size() &&
-             (std::isalnum(static_cast<unsigned char>(text[i + 1])) || text[i + 1] == '_')) {
+             (std::isalnum(static_cast<unsigned char>(text[i + 1])) ||
+              text[i + 1] == '_')) {
         ++i;
       }
       in_field = text.substr(start, i - start + 1) == field;

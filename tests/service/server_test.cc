@@ -293,3 +293,64 @@ TEST(ServerStartTest, RejectsBadOptions) {
 
 }  // namespace
 }  // namespace importgate::app
+
+namespace importgate::app {
+namespace {
+
+namespace adminv1b = ::importgate::admin::v1;
+
+TEST(IsLoopbackAddressTest, Table) {
+  struct Case {
+    const char* address;
+    bool loopback;
+  } cases[] = {
+      {"127.0.0.1:50051", true}, {"127.0.0.2:1", true},
+      {"[::1]:50051", true},     {"localhost:50051", true},
+      {"unix:/tmp/s", true},     {"0.0.0.0:50051", false},
+      {"[::]:50051", false},     {"10.0.0.5:50051", false},
+      {"example.com:1", false},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(IsLoopbackAddress(c.address), c.loopback) << c.address;
+  }
+}
+
+// With a non-loopback listen address the admin API is only served on its
+// own (here loopback) address, never next to the decision API.
+TEST(AdminListenTest, AdminMovesToItsOwnAddressWhenListenIsNotLoopback) {
+  ::importgate::testing::FakeClock clock(absl::UnixEpoch());
+  bundle::PolicyStore store(&clock);
+  ServerOptions options;
+  options.listen_address = "0.0.0.0:0";
+  {
+    auto server = ImportgateServer::Start(options, &store, &clock);
+    ASSERT_TRUE(server.ok()) << server.status();
+    EXPECT_EQ((*server)->admin_port(), 0);
+    auto admin = adminv1b::PolicyAdmin::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                            grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    adminv1b::GetStatusResponse status;
+    EXPECT_EQ(admin->GetStatus(&context, {}, &status).error_code(),
+              grpc::StatusCode::UNIMPLEMENTED);
+  }
+  options.admin_listen_address = "127.0.0.1:0";
+  auto server = ImportgateServer::Start(options, &store, &clock);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_NE((*server)->admin_port(), 0);
+  EXPECT_NE((*server)->admin_port(), (*server)->port());
+  auto admin = adminv1b::PolicyAdmin::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->admin_port()),
+                          grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  adminv1b::GetStatusResponse status;
+  EXPECT_TRUE(admin->GetStatus(&context, {}, &status).ok());
+  // Reload needs a manager; this server was started without one.
+  grpc::ClientContext reload_context;
+  adminv1b::ReloadResponse reload;
+  EXPECT_EQ(admin->Reload(&reload_context, {}, &reload).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+}  // namespace
+}  // namespace importgate::app
