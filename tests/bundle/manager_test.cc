@@ -190,6 +190,26 @@ TEST_F(ManagerTest, RollbackReactivatesAndRefusesTheBadRevisionUntilANewerOne) {
   EXPECT_EQ(ActiveRevision(), 4u);
 }
 
+TEST_F(ManagerTest, SymlinkSwapOfASourceDirectoryIsActivated) {
+  std::string v1 = it::WriteBundleDirectory(it::SmallBundle(1));
+  std::string v2 = it::WriteBundleDirectory(it::SmallBundle(2));
+  std::string link = dir_ + "/current";
+  fs::create_directory_symlink(v1, link);
+  manager_.reset();
+  ManagerOptions options;
+  options.source = link;
+  options.source_options.iso_codes = it::RealIsoCodes();
+  manager_ = std::make_unique<BundleManager>(store_.get(), &clock_, options);
+  ASSERT_TRUE(manager_->Start().ok());
+  EXPECT_EQ(ActiveRevision(), 1u);
+  fs::create_directory_symlink(v2, link + ".tmp");
+  fs::rename(link + ".tmp", link);  // the atomic swap
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kActivated);
+  EXPECT_EQ(ActiveRevision(), 2u);
+  fs::remove_all(v1);
+  fs::remove_all(v2);
+}
+
 TEST_F(ManagerTest, RollbackErrors) {
   Publish(1);
   ASSERT_TRUE(manager_->Start().ok());

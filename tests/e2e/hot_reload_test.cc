@@ -165,11 +165,11 @@ TEST_F(HotReloadTest, PublishUnderLoadRefuseBadReloadRestartRollback) {
   EXPECT_THAT(server_->output(), HasSubstr("signatures required"));
   EXPECT_EQ(AnsweringRevision(), 1u);
 
-  // A running load: 4 threads without pause.
+  // A running load: 8 threads without pause.
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0}, calls{0};
   std::vector<std::thread> load;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 8; ++i) {
     load.emplace_back([&] {
       auto stub = v1::ImportPolicyService::NewStub(
           grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),

@@ -1,5 +1,6 @@
 // Drives reloads while readers run: publishes revisions 2..N (and a bad
-// candidate between each: torn, failing tests, older), reloading after
+// candidate between each: torn, failing tests, syntax error, older),
+// reloading after
 // each, and records which revisions were really activated. Shared by the
 // engine-level concurrency test (run under ThreadSanitizer) and the
 // gRPC-level load test.
@@ -25,12 +26,16 @@ inline std::set<uint64_t> PublishRevisions(bundle::BundleManager* manager,
   for (uint64_t r = first + 1; r <= last; ++r) {
     std::string good = PackedSmallBundle(r);
     std::string bad;
-    switch (r % 3) {
+    switch (r % 4) {
       case 0:
         bad = good.substr(0, good.size() - 7);  // torn write
         break;
       case 1:
         bad = PackedSmallBundle(r, /*failing_test=*/true);
+        break;
+      case 2:
+        bad = bundle::PackArtifact(BundleFiles(TestManifest(r), "rules {"),
+                                   "test", r, absl::UnixEpoch(), "test");
         break;
       default:
         bad = PackedSmallBundle(r - 2);  // an older revision
