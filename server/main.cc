@@ -5,6 +5,7 @@
 //   importgate-server --check --bundle=PATH   # load, verify, self-test, exit
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "server/app/server.h"
 #include "server/bundle/manager.h"
 #include "server/bundle/policy_store.h"
@@ -90,13 +92,15 @@ int Run(const std::vector<std::string>& verify_keys) {
                        " bundle=", source));
   auto iso = IsoCodes::LoadFromDirectory(absl::GetFlag(FLAGS_iso_codes_dir));
   if (!iso.ok()) {
-    LogError(absl::StrCat("cannot load ISO code tables: ", iso.status().message()));
+    LogError(
+        absl::StrCat("cannot load ISO code tables: ", iso.status().message()));
     return 1;
   }
   bundle::ManagerOptions manager_options;
   manager_options.source = source;
   manager_options.state_dir = absl::GetFlag(FLAGS_state_dir);
   manager_options.keep_revisions = std::max(1, absl::GetFlag(FLAGS_history));
+  manager_options.allow_rollback = absl::GetFlag(FLAGS_allow_rollback);
   manager_options.source_options.iso_codes = *iso;
   if (!verify_keys.empty()) {
     auto keys = bundle::TrustedKeys::FromPemFiles(verify_keys);
@@ -106,11 +110,13 @@ int Run(const std::vector<std::string>& verify_keys) {
     }
     manager_options.source_options.trusted_keys =
         std::make_shared<const bundle::TrustedKeys>(*std::move(keys));
-    LogInfo(absl::StrCat("signatures required: ", verify_keys.size(),
-                         " trusted key(s): ", absl::StrJoin(verify_keys, ", ")));
+    LogInfo(
+        absl::StrCat("signatures required: ", verify_keys.size(),
+                     " trusted key(s): ", absl::StrJoin(verify_keys, ", ")));
   } else {
-    LogWarning("signatures are off: any bundle that passes its checks is "
-               "activated (set --verify_key to require signed bundles)");
+    LogWarning(
+        "signatures are off: any bundle that passes its checks is "
+        "activated (set --verify_key to require signed bundles)");
   }
 
   if (absl::GetFlag(FLAGS_check)) {
@@ -122,8 +128,8 @@ int Run(const std::vector<std::string>& verify_keys) {
     }
     const auto& b = *candidate->bundle;
     LogInfo(absl::StrCat("check passed: bundle ", b.snapshot->name,
-                         " revision ", b.snapshot->revision, " ", b.digest, " (",
-                         b.snapshot->rules.size(), " rules, ",
+                         " revision ", b.snapshot->revision, " ", b.digest,
+                         " (", b.snapshot->rules.size(), " rules, ",
                          b.test_case_count, " test cases passed)"));
     return 0;
   }
@@ -138,8 +144,8 @@ int Run(const std::vector<std::string>& verify_keys) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   SystemClock clock;
-  bundle::PolicyStore store(&clock,
-                            static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_history))));
+  bundle::PolicyStore store(
+      &clock, static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_history))));
   bundle::BundleManager manager(&store, &clock, manager_options);
   app::ServerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
@@ -155,26 +161,27 @@ int Run(const std::vector<std::string>& verify_keys) {
     LogError("no bundle could be activated; exiting");
     return 1;
   }
-  std::string host = options.listen_address.substr(
-      0, options.listen_address.rfind(':'));
+  std::string host =
+      options.listen_address.substr(0, options.listen_address.rfind(':'));
   LogInfo(absl::StrCat("serving on ", host, ":", (*server)->port()));
   if ((*server)->admin_port() == 0) {
-    LogWarning("admin API not served: --listen is not loopback and "
-               "--admin_listen is unset");
+    LogWarning(
+        "admin API not served: --listen is not loopback and "
+        "--admin_listen is unset");
   } else if ((*server)->admin_port() != (*server)->port()) {
-    LogInfo(absl::StrCat("admin API on ", options.admin_listen_address.substr(
-                                              0, options.admin_listen_address.rfind(':')),
+    LogInfo(absl::StrCat("admin API on ",
+                         options.admin_listen_address.substr(
+                             0, options.admin_listen_address.rfind(':')),
                          ":", (*server)->admin_port()));
   }
 
-  const bool allow_rollback = absl::GetFlag(FLAGS_allow_rollback);
   std::unique_ptr<bundle::SourceWatcher> watcher;
   if (absl::GetFlag(FLAGS_watch)) {
     bundle::WatcherOptions watch;
     watch.path = source;
     watch.poll_interval = absl::Seconds(absl::GetFlag(FLAGS_poll_seconds));
     watcher = std::make_unique<bundle::SourceWatcher>(
-        watch, [&manager, allow_rollback] { manager.Reload(allow_rollback); });
+        watch, [&manager] { manager.Reload(); });
     if (absl::Status s = watcher->Start(); !s.ok()) {
       LogWarning(absl::StrCat("cannot watch ", source, ": ", s.message(),
                               "; reload with SIGHUP or the admin API"));
@@ -187,14 +194,17 @@ int Run(const std::vector<std::string>& verify_keys) {
     sigwait(&signals, &signal_number);
     if (signal_number == SIGHUP) {
       LogInfo("SIGHUP: checking the bundle source");
-      manager.Reload(allow_rollback);
+      manager.Reload();
       continue;
     }
     LogInfo(absl::StrCat("signal ", signal_number, ": shutting down"));
     break;
   }
+  // Stop serving first (health turns NOT_SERVING at once), then the watcher,
+  // which may be finishing a reload.
+  (*server)->Shutdown(
+      absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   if (watcher != nullptr) watcher->Stop();
-  (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   LogInfo("stopped");
   return 0;
 }
@@ -209,5 +219,13 @@ int main(int argc, char** argv) {
       "  importgate-server --check --bundle=PATH");
   std::vector<std::string> verify_keys = importgate::VerifyKeys(argc, argv);
   absl::ParseCommandLine(argc, argv);
+  // Also what Abseil parsed (e.g. from --flagfile or -verify_key=...), so a
+  // key given in any accepted form is never silently dropped.
+  for (const std::string& key : absl::GetFlag(FLAGS_verify_key)) {
+    if (std::find(verify_keys.begin(), verify_keys.end(), key) ==
+        verify_keys.end()) {
+      verify_keys.push_back(key);
+    }
+  }
   return importgate::Run(verify_keys);
 }

@@ -1,10 +1,14 @@
 #include "server/app/server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <chrono>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -19,8 +23,17 @@ const char* ServerVersion() { return ImportgateVersion(); }
 bool IsLoopbackAddress(absl::string_view address) {
   if (absl::StartsWith(address, "unix:")) return true;
   absl::string_view host = address.substr(0, address.rfind(':'));
-  return absl::StartsWith(host, "127.") || host == "[::1]" ||
-         host == "localhost";
+  if (host == "localhost") return true;
+  // IP literals only: a name such as "127.corp.example" may resolve anywhere.
+  std::string literal(host);
+  if (absl::ConsumePrefix(&host, "[") && absl::ConsumeSuffix(&host, "]")) {
+    in6_addr v6;
+    return inet_pton(AF_INET6, std::string(host).c_str(), &v6) == 1 &&
+           IN6_IS_ADDR_LOOPBACK(&v6);
+  }
+  in_addr v4;
+  return inet_pton(AF_INET, literal.c_str(), &v4) == 1 &&
+         (ntohl(v4.s_addr) >> 24) == 127;
 }
 
 ImportgateServer::ImportgateServer(bundle::PolicyStore* store,
@@ -81,6 +94,8 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
   }
   grpc::HealthCheckServiceInterface* health =
       server->server_->GetHealthCheckService();
+  // gRPC's health service starts out SERVING; nothing is active yet.
+  health->SetServingStatus(false);
   store->SetServingListener(
       [health](bool serving) { health->SetServingStatus(serving); });
   return server;

@@ -61,7 +61,8 @@ class ImportgateServer {
 
  private:
   ImportgateServer(bundle::PolicyStore* store, const Clock* clock,
-                   bundle::BundleManager* manager, const ServerOptions& options);
+                   bundle::BundleManager* manager,
+                   const ServerOptions& options);
 
   bundle::PolicyStore* const store_;
   service::ImportPolicyService decisions_;

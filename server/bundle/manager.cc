@@ -46,6 +46,7 @@ ReloadResult Result(ReloadResult::Outcome outcome, std::string message,
 // rollback floor.
 struct ActivePointer {
   std::string file;
+  uint64_t revision = 0;
   uint64_t refuse_up_to = 0;
 };
 
@@ -55,6 +56,7 @@ ActivePointer ParsePointer(absl::string_view text) {
     std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(line, absl::MaxSplits('=', 1));
     if (kv.first == "file") p.file = std::string(kv.second);
+    if (kv.first == "revision") (void)absl::SimpleAtoi(kv.second, &p.revision);
     if (kv.first == "refuse_up_to") {
       (void)absl::SimpleAtoi(kv.second, &p.refuse_up_to);
     }
@@ -85,7 +87,14 @@ absl::Status BundleManager::Start() {
   }
   auto candidate = LoadFromSource(options_.source, options_.source_options);
   absl::Status source_error = candidate.status();
-  if (candidate.ok()) {
+  if (candidate.ok() && !options_.allow_rollback &&
+      candidate->bundle->snapshot->revision < pointer.revision) {
+    // A restart must not quietly go back in policy.
+    source_error = absl::FailedPreconditionError(absl::StrCat(
+        "revision ", candidate->bundle->snapshot->revision,
+        " is older than the last known good revision ", pointer.revision,
+        " (start with --allow_rollback to accept it)"));
+  } else if (candidate.ok()) {
     ReloadResult r = ActivateCandidate(*std::move(candidate), false);
     if (r.outcome == ReloadResult::Outcome::kActivated) return absl::OkStatus();
     source_error = absl::FailedPreconditionError(r.message);
@@ -113,6 +122,7 @@ absl::Status BundleManager::Start() {
 }
 
 ReloadResult BundleManager::Reload(bool allow_rollback) {
+  allow_rollback = allow_rollback || options_.allow_rollback;
   std::lock_guard<std::mutex> lock(mu_);
   auto candidate = LoadFromSource(options_.source, options_.source_options);
   if (!candidate.ok()) {
@@ -206,29 +216,36 @@ absl::Status BundleManager::Persist(const Candidate& candidate) {
   } else {
     fs::remove(sig, ec);
   }
-  if (absl::Status s = WriteActivePointer(fs::path(file).filename().string());
+  if (absl::Status s = WriteActivePointer(fs::path(file).filename().string(),
+                                          snapshot.revision);
       !s.ok()) {
     return s;
   }
-  // Keep the newest `keep_revisions` bundles (by modification time).
-  std::vector<fs::directory_entry> kept;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().extension() == kArtifactSuffix) kept.push_back(entry);
+  // Keep the newest `keep_revisions` bundles (by modification time). Never
+  // throws: entries that vanish meanwhile are skipped.
+  std::vector<std::pair<fs::file_time_type, fs::path>> kept;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->path().extension() != kArtifactSuffix) continue;
+    std::error_code time_ec;
+    fs::file_time_type t = fs::last_write_time(it->path(), time_ec);
+    if (!time_ec) kept.emplace_back(t, it->path());
   }
-  std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
-    return a.last_write_time() > b.last_write_time();
-  });
+  std::sort(kept.begin(), kept.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
   for (size_t i = options_.keep_revisions; i < kept.size(); ++i) {
-    fs::remove(kept[i].path(), ec);
-    fs::remove(kept[i].path().string() + kSignatureSuffix, ec);
+    fs::remove(kept[i].second, ec);
+    fs::remove(kept[i].second.string() + kSignatureSuffix, ec);
   }
   return absl::OkStatus();
 }
 
-absl::Status BundleManager::WriteActivePointer(const std::string& file) {
+absl::Status BundleManager::WriteActivePointer(const std::string& file,
+                                               uint64_t revision) {
   return WriteFileAtomically(
       absl::StrCat(options_.state_dir, "/", kActiveFile),
-      absl::StrCat("file=", file, "\nrefuse_up_to=", refuse_up_to_, "\n"));
+      absl::StrCat("file=", file, "\nrevision=", revision,
+                   "\nrefuse_up_to=", refuse_up_to_, "\n"));
 }
 
 absl::StatusOr<ReloadResult> BundleManager::Rollback(uint64_t revision) {
@@ -255,7 +272,8 @@ absl::StatusOr<ReloadResult> BundleManager::Rollback(uint64_t revision) {
   ReloadResult r = ActivateCandidate(*std::move(candidate), true);
   if (r.outcome == ReloadResult::Outcome::kActivated) {
     refuse_up_to_ = std::max(refuse_up_to_, from);
-    if (absl::Status s = WriteActivePointer(fs::path(path).filename().string());
+    if (absl::Status s =
+            WriteActivePointer(fs::path(path).filename().string(), revision);
         !s.ok()) {
       LogWarning(absl::StrCat("cannot persist the rollback: ", s.message()));
     }

@@ -33,6 +33,9 @@ struct ManagerOptions {
   std::string state_dir;
   // How many persisted revisions to keep.
   size_t keep_revisions = 10;
+  // Let reloads (and the start) accept a revision older than the active or
+  // last known good one; otherwise only Rollback() goes back.
+  bool allow_rollback = false;
   SourceOptions source_options;
 };
 
@@ -62,7 +65,8 @@ class BundleManager {
   absl::Status Start();
 
   // Checks the source now. Refuses a candidate whose revision is not newer
-  // than the active one (unless `allow_rollback`), or not newer than a
+  // than the active one (unless `allow_rollback` or the option), or not
+  // newer than a
   // revision that was rolled back from. Never replaces the active bundle
   // with a failed candidate.
   ReloadResult Reload(bool allow_rollback = false);
@@ -78,7 +82,7 @@ class BundleManager {
  private:
   ReloadResult ActivateCandidate(Candidate candidate, bool allow_rollback);
   absl::Status Persist(const Candidate& candidate);
-  absl::Status WriteActivePointer(const std::string& file);
+  absl::Status WriteActivePointer(const std::string& file, uint64_t revision);
   std::string StateFile(absl::string_view name, uint64_t revision) const;
 
   PolicyStore* const store_;

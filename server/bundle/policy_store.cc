@@ -28,6 +28,16 @@ absl::Status PolicyStore::Activate(std::shared_ptr<const LoadedBundle> bundle,
   std::lock_guard<std::mutex> lock(mu_);
   std::shared_ptr<const LoadedBundle> current = Current();
   if (current != nullptr && !options.allow_rollback &&
+      snapshot.name != current->snapshot->name) {
+    attempt.error = absl::StrCat(
+        "bundle name \"", snapshot.name, "\" differs from the active bundle \"",
+        current->snapshot->name,
+        "\" (switching bundles must be asked for explicitly)");
+    absl::Status refused = absl::FailedPreconditionError(attempt.error);
+    last_attempt_ = std::move(attempt);
+    return refused;
+  }
+  if (current != nullptr && !options.allow_rollback &&
       snapshot.revision <= current->snapshot->revision) {
     attempt.error = absl::StrCat("revision ", snapshot.revision,
                                  " is not newer than the active revision ",

@@ -75,8 +75,8 @@ class PolicyStore {
 
   // Makes `bundle` active and records the attempt.
   // Returns FAILED_PRECONDITION (and changes nothing but the attempt record)
-  // when its revision is not newer than the active one and
-  // options.allow_rollback is false.
+  // when its revision is not newer than the active one, or its name differs
+  // from the active bundle's, and options.allow_rollback is false.
   absl::Status Activate(std::shared_ptr<const LoadedBundle> bundle,
                         ActivateOptions options = {});
 

@@ -6,14 +6,13 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <system_error>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/bundle/artifact.h"
 
 namespace importgate::bundle {
 namespace {
@@ -28,9 +27,8 @@ absl::Status FsError(const fs::path& path, const std::error_code& ec) {
 
 absl::StatusOr<std::vector<policy::SourceFile>> ReadSourceDirectory(
     absl::string_view directory) {
-  const fs::path root{std::string(directory)};
   std::error_code ec;
-  fs::file_status root_status = fs::status(root, ec);
+  fs::file_status root_status = fs::status(std::string(directory), ec);
   if (ec || !fs::exists(root_status)) {
     return absl::NotFoundError(
         absl::StrCat("bundle directory ", directory, " does not exist"));
@@ -39,13 +37,16 @@ absl::StatusOr<std::vector<policy::SourceFile>> ReadSourceDirectory(
     return absl::InvalidArgumentError(
         absl::StrCat(directory, " is not a directory"));
   }
+  // Resolve a symlinked root once, so that a symlink swap during the read
+  // cannot mix two revisions' files.
+  const fs::path root = fs::canonical(std::string(directory), ec);
+  if (ec) return FsError(std::string(directory), ec);
   std::vector<policy::SourceFile> files;
   size_t total = 0;
   auto options = fs::directory_options::follow_directory_symlink;
   fs::recursive_directory_iterator it(root, options, ec), end;
   if (ec) return FsError(root, ec);
   for (; it != end; it.increment(ec)) {
-    if (ec) return FsError(it->path(), ec);
     const fs::path& path = it->path();
     std::string name = path.filename().string();
     if (absl::StartsWith(name, ".")) {
@@ -68,17 +69,15 @@ absl::StatusOr<std::vector<policy::SourceFile>> ReadSourceDirectory(
       return absl::InvalidArgumentError(absl::StrCat(
           directory, ": bundle exceeds ", kMaxSourceBundleBytes, " bytes"));
     }
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream content;
-    content << in.rdbuf();
-    if (!in) {
-      return absl::InternalError(
-          absl::StrCat(path.string(), ": cannot read: ", std::strerror(errno)));
-    }
-    files.push_back({fs::relative(path, root, ec).generic_string(),
-                     std::move(content).str()});
+    auto content = ReadWholeFile(path.string(), kMaxSourceFileBytes);
+    if (!content.ok()) return content.status();
+    files.push_back(
+        {fs::relative(path, root, ec).generic_string(), *std::move(content)});
     if (ec) return FsError(path, ec);
   }
+  // A failed increment ends the loop as if the walk were complete: a
+  // partial read must not pass for the whole bundle.
+  if (ec) return FsError(root, ec);
   std::sort(files.begin(), files.end(),
             [](const policy::SourceFile& a, const policy::SourceFile& b) {
               return a.path < b.path;

@@ -118,16 +118,17 @@ void SourceWatcher::Run() {
     }
     int timeout_ms = -1;
     if (wake != absl::InfiniteFuture()) {
-      timeout_ms = static_cast<int>(std::max<int64_t>(
-          0, absl::ToInt64Milliseconds(wake - absl::Now()) + 1));
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(
+          absl::ToInt64Milliseconds(wake - absl::Now()) + 1, 0, 60'000));
     }
     int n = ::poll(fds.data(), fds.size(), timeout_ms);
     if (n > 0 && (fds[0].revents & POLLIN)) return;
     if (n > 0 && fds.size() > 1 && (fds[1].revents & POLLIN)) {
       while (::read(inotify_fd_, buf, sizeof(buf)) > 0) {
       }
-      pending_since = absl::Now();
-      continue;
+      // Debounce from the first event of a burst, so a steady stream of
+      // unrelated events in the directory cannot postpone a reload forever.
+      if (pending_since == absl::InfiniteFuture()) pending_since = absl::Now();
     }
     absl::Time now = absl::Now();
     bool debounced = pending_since != absl::InfiniteFuture() &&

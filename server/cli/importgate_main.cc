@@ -65,11 +65,16 @@ bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
         *error = absl::StrCat(name, " needs a value");
         return false;
       }
-      if (name == "--key") args->keys.push_back(value);
-      else if (name == "-o" || name == "--out") args->out = value;
-      else if (name == "--private") args->private_key = value;
-      else if (name == "--public") args->public_key = value;
-      else if (name == "--iso_codes_dir") args->iso_codes_dir = value;
+      if (name == "--key")
+        args->keys.push_back(value);
+      else if (name == "-o" || name == "--out")
+        args->out = value;
+      else if (name == "--private")
+        args->private_key = value;
+      else if (name == "--public")
+        args->public_key = value;
+      else if (name == "--iso_codes_dir")
+        args->iso_codes_dir = value;
       else {
         *error = absl::StrCat("unknown option ", name);
         return false;
@@ -102,7 +107,8 @@ int Build(const Args& args) {
   std::string artifact = bundle::PackArtifact(
       *files, snapshot.name, snapshot.revision, absl::Now(),
       absl::StrCat("importgate ", ImportgateVersion()));
-  if (absl::Status s = bundle::WriteFileAtomically(args.out, artifact); !s.ok()) {
+  if (absl::Status s = bundle::WriteFileAtomically(args.out, artifact);
+      !s.ok()) {
     return Fail(s);
   }
   std::cout << "built " << args.out << ": " << snapshot.name << " revision "
@@ -160,7 +166,8 @@ int Sign(const Args& args) {
     pv1::BundleSignatures old;
     if (google::protobuf::TextFormat::ParseFromString(*existing, &old)) {
       for (const auto& s : old.signatures()) {
-        if (s.key_id() != key->key_id() && s.content_digest() == m.content_digest()) {
+        if (s.key_id() != key->key_id() &&
+            s.content_digest() == m.content_digest()) {
           *signatures.add_signatures() = s;
         }
       }
@@ -196,8 +203,8 @@ int Verify(const Args& args) {
   auto candidate = bundle::LoadArtifactFile(args.positional[2], options);
   if (!candidate.ok()) return Fail(candidate.status());
   const auto& b = *candidate->bundle;
-  std::cout << "ok: " << b.snapshot->name << " revision " << b.snapshot->revision
-            << " " << b.digest << " ("
+  std::cout << "ok: " << b.snapshot->name << " revision "
+            << b.snapshot->revision << " " << b.digest << " ("
             << (args.keys.empty() ? "signature not checked: no --key"
                                   : "signature verified")
             << ", " << b.test_case_count << " test cases passed)\n";
@@ -209,7 +216,8 @@ int Generate(const Args& args) {
     std::cerr << kUsage;
     return 2;
   }
-  if (absl::Status s = bundle::GenerateKeyPair(args.private_key, args.public_key);
+  if (absl::Status s =
+          bundle::GenerateKeyPair(args.private_key, args.public_key);
       !s.ok()) {
     return Fail(s);
   }
@@ -232,7 +240,8 @@ int Main(int argc, char** argv) {
     if (p[1] == "sign") return Sign(args);
     if (p[1] == "verify") return Verify(args);
   }
-  if (p.size() == 2 && p[0] == "key" && p[1] == "generate") return Generate(args);
+  if (p.size() == 2 && p[0] == "key" && p[1] == "generate")
+    return Generate(args);
   std::cerr << kUsage;
   return 2;
 }

@@ -65,19 +65,35 @@ PolicyAdminService::PolicyAdminService(const bundle::PolicyStore* store,
       server_version_(std::move(server_version)) {}
 
 PolicyAdminService::~PolicyAdminService() {
-  std::vector<std::thread> workers;
   {
     absl::MutexLock lock(&mu_);
-    workers.swap(workers_);
+    stopping_ = true;
   }
-  for (std::thread& t : workers) t.join();
+  if (worker_.joinable()) worker_.join();
 }
 
 void PolicyAdminService::RunOnWorker(std::function<void()> work) {
   absl::MutexLock lock(&mu_);
-  // Reap finished workers' handles lazily: joining a finished thread is
-  // immediate, and admin calls are rare.
-  workers_.emplace_back(std::move(work));
+  queue_.push_back(std::move(work));
+  if (!worker_.joinable()) worker_ = std::thread([this] { WorkerLoop(); });
+}
+
+void PolicyAdminService::WorkerLoop() {
+  while (true) {
+    std::function<void()> work;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](PolicyAdminService* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return s->stopping_ || !s->queue_.empty();
+          },
+          this));
+      if (queue_.empty()) return;  // stopping, nothing left
+      work = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    work();
+  }
 }
 
 grpc::ServerUnaryReactor* PolicyAdminService::Reload(
@@ -96,7 +112,8 @@ grpc::ServerUnaryReactor* PolicyAdminService::Reload(
 }
 
 grpc::ServerUnaryReactor* PolicyAdminService::Rollback(
-    grpc::CallbackServerContext* context, const adminv1::RollbackRequest* request,
+    grpc::CallbackServerContext* context,
+    const adminv1::RollbackRequest* request,
     adminv1::RollbackResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (manager_ == nullptr) {

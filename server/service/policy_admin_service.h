@@ -1,13 +1,14 @@
 // PolicyAdminService: the operator API's gRPC adapter. GetStatus reads the
-// PolicyStore; Reload and Rollback call the BundleManager on a worker
-// thread (a reload compiles a bundle, which must not block a gRPC callback
-// thread) and finish the call from there.
+// PolicyStore; Reload and Rollback call the BundleManager on the service's
+// one worker thread, in order (a reload compiles a bundle, which must not
+// block a gRPC callback thread), and finish the call from there.
 //
 // Thread safety: handlers run concurrently. The destructor joins the
 // workers, so destroy the service after the server has shut down.
 #ifndef IMPORTGATE_SERVER_SERVICE_POLICY_ADMIN_SERVICE_H_
 #define IMPORTGATE_SERVER_SERVICE_POLICY_ADMIN_SERVICE_H_
 
+#include <deque>
 #include <functional>
 #include <string>
 #include <thread>
@@ -15,7 +16,6 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-
 #include "importgate/admin/v1/policy_admin.grpc.pb.h"
 #include "server/bundle/manager.h"
 #include "server/bundle/policy_store.h"
@@ -28,7 +28,8 @@ class PolicyAdminService final
   // `store` and `manager` must outlive the service; `manager` may be null
   // (Reload and Rollback then answer FAILED_PRECONDITION).
   PolicyAdminService(const bundle::PolicyStore* store,
-                     bundle::BundleManager* manager, std::string server_version);
+                     bundle::BundleManager* manager,
+                     std::string server_version);
   ~PolicyAdminService() override;
 
   grpc::ServerUnaryReactor* GetStatus(
@@ -47,14 +48,17 @@ class PolicyAdminService final
       importgate::admin::v1::RollbackResponse* response) override;
 
  private:
-  // Runs `work` on a worker thread; it must Finish the call.
+  // Queues `work` for the worker thread; it must Finish the call.
   void RunOnWorker(std::function<void()> work);
+  void WorkerLoop();
 
   const bundle::PolicyStore* const store_;
   bundle::BundleManager* const manager_;
   const std::string server_version_;
   absl::Mutex mu_;
-  std::vector<std::thread> workers_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread worker_;  // started on first use
 };
 
 }  // namespace importgate::service

@@ -151,13 +151,15 @@ TEST_F(ManagerTest, RestartWithBrokenOrMissingSourceServesLastKnownGood) {
   EXPECT_FALSE(status.last_attempt->activated);
   EXPECT_EQ(status.last_attempt->source, source_);
   EXPECT_THAT(status.last_attempt->error, HasSubstr("bad magic"));
-  EXPECT_THAT(status.active->bundle->source, HasSubstr("/state/bundles/test-2.igb"));
+  EXPECT_THAT(status.active->bundle->source,
+              HasSubstr("/state/bundles/test-2.igb"));
 
   fs::remove(source_);
   NewReplica();
   ASSERT_TRUE(manager_->Start().ok());
   EXPECT_EQ(ActiveRevision(), 2u);
-  EXPECT_THAT(store_->Status().last_attempt->error, HasSubstr("does not exist"));
+  EXPECT_THAT(store_->Status().last_attempt->error,
+              HasSubstr("does not exist"));
 }
 
 TEST_F(ManagerTest, RollbackReactivatesAndRefusesTheBadRevisionUntilANewerOne) {
@@ -210,10 +212,38 @@ TEST_F(ManagerTest, SymlinkSwapOfASourceDirectoryIsActivated) {
   fs::remove_all(v2);
 }
 
+// Regression: a restart used to accept any valid source revision, so one
+// older than the persisted last known good silently rolled policy back.
+TEST_F(ManagerTest, RestartRefusesASourceOlderThanTheLastKnownGood) {
+  Publish(3);
+  ASSERT_TRUE(manager_->Start().ok());
+  Publish(2);
+  NewReplica();
+  ASSERT_TRUE(manager_->Start().ok());
+  EXPECT_EQ(ActiveRevision(), 3u);
+  EXPECT_THAT(store_->Status().last_attempt->error,
+              HasSubstr("older than the last known good revision 3"));
+}
+
+TEST_F(ManagerTest, AllowRollbackOptionAppliesToEveryReload) {
+  Publish(3);
+  ASSERT_TRUE(manager_->Start().ok());
+  manager_.reset();
+  ManagerOptions options;
+  options.source = source_;
+  options.allow_rollback = true;
+  options.source_options.iso_codes = it::RealIsoCodes();
+  manager_ = std::make_unique<BundleManager>(store_.get(), &clock_, options);
+  Publish(2);
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kActivated);
+  EXPECT_EQ(ActiveRevision(), 2u);
+}
+
 TEST_F(ManagerTest, RollbackErrors) {
   Publish(1);
   ASSERT_TRUE(manager_->Start().ok());
-  EXPECT_EQ(manager_->Rollback(99).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager_->Rollback(99).status().code(),
+            absl::StatusCode::kNotFound);
   NewReplica(/*state_dir=*/"");
   ASSERT_TRUE(manager_->Start().ok());
   EXPECT_EQ(manager_->Rollback(1).status().code(),
@@ -256,12 +286,14 @@ TEST_F(ManagerTest, SignedSourcesAreVerifiedAndUnsignedRefused) {
   ASSERT_TRUE(signing.ok());
   auto unpacked = UnpackArtifact(it::PackedSmallBundle(1));
   ASSERT_TRUE(unpacked.ok());
-  auto signature = signing->Sign("test", 1, unpacked->manifest.content_digest());
+  auto signature =
+      signing->Sign("test", 1, unpacked->manifest.content_digest());
   ASSERT_TRUE(signature.ok());
   importgate::policy::v1::BundleSignatures signatures;
   *signatures.add_signatures() = *signature;
   ASSERT_TRUE(
-      WriteFileAtomically(source_ + ".sig", signatures.ShortDebugString()).ok());
+      WriteFileAtomically(source_ + ".sig", signatures.ShortDebugString())
+          .ok());
   EXPECT_TRUE(manager_->Start().ok());
   EXPECT_EQ(ActiveRevision(), 1u);
   // The signature travels with the persisted copy.

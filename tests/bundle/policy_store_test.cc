@@ -85,6 +85,20 @@ TEST_F(PolicyStoreTest, OlderOrEqualRevisionIsRefusedUnlessRollback) {
   EXPECT_EQ(store_.Current()->snapshot->revision, 4u);
 }
 
+TEST_F(PolicyStoreTest, AnotherBundleNameIsRefusedUnlessAskedFor) {
+  ASSERT_TRUE(store_.Activate(Bundle(1)).ok());
+  std::string manifest = it::TestManifest(2);
+  manifest.replace(manifest.find("\"test\""), 6, "\"other\"");
+  auto other = LoadBundle("other", it::BundleFiles(manifest, kRules),
+                          it::RealIsoCodes());
+  ASSERT_TRUE(other.ok()) << other.status();
+  absl::Status s = store_.Activate(*other);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("differs from the active bundle"));
+  EXPECT_EQ(store_.Current()->snapshot->name, "test");
+  EXPECT_TRUE(store_.Activate(*other, {.allow_rollback = true}).ok());
+}
+
 TEST_F(PolicyStoreTest, HistoryIsNewestFirstAndBounded) {
   for (uint64_t r = 1; r <= 5; ++r)
     ASSERT_TRUE(store_.Activate(Bundle(r)).ok());

@@ -55,7 +55,8 @@ class WatcherTest : public ::testing::Test {
     options.use_inotify = inotify;
     options.poll_interval = poll;
     options.debounce = absl::Milliseconds(20);
-    watcher_ = std::make_unique<SourceWatcher>(options, [this] { counter_.Bump(); });
+    watcher_ =
+        std::make_unique<SourceWatcher>(options, [this] { counter_.Bump(); });
     ASSERT_TRUE(watcher_->Start().ok());
   }
 
@@ -89,7 +90,8 @@ TEST_F(WatcherTest, FileEditInsideASourceDirectoryIsNoticed) {
   fs::create_directories(dir_ + "/src/rules");
   std::ofstream(dir_ + "/src/rules/r.textproto") << "# v1";
   Watch(dir_ + "/src", /*inotify=*/true, absl::ZeroDuration());
-  ASSERT_TRUE(WriteFileAtomically(dir_ + "/src/rules/r.textproto", "# v2").ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(dir_ + "/src/rules/r.textproto", "# v2").ok());
   EXPECT_TRUE(counter_.WaitFor(1));
 }
 

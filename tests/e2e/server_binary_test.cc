@@ -159,6 +159,27 @@ TEST_F(ServerBinaryTest, AdminStatusAndGracefulStopOnSigterm) {
   EXPECT_THAT(server_->output(), HasSubstr("stopped"));
 }
 
+// Regression: --verify_key in a form Abseil accepts but the server's own
+// scan did not (single dash) used to switch signatures off silently.
+TEST(ServerBinaryRefusalTest, VerifyKeyInAnyFlagFormRequiresSignatures) {
+  namespace fs = std::filesystem;
+  fs::path dir =
+      fs::temp_directory_path() / absl::StrCat("importgate-key-", getpid());
+  fs::create_directories(dir);
+  ServerProcess keygen(
+      {"key", "generate", "--private", (dir / "k.pem").string(), "--public",
+       (dir / "p.pem").string()},
+      IMPORTGATE_TOOL_BINARY);
+  ASSERT_EQ(keygen.Stop(0), 0) << keygen.output();
+  // The default bundle is a source directory: unsigned by nature.
+  ServerProcess server(
+      {"--listen=127.0.0.1:0", "-verify_key=" + (dir / "p.pem").string()});
+  EXPECT_EQ(server.Stop(0), 1);
+  EXPECT_THAT(server.output(), HasSubstr("signatures required"));
+  EXPECT_THAT(server.output(), HasSubstr("cannot be signed"));
+  fs::remove_all(dir);
+}
+
 TEST(ServerBinaryRefusalTest, RefusesABundleWhoseTestsFail) {
   namespace fs = std::filesystem;
   fs::path dir =

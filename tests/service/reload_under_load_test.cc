@@ -28,7 +28,8 @@ TEST(ReloadUnderLoadTest, NoFailedCallsAndRevisionsOnlyMoveForward) {
   constexpr uint64_t kLastRevision = 10;
   std::string dir = it::WriteBundleDirectory({});
   std::string source = dir + "/bundle.igb";
-  ASSERT_TRUE(bundle::WriteFileAtomically(source, it::PackedSmallBundle(1)).ok());
+  ASSERT_TRUE(
+      bundle::WriteFileAtomically(source, it::PackedSmallBundle(1)).ok());
   it::FakeClock clock(absl::FromUnixSeconds(1'705'000'000));
   bundle::PolicyStore store(&clock);
   bundle::ManagerOptions options;
@@ -37,7 +38,8 @@ TEST(ReloadUnderLoadTest, NoFailedCallsAndRevisionsOnlyMoveForward) {
   bundle::BundleManager manager(&store, &clock, options);
   ServerOptions server_options;
   server_options.listen_address = "127.0.0.1:0";
-  auto server = ImportgateServer::Start(server_options, &store, &clock, &manager);
+  auto server =
+      ImportgateServer::Start(server_options, &store, &clock, &manager);
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_TRUE(manager.Start().ok());
 
@@ -56,9 +58,9 @@ TEST(ReloadUnderLoadTest, NoFailedCallsAndRevisionsOnlyMoveForward) {
   std::vector<std::thread> clients;
   for (int i = 0; i < kClients; ++i) {
     clients.emplace_back([&, i] {
-      auto stub = v1::ImportPolicyService::NewStub(grpc::CreateChannel(
-          absl::StrCat("127.0.0.1:", (*server)->port()),
-          grpc::InsecureChannelCredentials()));
+      auto stub = v1::ImportPolicyService::NewStub(
+          grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                              grpc::InsecureChannelCredentials()));
       ClientLog& log = logs[i];
       do {
         grpc::ClientContext context;

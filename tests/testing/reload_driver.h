@@ -42,7 +42,8 @@ inline std::set<uint64_t> PublishRevisions(bundle::BundleManager* manager,
         break;
     }
     EXPECT_TRUE(bundle::WriteFileAtomically(source, bad).ok());
-    EXPECT_EQ(manager->Reload().outcome, bundle::ReloadResult::Outcome::kRefused)
+    EXPECT_EQ(manager->Reload().outcome,
+              bundle::ReloadResult::Outcome::kRefused)
         << "bad candidate before revision " << r;
     EXPECT_TRUE(bundle::WriteFileAtomically(source, good).ok());
     bundle::ReloadResult result = manager->Reload();

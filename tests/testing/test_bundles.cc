@@ -59,7 +59,10 @@ std::vector<policy::SourceFile> SmallBundle(uint64_t revision,
       effect: EFFECT_DENY
       reason_code: "CLOSED"
       message: "closed"
-      match { hs_codes: [ "6109" ] seller_kinds: [ SELLER_KIND_CROSS_BORDER ] }
+      match {
+        hs_codes: [ "6109" ]
+        seller_kinds: [ SELLER_KIND_CROSS_BORDER ]
+      }
     }
   )pb";
   std::string test = absl::StrCat(
@@ -68,8 +71,9 @@ std::vector<policy::SourceFile> SmallBundle(uint64_t revision,
       "  request {\n    item { hs_code: \"6109.10\" }\n",
       "    seller { kind: SELLER_KIND_CROSS_BORDER }\n",
       "    destination_country: \"ID\"\n    channel: CHANNEL_CHECKOUT\n  }\n",
-      failing_test ? "  expect_effect: EFFECT_ALLOW\n"
-                   : "  expect_effect: EFFECT_DENY\n  expect_rule_id: \"deny-tees\"\n",
+      failing_test
+          ? "  expect_effect: EFFECT_ALLOW\n"
+          : "  expect_effect: EFFECT_DENY\n  expect_rule_id: \"deny-tees\"\n",
       "}\n");
   return BundleFiles(TestManifest(revision), kRules, test);
 }
