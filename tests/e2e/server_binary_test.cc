@@ -159,6 +159,42 @@ TEST_F(ServerBinaryTest, AdminStatusAndGracefulStopOnSigterm) {
   EXPECT_THAT(server_->output(), HasSubstr("stopped"));
 }
 
+// The client examples, run as their own processes against the server.
+TEST_F(ServerBinaryTest,
+       ListingExampleFailsOpenAndCheckoutExampleChecksTheCart) {
+  std::string target = absl::StrCat("--target=127.0.0.1:", port_);
+  ServerProcess listing({target}, IMPORTGATE_LISTING_EXAMPLE);
+  EXPECT_EQ(listing.Stop(0), 0) << listing.output();
+  EXPECT_THAT(listing.output(),
+              HasSubstr("TEE-CN-1: BLOCKED CROSS_BORDER_CATEGORY_CLOSED"));
+  EXPECT_THAT(listing.output(),
+              HasSubstr("TEE-ID-1: PUBLISHED (NO_RULE_MATCHED"));
+  EXPECT_THAT(listing.output(),
+              HasSubstr("TEE-CN-2: BLOCKED CROSS_BORDER_CATEGORY_CLOSED rule="
+                        "id-2021-cross-border-textiles-apparel (cache)"));
+
+  ServerProcess checkout({target}, IMPORTGATE_CHECKOUT_EXAMPLE);
+  EXPECT_EQ(checkout.Stop(0), 0) << checkout.output();
+  EXPECT_THAT(checkout.output(), HasSubstr("LAMP-1: OK revision 1"));
+  EXPECT_THAT(checkout.output(),
+              HasSubstr("MUG-1: BLOCKED CROSS_BORDER_BELOW_MIN_PRICE"));
+  EXPECT_THAT(checkout.output(), HasSubstr("cart: REFUSE PAYMENT"));
+
+  // With the server gone, listing fails open and checkout fails closed.
+  EXPECT_EQ(server_->Stop(SIGTERM), 0);
+  ServerProcess listing_down({target}, IMPORTGATE_LISTING_EXAMPLE);
+  EXPECT_EQ(listing_down.Stop(0), 0);
+  EXPECT_THAT(
+      listing_down.output(),
+      HasSubstr("TEE-CN-1: PUBLISHED (IMPORTGATE_UNAVAILABLE_FAIL_OPEN"));
+  ServerProcess checkout_down({target}, IMPORTGATE_CHECKOUT_EXAMPLE);
+  EXPECT_EQ(checkout_down.Stop(0), 0);
+  EXPECT_THAT(
+      checkout_down.output(),
+      HasSubstr(
+          "LAMP-1: BLOCKED IMPORTGATE_UNAVAILABLE_FAIL_CLOSED (fallback)"));
+}
+
 // Regression: --verify_key in a form Abseil accepts but the server's own
 // scan did not (single dash) used to switch signatures off silently.
 TEST(ServerBinaryRefusalTest, VerifyKeyInAnyFlagFormRequiresSignatures) {

@@ -1,0 +1,339 @@
+// The client SDK against servers on ephemeral ports: scripted fakes for
+// failures, and the real importgate server where semantics matter.
+#include "importgate/client/client.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/app/server.h"
+#include "server/bundle/loader.h"
+#include "server/bundle/policy_store.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_policy_server.h"
+#include "tests/testing/test_bundles.h"
+
+namespace importgate::client {
+namespace {
+
+namespace it = ::importgate::testing;
+namespace v1 = ::importgate::v1;
+using ::testing::HasSubstr;
+using Source = DecisionResult::Source;
+
+v1::IsImportAllowedRequest Request(const std::string& sku = "SKU-1",
+                                   const std::string& hs = "6109.10") {
+  v1::IsImportAllowedRequest r;
+  r.mutable_item()->set_sku(sku);
+  r.mutable_item()->set_hs_code(hs);
+  r.mutable_seller()->set_kind(v1::SELLER_KIND_CROSS_BORDER);
+  r.set_destination_country("ID");
+  r.set_channel(v1::CHANNEL_CHECKOUT);
+  return r;
+}
+
+ClientOptions Options(const std::string& target) {
+  ClientOptions o;
+  o.target = target;
+  o.deadline = absl::Seconds(5);  // generous: tests assert outcomes, not time
+  return o;
+}
+
+// A real importgate server over SmallBundle(revision).
+struct RealServer {
+  explicit RealServer(uint64_t revision) {
+    auto bundle = bundle::LoadBundle("mem", it::SmallBundle(revision),
+                                     it::RealIsoCodes());
+    EXPECT_TRUE(bundle.ok()) << bundle.status();
+    EXPECT_TRUE(store.Activate(*bundle).ok());
+    app::ServerOptions options;
+    options.listen_address = "127.0.0.1:0";
+    server = *app::ImportgateServer::Start(options, &store, &clock);
+  }
+  std::string address() const {
+    return absl::StrCat("127.0.0.1:", server->port());
+  }
+  it::FakeClock clock{absl::FromUnixSeconds(1'705'000'000)};
+  bundle::PolicyStore store{&clock};
+  std::unique_ptr<app::ImportgateServer> server;
+};
+
+TEST(ClientOptionsTest, BadOptionsAreInvalidArgument) {
+  ClientOptions o;
+  o.target = "";
+  EXPECT_EQ(Client::Create(o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o = Options("127.0.0.1:1");
+  o.max_attempts = 0;
+  EXPECT_THAT(Client::Create(o).status().message(), HasSubstr("max_attempts"));
+  o = Options("127.0.0.1:1");
+  o.deadline = absl::ZeroDuration();
+  EXPECT_THAT(Client::Create(o).status().message(), HasSubstr("deadline"));
+  o = Options("");
+  o.replicas = {"127.0.0.1"};
+  EXPECT_THAT(Client::Create(o).status().message(), HasSubstr("replicas"));
+}
+
+TEST(ClientTest, DecidesAgainstTheRealServer) {
+  RealServer server(4);
+  auto client = Client::Create(Options(server.address()));
+  ASSERT_TRUE(client.ok());
+  auto deny = client->IsImportAllowed(Request());
+  ASSERT_TRUE(deny.ok()) << deny.status();
+  EXPECT_FALSE(deny->allowed());
+  EXPECT_EQ(deny->decision.rule_id(), "deny-tees");
+  EXPECT_EQ(deny->bundle.revision(), 4u);
+  EXPECT_EQ(deny->source, Source::kServer);
+  EXPECT_EQ(deny->sku, "SKU-1");
+  EXPECT_EQ(client->highest_revision_seen(), 4u);
+}
+
+TEST(ClientTest, InvalidRequestIsAnErrorNeverAFallback) {
+  RealServer server(1);
+  auto client = Client::Create(Options(server.address()));
+  v1::IsImportAllowedRequest bad = Request();
+  bad.set_destination_country("XX");
+  auto result = client->IsImportAllowed(bad);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(result.status().message(), HasSubstr("destination_country"));
+}
+
+TEST(ClientTest, NoServerListeningGivesTheFailureModesDecision) {
+  // A port nothing listens on.
+  it::FakePolicyServer gone(1);
+  std::string address = gone.address();
+  gone.Stop();
+  auto client = Client::Create(Options(address));
+  auto closed = client->IsImportAllowed(Request());
+  ASSERT_TRUE(closed.ok());
+  EXPECT_EQ(closed->source, Source::kFallback);
+  EXPECT_FALSE(closed->allowed());
+  EXPECT_EQ(closed->decision.reason_code(), kFailClosedReason);
+  EXPECT_THAT(closed->fallback_cause, HasSubstr("UNAVAILABLE"));
+  EXPECT_EQ(closed->sku, "SKU-1");
+
+  CallOptions open;
+  open.failure_mode = FailureMode::kFailOpen;
+  auto allowed = client->IsImportAllowed(Request(), open);
+  ASSERT_TRUE(allowed.ok());
+  EXPECT_EQ(allowed->source, Source::kFallback);
+  EXPECT_TRUE(allowed->allowed());
+  EXPECT_EQ(allowed->decision.reason_code(), kFailOpenReason);
+}
+
+TEST(ClientTest, DeadlineExceededFallsBack) {
+  it::FakePolicyServer slow(1);
+  slow.set_delay(absl::Milliseconds(500));
+  ClientOptions o = Options(slow.address());
+  o.deadline = absl::Milliseconds(50);
+  auto client = Client::Create(o);
+  auto result = client->IsImportAllowed(Request());
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->source, Source::kFallback);
+  EXPECT_THAT(result->fallback_cause, HasSubstr("DEADLINE_EXCEEDED"));
+  EXPECT_EQ(slow.calls(), 1);  // a deadline is not retried
+}
+
+TEST(ClientTest, RetriesUnavailableThenSucceeds) {
+  it::FakePolicyServer flaky(1);
+  flaky.FailFirst(2, grpc::StatusCode::UNAVAILABLE);
+  auto client = Client::Create(Options(flaky.address()));
+  auto result = client->IsImportAllowed(Request());
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->source, Source::kServer);
+  EXPECT_EQ(flaky.calls(), 3);
+}
+
+TEST(ClientTest, RetriesStopAtMaxAttemptsAndDoNotRetryOtherErrors) {
+  it::FakePolicyServer flaky(1);
+  flaky.FailFirst(10, grpc::StatusCode::UNAVAILABLE);
+  ClientOptions o = Options(flaky.address());
+  o.max_attempts = 2;
+  auto client = Client::Create(o);
+  auto result = client->IsImportAllowed(Request());
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->source, Source::kFallback);
+  EXPECT_EQ(flaky.calls(), 2);
+
+  it::FakePolicyServer broken(1);
+  broken.FailFirst(10, grpc::StatusCode::INTERNAL);
+  auto client2 = Client::Create(Options(broken.address()));
+  auto r2 = client2->IsImportAllowed(Request());
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->source, Source::kFallback);
+  EXPECT_EQ(broken.calls(), 1);
+}
+
+TEST(ClientCacheTest, HitsExpireAndFlushOnANewRevision) {
+  it::FakePolicyServer server(1);
+  server.set_ttl_seconds(30);
+  it::FakeClock clock(absl::FromUnixSeconds(1'000'000));
+  ClientOptions o = Options(server.address());
+  o.cache_max_entries = 100;
+  o.clock = [&clock] { return clock.Now(); };
+  auto client = Client::Create(o);
+
+  ASSERT_EQ(client->IsImportAllowed(Request("A")).value().source,
+            Source::kServer);
+  // Same item, another sku and dotted differently: a hit, with its own sku.
+  auto hit = client->IsImportAllowed(Request("B", "610910"));
+  ASSERT_TRUE(hit.ok());
+  EXPECT_EQ(hit->source, Source::kCache);
+  EXPECT_EQ(hit->sku, "B");
+  EXPECT_EQ(server.calls(), 1);
+  // Another item misses.
+  EXPECT_EQ(client->IsImportAllowed(Request("C", "9405")).value().source,
+            Source::kServer);
+  // bypass_cache goes to the server.
+  CallOptions bypass;
+  bypass.bypass_cache = true;
+  EXPECT_EQ(client->IsImportAllowed(Request("A"), bypass).value().source,
+            Source::kServer);
+  int calls = server.calls();
+
+  clock.Set(clock.Now() + absl::Seconds(31));  // past the TTL
+  EXPECT_EQ(client->IsImportAllowed(Request("A")).value().source,
+            Source::kServer);
+  EXPECT_EQ(server.calls(), calls + 1);
+  EXPECT_EQ(client->IsImportAllowed(Request("A")).value().source,
+            Source::kCache);
+
+  // A response from a newer revision empties the cache.
+  server.set_revision(2);
+  EXPECT_EQ(client->IsImportAllowed(Request("C", "9405"), bypass)
+                .value()
+                .bundle.revision(),
+            2u);
+  auto after = client->IsImportAllowed(Request("A"));
+  EXPECT_EQ(after->source, Source::kServer);
+  EXPECT_EQ(after->bundle.revision(), 2u);
+}
+
+TEST(ClientCacheTest, ZeroTtlIsNotCachedAndFallbacksNeverAre) {
+  it::FakePolicyServer server(1);
+  server.set_ttl_seconds(0);
+  ClientOptions o = Options(server.address());
+  o.cache_max_entries = 100;
+  auto client = Client::Create(o);
+  client->IsImportAllowed(Request()).value();
+  EXPECT_EQ(client->IsImportAllowed(Request()).value().source, Source::kServer);
+
+  server.Stop();
+  auto fallback = client->IsImportAllowed(Request());
+  EXPECT_EQ(fallback->source, Source::kFallback);
+  EXPECT_EQ(client->IsImportAllowed(Request())->source, Source::kFallback);
+}
+
+TEST(ClientTest, NeverMovesBackToAnOlderRevisionAcrossReplicas) {
+  RealServer older(1), newer(2);
+  ClientOptions o = Options("");
+  o.replicas = {older.address(), newer.address()};
+  o.max_attempts = 5;
+  auto client = Client::Create(o);
+  bool seen_newer = false;
+  for (int i = 0; i < 40; ++i) {
+    auto r = client->IsImportAllowed(Request());
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->source, Source::kServer) << r->fallback_cause;
+    if (seen_newer) {
+      ASSERT_EQ(r->bundle.revision(), 2u);
+    }
+    seen_newer |= r->bundle.revision() == 2u;
+  }
+  EXPECT_TRUE(seen_newer);
+  EXPECT_EQ(client->highest_revision_seen(), 2u);
+}
+
+TEST(ClientTest, RoundRobinSurvivesAReplicaKilledMidRun) {
+  auto a = std::make_unique<it::FakePolicyServer>(1);
+  it::FakePolicyServer b(1), c(1);
+  ClientOptions o = Options("");
+  o.replicas = {a->address(), b.address(), c.address()};
+  auto client = Client::Create(o);
+  for (int i = 0; i < 300; ++i) {
+    if (i == 100) a.reset();  // killed mid-run
+    auto r = client->IsImportAllowed(Request());
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->source, Source::kServer)
+        << "call " << i << ": " << r->fallback_cause;
+  }
+  // Every replica took a share before the kill.
+  EXPECT_GT(b.calls(), 0);
+  EXPECT_GT(c.calls(), 0);
+}
+
+TEST(ClientBatchTest, CachedItemsAreAnsweredLocallyAndErrorsStayPerItem) {
+  it::FakePolicyServer server(3);
+  ClientOptions o = Options(server.address());
+  o.cache_max_entries = 100;
+  auto client = Client::Create(o);
+  client->IsImportAllowed(Request("cached", "4202")).value();
+  std::vector<v1::IsImportAllowedRequest> cart = {
+      Request("x1", "6109"), Request("cached-again", "4202"),
+      Request("x2", "bad")};
+  auto results = client->BatchIsImportAllowed(cart);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 3u);
+  EXPECT_EQ((*results)[0]->source, Source::kServer);
+  EXPECT_EQ((*results)[0]->sku, "x1");
+  EXPECT_EQ((*results)[1]->source, Source::kCache);
+  EXPECT_EQ((*results)[1]->sku, "cached-again");
+  EXPECT_EQ((*results)[2].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(server.calls(), 2);  // one unary, one batch of two
+
+  EXPECT_EQ(client->BatchIsImportAllowed({}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ClientBatchTest, UnreachableServerFailsClosedPerItem) {
+  it::FakePolicyServer gone(1);
+  std::string address = gone.address();
+  gone.Stop();
+  auto client = Client::Create(Options(address));
+  auto results = client->BatchIsImportAllowed({Request("a"), Request("b")});
+  ASSERT_TRUE(results.ok());
+  for (const auto& r : *results) {
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->source, Source::kFallback);
+    EXPECT_FALSE(r->allowed());
+  }
+  EXPECT_EQ((*results)[1]->sku, "b");
+}
+
+TEST(ClientAsyncTest, ManyConcurrentCallsAllComplete) {
+  RealServer server(1);
+  ClientOptions o = Options(server.address());
+  o.cache_max_entries = 1000;
+  auto client = Client::Create(o);
+  constexpr int kThreads = 8, kPerThread = 100;
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0, failed = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        client->IsImportAllowedAsync(
+            Request(absl::StrCat(t, "-", i), i % 2 ? "6109" : "9405"),
+            [&](absl::StatusOr<DecisionResult> r) {
+              std::lock_guard<std::mutex> lock(mu);
+              if (!r.ok() || r->source == Source::kFallback) ++failed;
+              ++done;
+              cv.notify_all();
+            });
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30),
+                          [&] { return done == kThreads * kPerThread; }));
+  EXPECT_EQ(failed, 0);
+}
+
+}  // namespace
+}  // namespace importgate::client
