@@ -120,18 +120,32 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
   }
   uint64_t highest_revision() const { return highest_revision_.load(); }
 
+  // A fresh cached decision for `request`, or nullopt; `key` receives the
+  // request's cache key ("" without a cache) for a later Remember().
+  std::optional<DecisionResult> CacheLookup(
+      const v1::IsImportAllowedRequest& request, const CallOptions& call,
+      std::string* key) {
+    if (cache_ == nullptr) return std::nullopt;
+    *key = DecisionCache::Key(request);
+    if (call.bypass_cache) return std::nullopt;
+    auto hit = cache_->Lookup(*key, Now(), highest_revision());
+    if (hit == nullptr) return std::nullopt;
+    return FromCache(*hit, request.item().sku());
+  }
+
   void Unary(v1::IsImportAllowedRequest request, const CallOptions& call,
              Client::Callback done) {
     std::string key;
-    if (cache_ != nullptr) {
-      key = DecisionCache::Key(request);
-      if (!call.bypass_cache) {
-        if (auto hit = cache_->Lookup(key, Now(), highest_revision())) {
-          done(FromCache(*hit, request.item().sku()));
-          return;
-        }
-      }
+    if (auto hit = CacheLookup(request, call, &key)) {
+      done(*std::move(hit));
+      return;
     }
+    Send(std::move(request), std::move(key), call, std::move(done));
+  }
+
+  // The RPC part of Unary, for a request the cache did not answer.
+  void Send(v1::IsImportAllowedRequest request, std::string key,
+            const CallOptions& call, Client::Callback done) {
     request.set_min_bundle_revision(
         std::max(request.min_bundle_revision(), highest_revision()));
     const FailureMode mode = call.failure_mode.value_or(options_.failure_mode);
@@ -363,11 +377,16 @@ absl::StatusOr<Client> Client::Create(ClientOptions options) {
 absl::StatusOr<DecisionResult> Client::IsImportAllowed(
     const importgate::v1::IsImportAllowedRequest& request,
     const CallOptions& options) const {
+  // A cache hit answers on this thread, with no promise or future.
+  std::string key;
+  if (auto hit = impl_->CacheLookup(request, options, &key))
+    return *std::move(hit);
   std::promise<absl::StatusOr<DecisionResult>> promise;
   auto future = promise.get_future();
-  impl_->Unary(request, options, [&promise](absl::StatusOr<DecisionResult> r) {
-    promise.set_value(std::move(r));
-  });
+  impl_->Send(request, std::move(key), options,
+              [&promise](absl::StatusOr<DecisionResult> r) {
+                promise.set_value(std::move(r));
+              });
   return future.get();
 }
 

@@ -1,10 +1,11 @@
 #include "client/internal/decision_cache.h"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "absl/hash/hash.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "absl/strings/str_cat.h"
 
 namespace importgate::client::internal {
 
@@ -14,17 +15,43 @@ DecisionCache::DecisionCache(size_t max_entries)
 
 std::string DecisionCache::Key(
     const importgate::v1::IsImportAllowedRequest& request) {
-  importgate::v1::IsImportAllowedRequest normalised = request;
-  normalised.mutable_item()->clear_sku();
-  normalised.clear_min_bundle_revision();
-  std::string* hs = normalised.mutable_item()->mutable_hs_code();
-  hs->erase(std::remove(hs->begin(), hs->end(), '.'), hs->end());
+  // Every field that can change a decision, each length-prefixed, in one
+  // allocation; not the sku, the seller id or min_bundle_revision. Built by
+  // hand rather than by copying and serialising the request: this runs on
+  // every cache hit.
+  const auto& item = request.item();
+  const auto& price = item.unit_price();
+  const auto& when = request.evaluation_time();
   std::string key;
-  {
-    google::protobuf::io::StringOutputStream stream(&key);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);  // map order
-    normalised.SerializeToCodedStream(&coded);
+  key.reserve(96);
+  auto field = [&key](absl::string_view value) {
+    absl::StrAppend(&key, value.size(), ":", value, ";");
+  };
+  std::string hs;
+  hs.reserve(item.hs_code().size());
+  for (char c : item.hs_code()) {
+    if (c != '.') hs.push_back(c);
+  }
+  field(hs);
+  field(item.category());
+  field(item.origin_country());
+  field(price.currency_code());
+  absl::StrAppend(&key, item.has_unit_price() ? "p" : "-", price.units(), ".",
+                  price.nanos(), ";", item.quantity(), ";",
+                  static_cast<int>(request.seller().kind()), ";");
+  field(request.seller().country());
+  field(request.destination_country());
+  absl::StrAppend(&key, static_cast<int>(request.channel()), ";",
+                  request.has_evaluation_time() ? "t" : "-", when.seconds(),
+                  ".", when.nanos(), ";");
+  if (request.attributes_size() > 0) {
+    std::vector<std::pair<absl::string_view, absl::string_view>> attributes(
+        request.attributes().begin(), request.attributes().end());
+    std::sort(attributes.begin(), attributes.end());
+    for (const auto& [k, v] : attributes) {
+      field(k);
+      field(v);
+    }
   }
   return key;
 }

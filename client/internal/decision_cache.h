@@ -24,9 +24,9 @@ class DecisionCache {
  public:
   explicit DecisionCache(size_t max_entries);
 
-  // The cache key of a request: the request with what does not change the
-  // decision removed (sku, min_bundle_revision) and the HS code's dots
-  // dropped, serialised deterministically.
+  // The cache key of a request: every field that can change the decision
+  // (not the sku, the seller id or min_bundle_revision), with the HS code's
+  // dots dropped and the attributes sorted.
   static std::string Key(const importgate::v1::IsImportAllowedRequest& request);
 
   // The cached decision for `key` if it is still fresh at `now` and comes
