@@ -21,6 +21,7 @@ PACKAGES=(
   libprotobuf-dev libabsl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iso-codes grpc-proto
+  bazel-bootstrap bazel-platforms bazel-rules-java
 )
 
 log() { printf 'dev.sh: %s\n' "$*" >&2; }
@@ -43,18 +44,23 @@ install_deps() {
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
-  # buf (protos lint), from the npm registry into the build tree.
-  if [ ! -x "$BUILD_DIR/tools/node_modules/.bin/buf" ]; then
-    log "installing @bufbuild/buf (npm) into $BUILD_DIR/tools"
+  # buf (protos lint) and buildifier (Bazel files), from the npm registry
+  # into the build tree.
+  if [ ! -x "$BUILD_DIR/tools/node_modules/.bin/buf" ] ||
+     [ ! -x "$BUILD_DIR/tools/node_modules/.bin/buildifier" ]; then
+    log "installing @bufbuild/buf and @bazel/buildifier (npm) into $BUILD_DIR/tools"
     mkdir -p "$BUILD_DIR/tools"
     npm install --silent --no-audit --no-fund --prefix "$BUILD_DIR/tools" \
-      @bufbuild/buf@1 >/dev/null || { log "npm install @bufbuild/buf failed"; exit 1; }
+      @bufbuild/buf@1 @bazel/buildifier >/dev/null \
+      || { log "npm install of buf/buildifier failed"; exit 1; }
   fi
 }
 
 build() {
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DIMPORTGATE_BUF="$PWD/$BUILD_DIR/tools/node_modules/.bin/buf" "$@" >/dev/null
+    -DIMPORTGATE_BUF="$PWD/$BUILD_DIR/tools/node_modules/.bin/buf" \
+    -DIMPORTGATE_BUILDIFIER="$PWD/$BUILD_DIR/tools/node_modules/.bin/buildifier" \
+    "$@" >/dev/null
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
 

@@ -1,0 +1,4 @@
+"""Offline stand-in for @com_google_protobuf//bazel:proto_library.bzl (Bazel 4: native)."""
+
+def proto_library(**kwargs):
+    native.proto_library(**kwargs)
