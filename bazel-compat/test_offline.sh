@@ -36,6 +36,8 @@ for spec in container:flat_hash_map:absl_raw_hash_set hash:hash:absl_hash \
 done
 
 cp -r "$here/consumer" "$work/consumer"
+# The same outside program the CMake packaging test builds.
+cp "$repo/tests/packaging/consumer/main.cc" "$work/consumer/consumer.cc"
 cat >> "$work/consumer/WORKSPACE" <<EOW
 local_repository(name = "importgate", path = "$repo")
 EOW

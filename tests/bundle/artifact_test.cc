@@ -22,39 +22,11 @@ namespace it = ::importgate::testing;
 namespace pv1 = ::importgate::policy::v1;
 using ::testing::HasSubstr;
 
-constexpr char kRules[] = R"pb(
-  rules {
-    id: "deny-tees"
-    effect: EFFECT_DENY
-    reason_code: "CLOSED"
-    message: "closed"
-    match {
-      hs_codes: [ "6109" ]
-      seller_kinds: [ SELLER_KIND_CROSS_BORDER ]
-    }
-  }
-)pb";
-
-constexpr char kTests[] = R"pb(
-  cases {
-    name: "cross-border tee denied"
-    at: "2024-01-01T00:00:00Z"
-    request {
-      item { hs_code: "6109.10" }
-      seller { kind: SELLER_KIND_CROSS_BORDER }
-      destination_country: "ID"
-      channel: CHANNEL_CHECKOUT
-    }
-    expect_effect: EFFECT_DENY
-    expect_rule_id: "deny-tees"
-  }
-)pb";
-
 const absl::Time kCreatedAt =
     absl::FromUnixSeconds(1'700'000'000) + absl::Nanoseconds(123);
 
 std::vector<policy::SourceFile> Files(uint64_t revision) {
-  return it::BundleFiles(it::TestManifest(revision), kRules, kTests);
+  return it::SmallBundle(revision);
 }
 
 std::string Pack(const std::vector<policy::SourceFile>& files,

@@ -17,36 +17,13 @@ namespace it = ::importgate::testing;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr char kRules[] = R"pb(
-  rules {
-    id: "deny-tees"
-    effect: EFFECT_DENY
-    reason_code: "CLOSED"
-    message: "closed"
-    match {
-      hs_codes: [ "6109" ]
-      seller_kinds: [ SELLER_KIND_CROSS_BORDER ]
-    }
-  }
-)pb";
-
-std::string TestCase(const std::string& name, const std::string& kind,
-                     const std::string& effect, const std::string& rule_id) {
-  return absl::StrCat(
-      "cases {\n  name: \"", name, "\"\n  at: \"2024-01-01T00:00:00Z\"\n",
-      "  request {\n    item { hs_code: \"6109.10\" }\n",
-      "    seller { kind: ", kind, " }\n", "    destination_country: \"ID\"\n",
-      "    channel: CHANNEL_CHECKOUT\n  }\n", "  expect_effect: ", effect, "\n",
-      "  expect_rule_id: \"", rule_id, "\"\n}\n");
-}
-
 TEST(LoadBundleTest, PassingBundleLoadsWithDigestAndCounts) {
   std::string tests =
-      TestCase("cross-border tee denied", "SELLER_KIND_CROSS_BORDER",
-               "EFFECT_DENY", "deny-tees") +
-      TestCase("domestic tee allowed", "SELLER_KIND_DOMESTIC", "EFFECT_ALLOW",
-               "");
-  auto files = it::BundleFiles(it::TestManifest(7), kRules, tests);
+      it::TeeTestCase("cross-border tee denied", "SELLER_KIND_CROSS_BORDER",
+                      "EFFECT_DENY", "deny-tees") +
+      it::TeeTestCase("domestic tee allowed", "SELLER_KIND_DOMESTIC",
+                      "EFFECT_ALLOW", "");
+  auto files = it::BundleFiles(it::TestManifest(7), it::kDenyTeesRules, tests);
   auto bundle = LoadBundle("mem", files, it::RealIsoCodes());
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   EXPECT_EQ((*bundle)->snapshot->revision, 7u);
@@ -57,13 +34,14 @@ TEST(LoadBundleTest, PassingBundleLoadsWithDigestAndCounts) {
 }
 
 TEST(LoadBundleTest, FailingTestCaseRefusesBundleAndNamesTheCase) {
-  std::string tests = TestCase("ok case", "SELLER_KIND_CROSS_BORDER",
-                               "EFFECT_DENY", "deny-tees") +
-                      TestCase("wrong expectation", "SELLER_KIND_CROSS_BORDER",
-                               "EFFECT_ALLOW", "");
-  auto bundle =
-      LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, tests),
-                 it::RealIsoCodes());
+  std::string tests =
+      it::TeeTestCase("ok case", "SELLER_KIND_CROSS_BORDER", "EFFECT_DENY",
+                      "deny-tees") +
+      it::TeeTestCase("wrong expectation", "SELLER_KIND_CROSS_BORDER",
+                      "EFFECT_ALLOW", "");
+  auto bundle = LoadBundle(
+      "mem", it::BundleFiles(it::TestManifest(), it::kDenyTeesRules, tests),
+      it::RealIsoCodes());
   ASSERT_FALSE(bundle.ok());
   EXPECT_EQ(bundle.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(bundle.status().message(), HasSubstr("bundle tests failed"));
@@ -90,15 +68,17 @@ TEST(LoadBundleTest, ExpectedErrorCases) {
       expect_error: "seller.kind:"
     }
   )pb";
-  auto ok =
-      LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, kErrorCase),
-                 it::RealIsoCodes());
+  auto ok = LoadBundle(
+      "mem",
+      it::BundleFiles(it::TestManifest(), it::kDenyTeesRules, kErrorCase),
+      it::RealIsoCodes());
   EXPECT_TRUE(ok.ok()) << ok.status();
 
   std::string wrong_error = kErrorCase;
   wrong_error.replace(wrong_error.find("seller.kind:"), 12, "item.hs_code");
   auto bad = LoadBundle(
-      "mem", it::BundleFiles(it::TestManifest(), kRules, wrong_error),
+      "mem",
+      it::BundleFiles(it::TestManifest(), it::kDenyTeesRules, wrong_error),
       it::RealIsoCodes());
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(),
@@ -135,8 +115,8 @@ TEST(LoadBundleTest, MalformedTestCasesAreReported) {
             })pb",
        "expect_error: cannot be combined"},
       {"duplicate names",
-       TestCase("same", "SELLER_KIND_DOMESTIC", "EFFECT_ALLOW", "") +
-           TestCase("same", "SELLER_KIND_DOMESTIC", "EFFECT_ALLOW", ""),
+       it::TeeTestCase("same", "SELLER_KIND_DOMESTIC", "EFFECT_ALLOW", "") +
+           it::TeeTestCase("same", "SELLER_KIND_DOMESTIC", "EFFECT_ALLOW", ""),
        "name: duplicate test name"},
       {"bad at",
        R"pb(cases { name: "t" at: "yesterday" expect_effect: EFFECT_ALLOW })pb",
@@ -144,9 +124,9 @@ TEST(LoadBundleTest, MalformedTestCasesAreReported) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    auto bundle =
-        LoadBundle("mem", it::BundleFiles(it::TestManifest(), kRules, c.tests),
-                   it::RealIsoCodes());
+    auto bundle = LoadBundle(
+        "mem", it::BundleFiles(it::TestManifest(), it::kDenyTeesRules, c.tests),
+        it::RealIsoCodes());
     ASSERT_FALSE(bundle.ok());
     EXPECT_EQ(bundle.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(bundle.status().message(), HasSubstr(c.expected));
@@ -192,9 +172,9 @@ TEST(ContentDigestTest, DependsOnContentAndPathsNotOrder) {
 }
 
 TEST(LoadBundleDirectoryTest, ReadsTheSameBundleFromDisk) {
-  std::string tests =
-      TestCase("tee", "SELLER_KIND_CROSS_BORDER", "EFFECT_DENY", "deny-tees");
-  auto files = it::BundleFiles(it::TestManifest(), kRules, tests);
+  std::string tests = it::TeeTestCase("tee", "SELLER_KIND_CROSS_BORDER",
+                                      "EFFECT_DENY", "deny-tees");
+  auto files = it::BundleFiles(it::TestManifest(), it::kDenyTeesRules, tests);
   std::string dir = it::WriteBundleDirectory(files);
   // Noise that must not count: a hidden editor file and a README.
   std::ofstream(dir + "/rules/.r.textproto.swp") << "garbage {";

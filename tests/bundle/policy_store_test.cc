@@ -14,20 +14,11 @@ namespace it = ::importgate::testing;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-constexpr char kRules[] = R"pb(
-  rules {
-    id: "r"
-    effect: EFFECT_DENY
-    reason_code: "R"
-    message: "m"
-    match { hs_codes: [ "61" ] }
-  }
-)pb";
-
 std::shared_ptr<const LoadedBundle> Bundle(uint64_t revision) {
-  auto bundle = LoadBundle(absl::StrCat("rev", revision),
-                           it::BundleFiles(it::TestManifest(revision), kRules),
-                           it::RealIsoCodes());
+  auto bundle = LoadBundle(
+      absl::StrCat("rev", revision),
+      it::BundleFiles(it::TestManifest(revision), it::kDenyTeesRules),
+      it::RealIsoCodes());
   EXPECT_TRUE(bundle.ok()) << bundle.status();
   return *bundle;
 }
@@ -89,8 +80,9 @@ TEST_F(PolicyStoreTest, AnotherBundleNameIsRefusedUnlessAskedFor) {
   ASSERT_TRUE(store_.Activate(Bundle(1)).ok());
   std::string manifest = it::TestManifest(2);
   manifest.replace(manifest.find("\"test\""), 6, "\"other\"");
-  auto other = LoadBundle("other", it::BundleFiles(manifest, kRules),
-                          it::RealIsoCodes());
+  auto other =
+      LoadBundle("other", it::BundleFiles(manifest, it::kDenyTeesRules),
+                 it::RealIsoCodes());
   ASSERT_TRUE(other.ok()) << other.status();
   absl::Status s = store_.Activate(*other);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);

@@ -25,41 +25,20 @@ namespace it = ::importgate::testing;
 namespace pv1 = ::importgate::policy::v1;
 using ::testing::HasSubstr;
 
-constexpr char kRules[] = R"pb(
-  rules {
-    id: "deny-tees"
-    effect: EFFECT_DENY
-    reason_code: "CLOSED"
-    message: "closed"
-    match {
-      hs_codes: [ "6109" ]
-      seller_kinds: [ SELLER_KIND_CROSS_BORDER ]
-    }
-  }
-)pb";
-
-std::string TestCase(const std::string& name, const std::string& effect,
-                     const std::string& rule_id) {
-  return absl::StrCat(
-      "cases {\n  name: \"", name, "\"\n  at: \"2024-01-01T00:00:00Z\"\n",
-      "  request {\n    item { hs_code: \"6109.10\" }\n",
-      "    seller { kind: SELLER_KIND_CROSS_BORDER }\n",
-      "    destination_country: \"ID\"\n",
-      "    channel: CHANNEL_CHECKOUT\n  }\n", "  expect_effect: ", effect, "\n",
-      "  expect_rule_id: \"", rule_id, "\"\n}\n");
-}
-
 // A small bundle whose one test case passes.
 std::vector<policy::SourceFile> Files(uint64_t revision) {
   return it::BundleFiles(
-      it::TestManifest(revision), kRules,
-      TestCase("cross-border tee denied", "EFFECT_DENY", "deny-tees"));
+      it::TestManifest(revision), it::kDenyTeesRules,
+      it::TeeTestCase("cross-border tee denied", "SELLER_KIND_CROSS_BORDER",
+                      "EFFECT_DENY", "deny-tees"));
 }
 
 // The same rules with a test case that expects the wrong answer.
 std::vector<policy::SourceFile> FailingFiles(uint64_t revision) {
-  return it::BundleFiles(it::TestManifest(revision), kRules,
-                         TestCase("wrong expectation", "EFFECT_ALLOW", ""));
+  return it::BundleFiles(
+      it::TestManifest(revision), it::kDenyTeesRules,
+      it::TeeTestCase("wrong expectation", "SELLER_KIND_CROSS_BORDER",
+                      "EFFECT_ALLOW", ""));
 }
 
 std::string Pack(const std::vector<policy::SourceFile>& files,

@@ -51,31 +51,37 @@ absl::StatusOr<std::shared_ptr<const compiler::PolicySnapshot>> CompileRules(
   return compiler::Compile(*parsed, RealIsoCodes());
 }
 
+const char kDenyTeesRules[] = R"pb(
+  rules {
+    id: "deny-tees"
+    effect: EFFECT_DENY
+    reason_code: "CLOSED"
+    message: "closed"
+    match {
+      hs_codes: [ "6109" ]
+      seller_kinds: [ SELLER_KIND_CROSS_BORDER ]
+    }
+  }
+)pb";
+
+std::string TeeTestCase(const std::string& name, const std::string& kind,
+                        const std::string& effect, const std::string& rule_id) {
+  return absl::StrCat(
+      "cases {\n  name: \"", name, "\"\n  at: \"2024-01-01T00:00:00Z\"\n",
+      "  request {\n    item { hs_code: \"6109.10\" }\n",
+      "    seller { kind: ", kind, " }\n", "    destination_country: \"ID\"\n",
+      "    channel: CHANNEL_CHECKOUT\n  }\n", "  expect_effect: ", effect, "\n",
+      "  expect_rule_id: \"", rule_id, "\"\n}\n");
+}
+
 std::vector<policy::SourceFile> SmallBundle(uint64_t revision,
                                             bool failing_test) {
-  constexpr char kRules[] = R"pb(
-    rules {
-      id: "deny-tees"
-      effect: EFFECT_DENY
-      reason_code: "CLOSED"
-      message: "closed"
-      match {
-        hs_codes: [ "6109" ]
-        seller_kinds: [ SELLER_KIND_CROSS_BORDER ]
-      }
-    }
-  )pb";
-  std::string test = absl::StrCat(
-      "cases {\n  name: \"cross-border tee\"\n",
-      "  at: \"2024-01-01T00:00:00Z\"\n",
-      "  request {\n    item { hs_code: \"6109.10\" }\n",
-      "    seller { kind: SELLER_KIND_CROSS_BORDER }\n",
-      "    destination_country: \"ID\"\n    channel: CHANNEL_CHECKOUT\n  }\n",
-      failing_test
-          ? "  expect_effect: EFFECT_ALLOW\n"
-          : "  expect_effect: EFFECT_DENY\n  expect_rule_id: \"deny-tees\"\n",
-      "}\n");
-  return BundleFiles(TestManifest(revision), kRules, test);
+  std::string test =
+      failing_test ? TeeTestCase("cross-border tee", "SELLER_KIND_CROSS_BORDER",
+                                 "EFFECT_ALLOW", "")
+                   : TeeTestCase("cross-border tee", "SELLER_KIND_CROSS_BORDER",
+                                 "EFFECT_DENY", "deny-tees");
+  return BundleFiles(TestManifest(revision), kDenyTeesRules, test);
 }
 
 std::string PackedSmallBundle(uint64_t revision, bool failing_test) {

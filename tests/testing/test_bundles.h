@@ -34,6 +34,17 @@ std::vector<policy::SourceFile> BundleFiles(const std::string& manifest,
 absl::StatusOr<std::shared_ptr<const compiler::PolicySnapshot>> CompileRules(
     const std::string& rules, const std::string& manifest = TestManifest());
 
+// The rules of SmallBundle: "deny-tees" denies HS 6109 from cross-border
+// sellers.
+extern const char kDenyTeesRules[];
+
+// One test case (text format) for a T-shirt (HS 6109.10) into ID at
+// checkout on 2024-01-01, from a seller of `kind` (e.g.
+// "SELLER_KIND_CROSS_BORDER"), expecting `effect` by `rule_id` ("" = the
+// default).
+std::string TeeTestCase(const std::string& name, const std::string& kind,
+                        const std::string& effect, const std::string& rule_id);
+
 // A small valid bundle named "test" at `revision`: rule "deny-tees" denies
 // HS 6109 from cross-border sellers, and one test case checks it. With
 // `failing_test` the case expects the wrong answer, so the bundle must be

@@ -1,5 +1,8 @@
-// Calls importgate through the installed SDK. With no server at the target
-// it must still answer, with the fail-closed fallback.
+// An outside program that asks importgate, through the client SDK, about a
+// cross-border T-shirt into Indonesia and prints the answer. Built against
+// the installed SDK (tests/packaging) and by Bazel against
+// "@importgate//client" (bazel-compat). With no server at the target it must
+// still answer, with the fail-closed fallback.
 #include <cstdio>
 
 #include "importgate/client/client.h"
