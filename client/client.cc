@@ -29,9 +29,9 @@ absl::Status ToAbsl(const grpc::Status& s) {
                       s.error_message());
 }
 
-bool Retryable(grpc::StatusCode code) {
-  return code == grpc::StatusCode::UNAVAILABLE ||
-         code == grpc::StatusCode::FAILED_PRECONDITION;
+bool Retryable(absl::StatusCode code) {
+  return code == absl::StatusCode::kUnavailable ||
+         code == absl::StatusCode::kFailedPrecondition;
 }
 
 // Uniform in [0, limit): backoff jitter. One generator per thread.
@@ -43,21 +43,81 @@ absl::Duration Jitter(absl::Duration limit) {
       std::uniform_int_distribution<int64_t>(0, us - 1)(rng));
 }
 
-// One RPC with bounded, jittered retries inside an overall deadline.
-// `invoke` starts one attempt; the call keeps itself alive until it has
-// reported exactly once, through `on_done`.
+// The gRPC transport: the generated stub's callback API, and grpc::Alarm
+// for timers.
+class GrpcConnection final : public Connection {
+ public:
+  explicit GrpcConnection(std::shared_ptr<grpc::Channel> channel)
+      : stub_(v1::ImportPolicyService::NewStub(std::move(channel))) {}
+
+  void IsImportAllowed(const v1::IsImportAllowedRequest& request,
+                       absl::Time deadline, UnaryDone done) override {
+    Start<v1::IsImportAllowedRequest, v1::IsImportAllowedResponse>(
+        request, deadline, std::move(done),
+        [this](grpc::ClientContext* c, const v1::IsImportAllowedRequest* req,
+               v1::IsImportAllowedResponse* resp,
+               std::function<void(grpc::Status)> cb) {
+          stub_->async()->IsImportAllowed(c, req, resp, std::move(cb));
+        });
+  }
+
+  void BatchIsImportAllowed(const v1::BatchIsImportAllowedRequest& request,
+                            absl::Time deadline, BatchDone done) override {
+    Start<v1::BatchIsImportAllowedRequest, v1::BatchIsImportAllowedResponse>(
+        request, deadline, std::move(done),
+        [this](grpc::ClientContext* c,
+               const v1::BatchIsImportAllowedRequest* req,
+               v1::BatchIsImportAllowedResponse* resp,
+               std::function<void(grpc::Status)> cb) {
+          stub_->async()->BatchIsImportAllowed(c, req, resp, std::move(cb));
+        });
+  }
+
+  void RunAt(absl::Time when, std::function<void()> fn) override {
+    auto* alarm = new grpc::Alarm();
+    alarm->Set(absl::ToChronoTime(when), [alarm, fn = std::move(fn)](bool) {
+      fn();
+      delete alarm;
+    });
+  }
+
+ private:
+  template <typename Request, typename Response, typename Done, typename Invoke>
+  static void Start(const Request& request, absl::Time deadline, Done done,
+                    Invoke invoke) {
+    struct Attempt {
+      grpc::ClientContext context;
+      Request request;
+      Response response;
+    };
+    auto* attempt = new Attempt();
+    attempt->request = request;
+    attempt->context.set_deadline(absl::ToChronoTime(deadline));
+    invoke(&attempt->context, &attempt->request, &attempt->response,
+           [attempt, done = std::move(done)](grpc::Status status) {
+             std::unique_ptr<Attempt> owned(attempt);
+             done(ToAbsl(status), std::move(owned->response));
+           });
+  }
+
+  std::unique_ptr<v1::ImportPolicyService::Stub> stub_;
+};
+
+// One RPC with bounded, jittered retries inside an overall deadline, over a
+// Connection. The call keeps itself alive until it has reported exactly
+// once, through `on_done`.
 template <typename Request, typename Response>
 class RetryingCall
     : public std::enable_shared_from_this<RetryingCall<Request, Response>> {
  public:
-  using Invoke =
-      std::function<void(grpc::ClientContext*, const Request*, Response*,
-                         std::function<void(grpc::Status)>)>;
-  using Done = std::function<void(grpc::Status, Response*)>;
+  using Invoke = std::function<void(
+      const Request&, absl::Time, std::function<void(absl::Status, Response)>)>;
+  using Done = std::function<void(absl::Status, Response)>;
 
-  RetryingCall(Invoke invoke, Request request, absl::Time deadline,
-               const ClientOptions& options, Done on_done)
+  RetryingCall(Invoke invoke, Connection* connection, Request request,
+               absl::Time deadline, const ClientOptions& options, Done on_done)
       : invoke_(std::move(invoke)),
+        connection_(connection),
         request_(std::move(request)),
         deadline_(deadline),
         options_(options),
@@ -65,18 +125,16 @@ class RetryingCall
 
   void Start() {
     ++attempt_;
-    context_ = std::make_unique<grpc::ClientContext>();
-    context_->set_deadline(absl::ToChronoTime(deadline_));
-    response_.Clear();
     auto self = this->shared_from_this();
-    invoke_(context_.get(), &request_, &response_, [self](grpc::Status status) {
-      self->OnAttempt(std::move(status));
-    });
+    invoke_(request_, deadline_,
+            [self](absl::Status status, Response response) {
+              self->OnAttempt(std::move(status), std::move(response));
+            });
   }
 
  private:
-  void OnAttempt(grpc::Status status) {
-    if (!status.ok() && Retryable(status.error_code()) &&
+  void OnAttempt(absl::Status status, Response response) {
+    if (!status.ok() && Retryable(status.code()) &&
         attempt_ < options_.max_attempts) {
       absl::Duration cap = options_.initial_backoff;
       for (int i = 1; i < attempt_ && cap < options_.max_backoff; ++i) cap *= 2;
@@ -84,32 +142,28 @@ class RetryingCall
           absl::Now() + Jitter(std::min(cap, options_.max_backoff));
       if (retry_at < deadline_) {
         auto self = this->shared_from_this();
-        alarm_.Set(absl::ToChronoTime(retry_at),
-                   [self](bool) { self->Start(); });
+        connection_->RunAt(retry_at, [self] { self->Start(); });
         return;
       }
     }
-    on_done_(std::move(status), &response_);
+    on_done_(std::move(status), std::move(response));
   }
 
   const Invoke invoke_;
-  Request request_;
+  Connection* const connection_;
+  const Request request_;
   const absl::Time deadline_;
   const ClientOptions& options_;
   const Done on_done_;
-  int attempt_ = 0;
-  std::unique_ptr<grpc::ClientContext> context_;
-  Response response_;
-  grpc::Alarm alarm_;
+  int attempt_ = 0;  // one attempt runs at a time; each hands over to the next
 };
 
 }  // namespace
 
 class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
  public:
-  ClientImpl(ClientOptions options, std::shared_ptr<grpc::Channel> channel)
-      : options_(std::move(options)),
-        stub_(v1::ImportPolicyService::NewStub(std::move(channel))) {
+  ClientImpl(ClientOptions options, std::shared_ptr<Connection> connection)
+      : options_(std::move(options)), connection_(std::move(connection)) {
     if (options_.cache_max_entries > 0) {
       cache_ = std::make_unique<DecisionCache>(options_.cache_max_entries);
     }
@@ -149,30 +203,30 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
     request.set_min_bundle_revision(
         std::max(request.min_bundle_revision(), highest_revision()));
     const FailureMode mode = call.failure_mode.value_or(options_.failure_mode);
+    std::string sku = request.item().sku();
     auto self = shared_from_this();
     auto rpc = std::make_shared<
         RetryingCall<v1::IsImportAllowedRequest, v1::IsImportAllowedResponse>>(
-        [self](grpc::ClientContext* c, const v1::IsImportAllowedRequest* req,
-               v1::IsImportAllowedResponse* resp,
-               std::function<void(grpc::Status)> cb) {
-          self->stub_->async()->IsImportAllowed(c, req, resp, std::move(cb));
+        [self](const v1::IsImportAllowedRequest& req, absl::Time deadline,
+               Connection::UnaryDone cb) {
+          self->connection_->IsImportAllowed(req, deadline, std::move(cb));
         },
-        request, Deadline(call), options_,
-        [self, key = std::move(key), mode, sku = request.item().sku(),
-         done = std::move(done)](grpc::Status status,
-                                 v1::IsImportAllowedResponse* response) {
+        connection_.get(), std::move(request), Deadline(call), options_,
+        [self, key = std::move(key), mode, sku = std::move(sku),
+         done = std::move(done)](absl::Status status,
+                                 v1::IsImportAllowedResponse response) {
           if (!status.ok()) {
-            if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-              done(ToAbsl(status));
+            if (status.code() == absl::StatusCode::kInvalidArgument) {
+              done(std::move(status));
             } else {
               done(Fallback(mode, status, sku));
             }
             return;
           }
           DecisionResult result;
-          result.decision = std::move(*response->mutable_decision());
-          result.bundle = std::move(*response->mutable_bundle());
-          result.sku = std::move(*response->mutable_sku());
+          result.decision = std::move(*response.mutable_decision());
+          result.bundle = std::move(*response.mutable_bundle());
+          result.sku = std::move(*response.mutable_sku());
           self->Remember(key, result);
           done(std::move(result));
         });
@@ -192,18 +246,14 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
         absl::StatusOr<DecisionResult>(absl::UnknownError("")));
     std::vector<size_t> sent;  // indices into `requests`
     std::vector<std::string> keys;
+    std::vector<std::string> skus;
     v1::BatchIsImportAllowedRequest batch;
     const uint64_t min_revision = highest_revision();
     for (size_t i = 0; i < requests.size(); ++i) {
       std::string key;
-      if (cache_ != nullptr) {
-        key = DecisionCache::Key(requests[i]);
-        if (!call.bypass_cache) {
-          if (auto hit = cache_->Lookup(key, Now(), min_revision)) {
-            (*results)[i] = FromCache(*hit, requests[i].item().sku());
-            continue;
-          }
-        }
+      if (auto hit = CacheLookup(requests[i], call, &key)) {
+        (*results)[i] = *std::move(hit);
+        continue;
       }
       v1::IsImportAllowedRequest* item = batch.add_requests();
       *item = std::move(requests[i]);
@@ -211,31 +261,27 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
           std::max(item->min_bundle_revision(), min_revision));
       sent.push_back(i);
       keys.push_back(std::move(key));
+      skus.push_back(item->item().sku());
     }
     if (sent.empty()) {
       done(std::move(*results));
       return;
     }
     const FailureMode mode = call.failure_mode.value_or(options_.failure_mode);
-    std::vector<std::string> skus;
-    for (const auto& item : batch.requests()) skus.push_back(item.item().sku());
     auto self = shared_from_this();
     auto rpc = std::make_shared<RetryingCall<v1::BatchIsImportAllowedRequest,
                                              v1::BatchIsImportAllowedResponse>>(
-        [self](grpc::ClientContext* c,
-               const v1::BatchIsImportAllowedRequest* req,
-               v1::BatchIsImportAllowedResponse* resp,
-               std::function<void(grpc::Status)> cb) {
-          self->stub_->async()->BatchIsImportAllowed(c, req, resp,
-                                                     std::move(cb));
+        [self](const v1::BatchIsImportAllowedRequest& req, absl::Time deadline,
+               Connection::BatchDone cb) {
+          self->connection_->BatchIsImportAllowed(req, deadline, std::move(cb));
         },
-        std::move(batch), Deadline(call), options_,
+        connection_.get(), std::move(batch), Deadline(call), options_,
         [self, results, sent = std::move(sent), keys = std::move(keys),
          skus = std::move(skus), mode, done = std::move(done)](
-            grpc::Status status, v1::BatchIsImportAllowedResponse* response) {
+            absl::Status status, v1::BatchIsImportAllowedResponse response) {
           if (!status.ok()) {
-            if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-              done(ToAbsl(status));
+            if (status.code() == absl::StatusCode::kInvalidArgument) {
+              done(std::move(status));
               return;
             }
             for (size_t j = 0; j < sent.size(); ++j) {
@@ -244,16 +290,16 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
             done(std::move(*results));
             return;
           }
-          if (static_cast<size_t>(response->results_size()) != sent.size()) {
+          if (static_cast<size_t>(response.results_size()) != sent.size()) {
             done(absl::InternalError(
-                absl::StrCat("importgate answered ", response->results_size(),
+                absl::StrCat("importgate answered ", response.results_size(),
                              " results for ", sent.size(), " items")));
             return;
           }
-          self->ObserveRevision(response->bundle().revision());
+          self->ObserveRevision(response.bundle().revision());
           for (size_t j = 0; j < sent.size(); ++j) {
             v1::BatchItemResult* item =
-                response->mutable_results(static_cast<int>(j));
+                response.mutable_results(static_cast<int>(j));
             if (item->has_error()) {
               (*results)[sent[j]] = absl::Status(
                   static_cast<absl::StatusCode>(item->error().code()),
@@ -287,13 +333,13 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
     return result;
   }
 
-  static DecisionResult Fallback(FailureMode mode, const grpc::Status& status,
+  static DecisionResult Fallback(FailureMode mode, const absl::Status& status,
                                  const std::string& sku) {
     const bool open = mode == FailureMode::kFailOpen;
     DecisionResult result;
     result.source = DecisionResult::Source::kFallback;
     result.sku = sku;
-    result.fallback_cause = absl::StrCat(ToAbsl(status).ToString());
+    result.fallback_cause = status.ToString();
     result.decision.set_allowed(open);
     result.decision.set_effect(open ? v1::EFFECT_ALLOW : v1::EFFECT_DENY);
     result.decision.set_reason_code(open ? kFailOpenReason : kFailClosedReason);
@@ -327,15 +373,17 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
   }
 
   const ClientOptions options_;
-  std::unique_ptr<v1::ImportPolicyService::Stub> stub_;
+  const std::shared_ptr<Connection> connection_;
   std::unique_ptr<DecisionCache> cache_;
   std::atomic<uint64_t> highest_revision_{0};
 };
 
 }  // namespace internal
 
-absl::StatusOr<Client> Client::Create(ClientOptions options) {
-  if (options.replicas.empty() && options.target.empty()) {
+namespace {
+
+absl::Status ValidateOptions(const ClientOptions& options, bool need_target) {
+  if (need_target && options.replicas.empty() && options.target.empty()) {
     return absl::InvalidArgumentError("target: is required (or replicas)");
   }
   for (const std::string& replica : options.replicas) {
@@ -353,6 +401,16 @@ absl::StatusOr<Client> Client::Create(ClientOptions options) {
   if (options.deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("deadline: must be positive");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Client> Client::Create(ClientOptions options) {
+  if (absl::Status s = ValidateOptions(options, /*need_target=*/true);
+      !s.ok()) {
+    return s;
+  }
   std::string target =
       options.replicas.empty()
           ? options.target
@@ -369,9 +427,23 @@ absl::StatusOr<Client> Client::Create(ClientOptions options) {
   } else {
     credentials = grpc::InsecureChannelCredentials();
   }
-  auto channel = grpc::CreateCustomChannel(target, credentials, args);
+  auto connection = std::make_shared<internal::GrpcConnection>(
+      grpc::CreateCustomChannel(target, credentials, args));
   return Client(std::make_shared<internal::ClientImpl>(std::move(options),
-                                                       std::move(channel)));
+                                                       std::move(connection)));
+}
+
+absl::StatusOr<Client> Client::Create(ClientOptions options,
+                                      std::shared_ptr<Connection> connection) {
+  if (connection == nullptr) {
+    return absl::InvalidArgumentError("connection: must not be null");
+  }
+  if (absl::Status s = ValidateOptions(options, /*need_target=*/false);
+      !s.ok()) {
+    return s;
+  }
+  return Client(std::make_shared<internal::ClientImpl>(std::move(options),
+                                                       std::move(connection)));
 }
 
 absl::StatusOr<DecisionResult> Client::IsImportAllowed(
@@ -379,8 +451,9 @@ absl::StatusOr<DecisionResult> Client::IsImportAllowed(
     const CallOptions& options) const {
   // A cache hit answers on this thread, with no promise or future.
   std::string key;
-  if (auto hit = impl_->CacheLookup(request, options, &key))
+  if (auto hit = impl_->CacheLookup(request, options, &key)) {
     return *std::move(hit);
+  }
   std::promise<absl::StatusOr<DecisionResult>> promise;
   auto future = promise.get_future();
   impl_->Send(request, std::move(key), options,

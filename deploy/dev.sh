@@ -64,13 +64,15 @@ build() {
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
 
-# The concurrency test again, built with ThreadSanitizer in its own tree;
-# CTest in the main tree runs it (reload_concurrency_tsan).
+# The concurrency tests again, built with ThreadSanitizer in their own tree;
+# CTest in the main tree runs them (reload_concurrency_tsan,
+# client_concurrency_tsan).
 build_tsan() {
   cmake -S . -B "$BUILD_DIR-tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS=-fsanitize=thread \
     -DIMPORTGATE_BUF="$PWD/$BUILD_DIR/tools/node_modules/.bin/buf" >/dev/null
-  cmake --build "$BUILD_DIR-tsan" -j "$JOBS" --target reload_concurrency_test
+  cmake --build "$BUILD_DIR-tsan" -j "$JOBS" \
+    --target reload_concurrency_test client_concurrency_test
 }
 
 case "${1:-}" in
@@ -84,7 +86,8 @@ case "${1:-}" in
   test)
     install_deps
     build_tsan
-    build -DIMPORTGATE_TSAN_TEST="$PWD/$BUILD_DIR-tsan/tests/reload_concurrency_test"
+    build -DIMPORTGATE_TSAN_TEST="$PWD/$BUILD_DIR-tsan/tests/reload_concurrency_test" \
+      -DIMPORTGATE_TSAN_CLIENT_TEST="$PWD/$BUILD_DIR-tsan/tests/client_concurrency_test"
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
     ;;
   *)

@@ -39,6 +39,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "importgate/client/connection.h"
 #include "importgate/v1/import_policy.pb.h"
 
 namespace importgate::client {
@@ -126,6 +127,12 @@ class Client {
   // (empty target, max_attempts < 1, non-positive deadline, malformed
   // replica).
   static absl::StatusOr<Client> Create(ClientOptions options);
+
+  // A client over `connection` instead of a gRPC channel (target,
+  // replicas and tls are then ignored). For tests of code that uses the
+  // client, and for custom transports.
+  static absl::StatusOr<Client> Create(ClientOptions options,
+                                       std::shared_ptr<Connection> connection);
 
   // Decides one request, blocking up to the deadline. See the file comment
   // for the outcomes. The request's min_bundle_revision is raised to the
