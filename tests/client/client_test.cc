@@ -9,12 +9,14 @@
 #include <vector>
 
 #include "gmock/gmock.h"
+#include "grpcpp/security/server_credentials.h"
 #include "gtest/gtest.h"
 #include "server/app/server.h"
 #include "server/bundle/loader.h"
 #include "server/bundle/policy_store.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_policy_server.h"
+#include "tests/testing/self_signed.h"
 #include "tests/testing/test_bundles.h"
 
 namespace importgate::client {
@@ -302,6 +304,36 @@ TEST(ClientBatchTest, UnreachableServerFailsClosedPerItem) {
     EXPECT_FALSE(r->allowed());
   }
   EXPECT_EQ((*results)[1]->sku, "b");
+}
+
+TEST(ClientTlsTest, TlsAndMutualTls) {
+  const it::PemPair pem = it::SelfSignedLocalhost();
+  grpc::SslServerCredentialsOptions tls;
+  tls.pem_key_cert_pairs.push_back({pem.key, pem.cert});
+  it::FakePolicyServer server(1, grpc::SslServerCredentials(tls));
+  ClientOptions o = Options(server.address());
+  o.tls = TlsOptions{pem.cert, "", ""};
+  auto result = Client::Create(o)->IsImportAllowed(Request());
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->source, Source::kServer) << result->fallback_cause;
+
+  // Mutual TLS: the server demands a client certificate it can verify.
+  grpc::SslServerCredentialsOptions mtls(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  mtls.pem_root_certs = pem.cert;
+  mtls.pem_key_cert_pairs.push_back({pem.key, pem.cert});
+  it::FakePolicyServer strict(1, grpc::SslServerCredentials(mtls));
+  o = Options(strict.address());
+  o.tls = TlsOptions{pem.cert, pem.cert, pem.key};
+  auto with_cert = Client::Create(o)->IsImportAllowed(Request());
+  ASSERT_TRUE(with_cert.ok());
+  EXPECT_EQ(with_cert->source, Source::kServer) << with_cert->fallback_cause;
+
+  o.tls = TlsOptions{pem.cert, "", ""};  // no client certificate
+  auto without = Client::Create(o)->IsImportAllowed(Request());
+  ASSERT_TRUE(without.ok());
+  EXPECT_EQ(without->source, Source::kFallback);
+  EXPECT_EQ(strict.calls(), 1);
 }
 
 TEST(ClientAsyncTest, ManyConcurrentCallsAllComplete) {

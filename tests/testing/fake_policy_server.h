@@ -22,10 +22,12 @@ namespace importgate::testing {
 class FakePolicyServer final
     : public importgate::v1::ImportPolicyService::CallbackService {
  public:
-  explicit FakePolicyServer(uint64_t revision) : revision_(revision) {
+  explicit FakePolicyServer(uint64_t revision,
+                            std::shared_ptr<grpc::ServerCredentials>
+                                credentials = grpc::InsecureServerCredentials())
+      : revision_(revision) {
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port_);
+    builder.AddListeningPort("127.0.0.1:0", credentials, &port_);
     builder.RegisterService(this);
     server_ = builder.BuildAndStart();
   }
