@@ -19,7 +19,15 @@ uint64_t Mix(uint64_t i) {
   return i;
 }
 
-int HsDigits(size_t i) { return 2 + static_cast<int>(i % 4) * 2; }
+// Like a real tariff-based policy: few rules on whole chapters, most on
+// 6-digit subheadings and 8-digit national lines.
+int HsDigits(size_t i) {
+  size_t bucket = Mix(i + 7) % 1000;
+  if (bucket < 2) return 2;     // 0.2%
+  if (bucket < 50) return 4;    // 4.8%
+  if (bucket < 450) return 6;   // 40%
+  return 8;                     // 55%
+}
 
 std::string HsPrefix(size_t i) {
   int digits = HsDigits(i);
@@ -30,7 +38,7 @@ std::string HsPrefix(size_t i) {
 }
 
 std::string Category(size_t i) {
-  return absl::StrCat("cat", Mix(i) % 1000, "/sub", i % 7);
+  return absl::StrCat("cat", Mix(i) % 2000, "/sub", Mix(i + 1) % 50);
 }
 
 void AppendRule(size_t i, std::string* out) {

@@ -1,5 +1,6 @@
 // Synthetic policy bundles of any size with realistic rule shapes, for
-// benchmarks: HS prefixes of 2-8 digits, category paths, origin and
+// benchmarks: HS prefixes of 2-8 digits (mostly 6 and 8, as tariff-based
+// rules are), category paths, origin and
 // destination countries, seller kinds, price thresholds in USD, effective
 // windows and `unless` exceptions, plus a handful of test cases.
 #ifndef IMPORTGATE_BENCH_SYNTHETIC_BUNDLE_H_

@@ -480,14 +480,33 @@ class Compiler {
     out->attributes.push_back(std::move(test));
   }
 
+  static int64_t ToNanos(absl::Time t) {
+    if (t == absl::InfinitePast()) return INT64_MIN;
+    if (t == absl::InfiniteFuture()) return INT64_MAX;
+    return absl::ToUnixNanos(t);
+  }
+
   void BuildIndex() {
+    snapshot_->filters.reserve(snapshot_->rules.size());
     for (uint32_t i = 0; i < snapshot_->rules.size(); ++i) {
       const CompiledRule& rule = snapshot_->rules[i];
+      RuleFilter filter;
+      filter.from_ns = ToNanos(rule.effective_from);
+      filter.until_ns = ToNanos(rule.effective_until);
+      const auto& dest = rule.match.destinations;
+      filter.dest_overflow = dest.size() > 2;
+      if (!filter.dest_overflow) {
+        for (size_t d = 0; d < dest.size(); ++d) filter.dest[d] = dest[d];
+      }
+      filter.seller_kinds = static_cast<uint8_t>(rule.match.seller_kinds);
+      filter.channels = static_cast<uint8_t>(rule.match.channels);
+      snapshot_->filters.push_back(filter);
       if (!rule.match.has_product()) {
         snapshot_->unindexed.push_back(i);
       }
       for (const HsPrefix& p : rule.match.hs_prefixes) {
         snapshot_->hs_index[HsKey(p.value, p.digits)].push_back(i);
+        snapshot_->hs_lengths |= 1u << p.digits;
       }
       for (const std::string& c : rule.match.categories) {
         snapshot_->category_index[c].push_back(i);

@@ -14,6 +14,7 @@ using compiler::CompiledMatch;
 using compiler::CompiledRule;
 using compiler::PolicySnapshot;
 using compiler::PriceBound;
+using compiler::RuleFilter;
 
 // A fact a condition needed but the request lacked.
 enum class Missing {
@@ -167,6 +168,7 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
                     Verdict* verdict) {
   absl::InlinedVector<uint32_t, 32> candidates;
   for (int d = policy::kMinHsDigits; d <= in.hs.digits; ++d) {
+    if ((snapshot.hs_lengths & (1u << d)) == 0) continue;
     auto it = snapshot.hs_index.find(
         compiler::HsKey(policy::HsPrefixValue(in.hs, d), d));
     if (it != snapshot.hs_index.end()) AppendAll(it->second, &candidates);
@@ -186,9 +188,17 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
 
   verdict->rule = nullptr;
   verdict->matched.clear();
+  const int64_t at_ns = absl::ToUnixNanos(in.at);
   for (uint32_t index : candidates) {
+    const RuleFilter& f = snapshot.filters[index];
+    if (at_ns < f.from_ns || at_ns >= f.until_ns) continue;
+    if ((f.seller_kinds != 0 && (f.seller_kinds & (1u << in.seller_kind)) == 0) ||
+        (f.channels != 0 && (f.channels & (1u << in.channel)) == 0) ||
+        (!f.dest_overflow && f.dest[0] != 0 && f.dest[0] != in.destination &&
+         f.dest[1] != in.destination)) {
+      continue;
+    }
     const CompiledRule& rule = snapshot.rules[index];
-    if (in.at < rule.effective_from || in.at >= rule.effective_until) continue;
     Outcome outcome =
         Evaluate(snapshot, rule.match, in, /*check_product=*/false);
     if (!outcome.holds) continue;
