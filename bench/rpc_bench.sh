@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# RPC benchmark: importgate-server against a do-nothing gRPC server
+# (bench/noop_server.cc) answering the same method, driven in turns
+# (A B A B ...) by h2load replaying one real encoded request, at 1x1 and
+# 4x32 (connections x streams); then a batch of 100 items against 100 unary
+# calls; then the engine benchmark, with a plot. Prints tables and writes
+# them, with the plot, to docs/performance/.
+#
+#   bash bench/rpc_bench.sh [--rounds=3] [--seconds=5]
+#
+# As root on Debian 12 it installs what is missing (h2load from
+# nghttp2-client, gnuplot) and builds the project first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=3
+seconds=5
+for arg in "$@"; do
+  case $arg in
+    --rounds=*) rounds=${arg#*=} ;;
+    --seconds=*) seconds=${arg#*=} ;;
+    *) echo "usage: bash bench/rpc_bench.sh [--rounds=N] [--seconds=S]" >&2; exit 2 ;;
+  esac
+done
+BUILD_DIR=${BUILD_DIR:-build}
+out_dir=docs/performance
+mkdir -p "$out_dir"
+
+missing=()
+command -v h2load >/dev/null || missing+=(nghttp2-client)
+command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+command -v xxd >/dev/null || missing+=(xxd)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+bash deploy/dev.sh deps
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD_DIR" -j 2 --target importgate-server noop_server engine_bench >/dev/null
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+# One request (a cross-border T-shirt into ID at checkout), gRPC-framed.
+frame() {  # frame IN.bin OUT.bin: 0x00 + 4-byte big-endian length + message
+  local n; n=$(stat -c %s "$1")
+  printf '\x00' >"$2"
+  printf "%08x" "$n" | xxd -r -p >>"$2"
+  cat "$1" >>"$2"
+}
+item='item { sku: "TEE-1" hs_code: "6109.10.00" origin_country: "CN"
+       unit_price { currency_code: "USD" units: 150 } quantity: 1 }
+seller { kind: SELLER_KIND_CROSS_BORDER country: "CN" }
+destination_country: "ID" channel: CHANNEL_CHECKOUT'
+encode() {  # encode MESSAGE < textproto > binary
+  protoc --encode="$1" -Iprotos -I/usr/include importgate/v1/import_policy.proto
+}
+echo "$item" | encode importgate.v1.IsImportAllowedRequest >"$work/unary.pb"
+for _ in $(seq 100); do echo "requests { $item }"; done |
+  encode importgate.v1.BatchIsImportAllowedRequest >"$work/batch.pb"
+frame "$work/unary.pb" "$work/unary.bin"
+frame "$work/batch.pb" "$work/batch.bin"
+
+start() {  # start NAME CMD...: sets PORT
+  "${@:2}" 2>"$work/$1.log" &
+  pids+=($!)
+  PORT=""
+  for _ in $(seq 100); do
+    PORT=$(sed -n 's/.*serving on [0-9.]*:\([0-9]*\).*/\1/p' "$work/$1.log" | head -1)
+    [ -n "$PORT" ] && return
+    sleep 0.1
+  done
+  cat "$work/$1.log"; exit 1
+}
+start importgate "$BUILD_DIR/server/importgate-server" --listen=127.0.0.1:0
+ig_port=$PORT
+start noop "$BUILD_DIR/bench/noop_server" --listen=127.0.0.1:0
+noop_port=$PORT
+
+# Sanity: each answers the request with grpc-status 0.
+for port in "$ig_port" "$noop_port"; do
+  nghttp -v -H ':method: POST' -H 'content-type: application/grpc' -H 'te: trailers' \
+    -d "$work/unary.bin" "http://127.0.0.1:$port/importgate.v1.ImportPolicyService/IsImportAllowed" \
+    2>&1 | grep -q 'grpc-status: 0' || { echo "port $port did not answer OK"; exit 1; }
+done
+
+# run PORT METHOD BODY C M -> "req_per_s p50_us p99_us"
+run() {
+  local log="$work/h2.log"
+  rm -f "$log"
+  local summary
+  summary=$(h2load -D "$seconds" --warm-up-time=1 -c "$4" -m "$5" \
+    -H 'content-type: application/grpc' -H 'te: trailers' -d "$3" \
+    --log-file="$log" "http://127.0.0.1:$1/importgate.v1.ImportPolicyService/$2" 2>&1)
+  local rps
+  rps=$(sed -n 's/.*finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$summary")
+  local failed
+  failed=$(sed -n 's/^requests: .* \([0-9]*\) failed.*/\1/p' <<<"$summary")
+  [ "${failed:-0}" = 0 ] || { echo "$summary"; exit 1; }
+  read -r p50 p99 < <(cut -f3 "$log" | sort -n | awk '{a[NR]=$1} END {
+    print a[int(NR*0.50)+1], a[int(NR*0.99)+1]}')
+  echo "$rps $p50 $p99"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+report="$out_dir/rpc-latest.md"
+{
+  echo "# RPC benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "h2load, ${rounds} rounds of ${seconds} s per target and shape, in turns;"
+  echo "median over rounds. Machine: $(nproc) cores, load generator on the same cores."
+  echo
+  echo "| shape | target | req/s | p50 µs | p99 µs |"
+  echo "|---|---|---:|---:|---:|"
+} >"$report"
+declare -A result
+for shape in "1 1" "4 32"; do
+  read -r c m <<<"$shape"
+  for target in importgate noop; do : >"$work/$target.rps"; : >"$work/$target.p50"; : >"$work/$target.p99"; done
+  for _ in $(seq "$rounds"); do
+    for target in importgate noop; do
+      port=$ig_port; [ $target = noop ] && port=$noop_port
+      read -r rps p50 p99 < <(run "$port" IsImportAllowed "$work/unary.bin" "$c" "$m")
+      echo "$rps" >>"$work/$target.rps"; echo "$p50" >>"$work/$target.p50"; echo "$p99" >>"$work/$target.p99"
+    done
+  done
+  for target in importgate noop; do
+    rps=$(median <"$work/$target.rps"); p50=$(median <"$work/$target.p50"); p99=$(median <"$work/$target.p99")
+    result[$target-$c-rps]=$rps; result[$target-$c-p99]=$p99
+    echo "| ${c}x${m} | $target | $rps | $p50 | $p99 |" >>"$report"
+  done
+done
+{
+  echo
+  awk -v a="${result[importgate-4-rps]}" -v b="${result[noop-4-rps]}" \
+    'BEGIN {printf "- throughput at 4x32, importgate / do-nothing: **%.3fx** (target >= 0.9x)\n", a/b}'
+  awk -v a="${result[importgate-1-p99]}" -v b="${result[noop-1-p99]}" \
+    'BEGIN {printf "- p99 at 1x1, importgate / do-nothing: **%.3fx** (target <= 1.2x)\n", a/b}'
+} >>"$report"
+
+# A batch of 100 against 100 unary calls, on importgate, at 4x32.
+: >"$work/b.rps"; : >"$work/u.rps"
+for _ in $(seq "$rounds"); do
+  run "$ig_port" BatchIsImportAllowed "$work/batch.bin" 4 32 | cut -d' ' -f1 >>"$work/b.rps"
+  run "$ig_port" IsImportAllowed "$work/unary.bin" 4 32 | cut -d' ' -f1 >>"$work/u.rps"
+done
+b=$(median <"$work/b.rps"); u=$(median <"$work/u.rps")
+{
+  echo
+  echo "| importgate, 4x32 | calls/s | items/s | µs per item |"
+  echo "|---|---:|---:|---:|"
+  awk -v u="$u" 'BEGIN {printf "| unary | %s | %s | %.2f |\n", u, u, 1e6/u}'
+  awk -v b="$b" 'BEGIN {printf "| batch of 100 | %s | %.0f | %.2f |\n", b, b*100, 1e6/(b*100)}'
+  awk -v b="$b" -v u="$u" 'BEGIN {printf "\n- per-item cost in a batch / one unary call: **%.3f** (target <= 0.05)\n", u/(b*100)}'
+} >>"$report"
+cat "$report"
+
+# The engine: time per decision against bundle size, with a plot.
+# (one run per family: the CSV reporter wants the same counters per row)
+for family in BM_Decide BM_Compile; do
+  "$BUILD_DIR/bench/engine_bench" --benchmark_format=csv \
+    --benchmark_filter="$family/" 2>/dev/null >>"$work/engine.csv"
+done
+grep '^"BM_Decide/' "$work/engine.csv" | awk -F, '{split($1,a,"/"); gsub("\"","",a[2]); print a[2], $3}' \
+  >"$out_dir/engine-decide.dat"
+grep '^"BM_Compile/' "$work/engine.csv" | awk -F, '{split($1,a,"/"); gsub("\"","",a[2]); print a[2], $3, $NF}' \
+  >"$out_dir/engine-compile.dat"
+gnuplot <<EOG
+set terminal png size 800,450
+set output "$out_dir/engine-decide.png"
+set logscale x
+set xlabel "rules in the bundle"
+set ylabel "ns per decision (one thread)"
+set yrange [0:*]
+set grid
+plot "$out_dir/engine-decide.dat" using 1:2 with linespoints lw 2 title "Evaluate: validate + decide + write Decision"
+EOG
+echo
+echo "engine (ns per decision by bundle size):"; cat "$out_dir/engine-decide.dat"
+echo "compile (rules, ms, snapshot bytes per rule):"; cat "$out_dir/engine-compile.dat"
+echo "plot: $out_dir/engine-decide.png"
