@@ -184,16 +184,22 @@ class Compiler {
         errors_.Add(source.location, id, "id", "duplicate rule id");
       }
     }
-    // Resolution order: priority, specificity, deny over allow, id.
-    std::sort(rules.begin(), rules.end(),
-              [](const CompiledRule& a, const CompiledRule& b) {
-                if (a.priority != b.priority) return a.priority > b.priority;
-                if (a.specificity != b.specificity) {
-                  return a.specificity > b.specificity;
-                }
-                if (a.effect != b.effect) return a.effect == v1::EFFECT_DENY;
-                return a.id < b.id;
-              });
+    // Resolution order: priority, specificity, deny over allow, id. Sort
+    // indices, then move each rule once: a CompiledRule is large.
+    std::vector<uint32_t> order(rules.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&rules](uint32_t x, uint32_t y) {
+      const CompiledRule& a = rules[x];
+      const CompiledRule& b = rules[y];
+      if (a.priority != b.priority) return a.priority > b.priority;
+      if (a.specificity != b.specificity) return a.specificity > b.specificity;
+      if (a.effect != b.effect) return a.effect == v1::EFFECT_DENY;
+      return a.id < b.id;
+    });
+    std::vector<CompiledRule> sorted;
+    sorted.reserve(rules.size());
+    for (uint32_t i : order) sorted.push_back(std::move(rules[i]));
+    rules = std::move(sorted);
     snapshot_->rules = std::move(rules);
   }
 

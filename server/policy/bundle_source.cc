@@ -150,7 +150,6 @@ absl::StatusOr<ParsedBundle> ParseBundle(absl::Span<const SourceFile> files) {
       if (status.ok()) {
         std::vector<int> lines = ElementLines(file->content, "rules");
         const int n = rule_file.rules_size();
-        bundle.rules.reserve(bundle.rules.size() + n);
         for (int i = 0; i < n; ++i) {
           bundle.rules.push_back({std::move(*rule_file.mutable_rules(i)),
                                   {file->path, LineAt(lines, i, n)}});
