@@ -47,7 +47,8 @@ void BM_Decide(benchmark::State& state) {
   size_t i = 0, errors = 0, denies = 0;
   for (auto _ : state) {
     const auto& request = c.requests[i++ & 4095];
-    absl::Status s = eval::Evaluate(*c.snapshot, request, absl::UnixEpoch(), &decision);
+    absl::Status s =
+        eval::Evaluate(*c.snapshot, request, absl::UnixEpoch(), &decision);
     errors += !s.ok();
     denies += s.ok() && !decision.allowed();
     benchmark::DoNotOptimize(decision);

@@ -30,9 +30,9 @@ class NoopService final : public v1::ImportPolicyService::CallbackService {
     fixed_.mutable_bundle()->set_revision(1);
   }
 
-  grpc::ServerUnaryReactor* IsImportAllowed(grpc::CallbackServerContext* context,
-                                            const v1::IsImportAllowedRequest*,
-                                            v1::IsImportAllowedResponse* response) override {
+  grpc::ServerUnaryReactor* IsImportAllowed(
+      grpc::CallbackServerContext* context, const v1::IsImportAllowedRequest*,
+      v1::IsImportAllowedResponse* response) override {
     *response = fixed_;
     auto* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);

@@ -23,10 +23,10 @@ uint64_t Mix(uint64_t i) {
 // 6-digit subheadings and 8-digit national lines.
 int HsDigits(size_t i) {
   size_t bucket = Mix(i + 7) % 1000;
-  if (bucket < 2) return 2;     // 0.2%
-  if (bucket < 50) return 4;    // 4.8%
-  if (bucket < 450) return 6;   // 40%
-  return 8;                     // 55%
+  if (bucket < 2) return 2;    // 0.2%
+  if (bucket < 50) return 4;   // 4.8%
+  if (bucket < 450) return 6;  // 40%
+  return 8;                    // 55%
 }
 
 std::string HsPrefix(size_t i) {

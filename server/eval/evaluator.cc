@@ -192,7 +192,8 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
   for (uint32_t index : candidates) {
     const RuleFilter& f = snapshot.filters[index];
     if (at_ns < f.from_ns || at_ns >= f.until_ns) continue;
-    if ((f.seller_kinds != 0 && (f.seller_kinds & (1u << in.seller_kind)) == 0) ||
+    if ((f.seller_kinds != 0 &&
+         (f.seller_kinds & (1u << in.seller_kind)) == 0) ||
         (f.channels != 0 && (f.channels & (1u << in.channel)) == 0) ||
         (!f.dest_overflow && f.dest[0] != 0 && f.dest[0] != in.destination &&
          f.dest[1] != in.destination)) {

@@ -47,7 +47,10 @@ void FillBundleRef(const bundle::LoadedBundle& bundle, v1::BundleRef* ref) {
 ImportPolicyService::ImportPolicyService(const bundle::PolicyStore* store,
                                          const Clock* clock,
                                          ImportPolicyServiceOptions options)
-    : store_(store), clock_(clock), options_(options) {}
+    : store_(store), clock_(clock), options_(options) {
+  SetMessageAllocatorFor_IsImportAllowed(&unary_allocator_);
+  SetMessageAllocatorFor_BatchIsImportAllowed(&batch_allocator_);
+}
 
 grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
     grpc::CallbackServerContext* context,

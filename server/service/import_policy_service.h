@@ -11,6 +11,7 @@
 #include "importgate/v1/import_policy.grpc.pb.h"
 #include "server/bundle/policy_store.h"
 #include "server/common/clock.h"
+#include "server/service/arena_allocator.h"
 
 namespace importgate::service {
 
@@ -47,6 +48,12 @@ class ImportPolicyService final
   const bundle::PolicyStore* const store_;
   const Clock* const clock_;
   const ImportPolicyServiceOptions options_;
+  ArenaMessageAllocator<importgate::v1::IsImportAllowedRequest,
+                        importgate::v1::IsImportAllowedResponse>
+      unary_allocator_;
+  ArenaMessageAllocator<importgate::v1::BatchIsImportAllowedRequest,
+                        importgate::v1::BatchIsImportAllowedResponse>
+      batch_allocator_;
 };
 
 }  // namespace importgate::service
