@@ -493,10 +493,11 @@ class Compiler {
   }
 
   void BuildIndex() {
-    snapshot_->filters.reserve(snapshot_->rules.size());
     for (uint32_t i = 0; i < snapshot_->rules.size(); ++i) {
       const CompiledRule& rule = snapshot_->rules[i];
-      RuleFilter filter;
+      Posting posting;
+      posting.rule = i;
+      RuleFilter& filter = posting.filter;
       filter.from_ns = ToNanos(rule.effective_from);
       filter.until_ns = ToNanos(rule.effective_until);
       const auto& dest = rule.match.destinations;
@@ -506,16 +507,15 @@ class Compiler {
       }
       filter.seller_kinds = static_cast<uint8_t>(rule.match.seller_kinds);
       filter.channels = static_cast<uint8_t>(rule.match.channels);
-      snapshot_->filters.push_back(filter);
       if (!rule.match.has_product()) {
-        snapshot_->unindexed.push_back(i);
+        snapshot_->unindexed.push_back(posting);
       }
       for (const HsPrefix& p : rule.match.hs_prefixes) {
-        snapshot_->hs_index[HsKey(p.value, p.digits)].push_back(i);
+        snapshot_->hs_index[HsKey(p.value, p.digits)].push_back(posting);
         snapshot_->hs_lengths |= 1u << p.digits;
       }
       for (const std::string& c : rule.match.categories) {
-        snapshot_->category_index[c].push_back(i);
+        snapshot_->category_index[c].push_back(posting);
       }
       for (absl::Time t : {rule.effective_from, rule.effective_until}) {
         if (t != absl::InfinitePast() && t != absl::InfiniteFuture()) {

@@ -105,6 +105,14 @@ struct RuleFilter {
   bool dest_overflow = false;
 };
 
+// One entry of the candidate index: a rule and its cheap conditions, stored
+// together so that scanning a bucket reads memory sequentially and touches
+// a rule itself only when its filter passes.
+struct Posting {
+  uint32_t rule = 0;  // index into PolicySnapshot::rules
+  RuleFilter filter;
+};
+
 struct PolicySnapshot {
   // From the manifest.
   std::string name;
@@ -117,18 +125,16 @@ struct PolicySnapshot {
 
   // Rules in resolution order; indices below refer to this vector.
   std::vector<CompiledRule> rules;
-  // filters[i] is rules[i]'s RuleFilter.
-  std::vector<RuleFilter> filters;
 
   // Candidate index. A rule whose match has a product selector is listed
   // under each of its HS prefix keys and categories; every other rule is
-  // in `unindexed`. Each list is ascending.
-  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> hs_index;
+  // in `unindexed`. Each list is ascending by rule index.
+  absl::flat_hash_map<uint64_t, std::vector<Posting>> hs_index;
   // Bit d set when some rule has an HS prefix of d digits: lookups skip the
   // lengths no rule uses.
   uint32_t hs_lengths = 0;
-  absl::flat_hash_map<std::string, std::vector<uint32_t>> category_index;
-  std::vector<uint32_t> unindexed;
+  absl::flat_hash_map<std::string, std::vector<Posting>> category_index;
+  std::vector<Posting> unindexed;
 
   // FX: micro units of each currency per base unit (the base maps to
   // kFxScale). Currencies absent here cannot be compared.

@@ -157,48 +157,61 @@ absl::Status MissingFactError(const PolicySnapshot& snapshot,
   return absl::OkStatus();
 }
 
+// Whether a rule's cheap conditions hold for `in` at `at_ns`.
+bool FilterPasses(const RuleFilter& f, const DecisionInput& in, int64_t at_ns) {
+  if (at_ns < f.from_ns || at_ns >= f.until_ns) return false;
+  if (f.seller_kinds != 0 && (f.seller_kinds & (1u << in.seller_kind)) == 0) {
+    return false;
+  }
+  if (f.channels != 0 && (f.channels & (1u << in.channel)) == 0) return false;
+  return f.dest_overflow || f.dest[0] == 0 || f.dest[0] == in.destination ||
+         f.dest[1] == in.destination;
+}
+
+// Appends the rules of `postings` whose filter passes.
 template <typename Vector>
-void AppendAll(const std::vector<uint32_t>& from, Vector* to) {
-  to->insert(to->end(), from.begin(), from.end());
+void AppendPassing(const std::vector<compiler::Posting>& postings,
+                   const DecisionInput& in, int64_t at_ns, Vector* to) {
+  for (const compiler::Posting& p : postings) {
+    if (FilterPasses(p.filter, in, at_ns)) to->push_back(p.rule);
+  }
 }
 
 }  // namespace
 
 absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
                     Verdict* verdict) {
+  // Candidates: the rules indexed under the item's HS prefixes and
+  // category path prefixes, and the rules with no product selector, each
+  // read only if its packed filter (window, destination, seller kind,
+  // channel) passes.
+  const int64_t at_ns = absl::ToUnixNanos(in.at);
   absl::InlinedVector<uint32_t, 32> candidates;
   for (int d = policy::kMinHsDigits; d <= in.hs.digits; ++d) {
     if ((snapshot.hs_lengths & (1u << d)) == 0) continue;
     auto it = snapshot.hs_index.find(
         compiler::HsKey(policy::HsPrefixValue(in.hs, d), d));
-    if (it != snapshot.hs_index.end()) AppendAll(it->second, &candidates);
+    if (it != snapshot.hs_index.end()) {
+      AppendPassing(it->second, in, at_ns, &candidates);
+    }
   }
   if (!in.category.empty()) {
     for (size_t end = 0; end != absl::string_view::npos;) {
       end = in.category.find('/', end + 1);
       auto it = snapshot.category_index.find(in.category.substr(0, end));
-      if (it != snapshot.category_index.end())
-        AppendAll(it->second, &candidates);
+      if (it != snapshot.category_index.end()) {
+        AppendPassing(it->second, in, at_ns, &candidates);
+      }
     }
   }
-  AppendAll(snapshot.unindexed, &candidates);
+  AppendPassing(snapshot.unindexed, in, at_ns, &candidates);
   std::sort(candidates.begin(), candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()),
                    candidates.end());
 
   verdict->rule = nullptr;
   verdict->matched.clear();
-  const int64_t at_ns = absl::ToUnixNanos(in.at);
   for (uint32_t index : candidates) {
-    const RuleFilter& f = snapshot.filters[index];
-    if (at_ns < f.from_ns || at_ns >= f.until_ns) continue;
-    if ((f.seller_kinds != 0 &&
-         (f.seller_kinds & (1u << in.seller_kind)) == 0) ||
-        (f.channels != 0 && (f.channels & (1u << in.channel)) == 0) ||
-        (!f.dest_overflow && f.dest[0] != 0 && f.dest[0] != in.destination &&
-         f.dest[1] != in.destination)) {
-      continue;
-    }
     const CompiledRule& rule = snapshot.rules[index];
     Outcome outcome =
         Evaluate(snapshot, rule.match, in, /*check_product=*/false);

@@ -605,7 +605,8 @@ TEST(CompileSnapshotTest, HsRangeExpandsToOneIndexKeyPerPrefix) {
     SCOPED_TRACE(value);
     auto entry = snapshot->hs_index.find(compiler::HsKey(value, 2));
     ASSERT_TRUE(entry != snapshot->hs_index.end());
-    EXPECT_EQ(entry->second, std::vector<uint32_t>{0});
+    ASSERT_EQ(entry->second.size(), 1u);
+    EXPECT_EQ(entry->second[0].rule, 0u);
   }
   EXPECT_TRUE(snapshot->unindexed.empty());
 }
@@ -641,13 +642,15 @@ TEST(CompileSnapshotTest, CategoriesAreIndexedAndOtherRulesAreUnindexed) {
   ASSERT_EQ(snapshot->rules[1].id, "cats");
   EXPECT_EQ(snapshot->rules[1].match.categories,
             (std::vector<std::string>{"fashion", "home/textiles"}));
-  EXPECT_EQ(snapshot->unindexed, std::vector<uint32_t>{0});
+  ASSERT_EQ(snapshot->unindexed.size(), 1u);
+  EXPECT_EQ(snapshot->unindexed[0].rule, 0u);
   EXPECT_EQ(snapshot->category_index.size(), 2u);
   for (const char* category : {"fashion", "home/textiles"}) {
     SCOPED_TRACE(category);
     auto entry = snapshot->category_index.find(category);
     ASSERT_TRUE(entry != snapshot->category_index.end());
-    EXPECT_EQ(entry->second, std::vector<uint32_t>{1});
+    ASSERT_EQ(entry->second.size(), 1u);
+    EXPECT_EQ(entry->second[0].rule, 1u);
   }
   EXPECT_TRUE(snapshot->hs_index.empty());
 }
