@@ -126,11 +126,8 @@ int Run(const std::vector<std::string>& verify_keys) {
       LogError(absl::StrCat("check failed: ", candidate.status().message()));
       return 1;
     }
-    const auto& b = *candidate->bundle;
-    LogInfo(absl::StrCat("check passed: bundle ", b.snapshot->name,
-                         " revision ", b.snapshot->revision, " ", b.digest,
-                         " (", b.snapshot->rules.size(), " rules, ",
-                         b.test_case_count, " test cases passed)"));
+    LogInfo(absl::StrCat("check passed: ",
+                         bundle::DescribeBundle(*candidate->bundle)));
     return 0;
   }
 

@@ -19,6 +19,13 @@ absl::Status InStep(absl::string_view step, const absl::Status& status) {
 
 }  // namespace
 
+std::string DescribeBundle(const LoadedBundle& b) {
+  return absl::StrCat("bundle ", b.snapshot->name, " revision ",
+                      b.snapshot->revision, " ", b.digest, " from ", b.source,
+                      " (", b.snapshot->rules.size(), " rules, ",
+                      b.test_case_count, " test cases passed)");
+}
+
 absl::StatusOr<std::shared_ptr<const LoadedBundle>> LoadBundle(
     absl::string_view source, absl::Span<const policy::SourceFile> files,
     std::shared_ptr<const IsoCodes> iso_codes) {

@@ -25,6 +25,10 @@ struct LoadedBundle {
   size_t test_case_count = 0;
 };
 
+// "bundle NAME revision R sha256:... from SOURCE (N rules, M test cases
+// passed)", for logs and tools.
+std::string DescribeBundle(const LoadedBundle& bundle);
+
 // Parses, compiles and self-tests `files`, which came from `source`.
 //
 // Returns the loaded bundle, or the first failing step's status with the

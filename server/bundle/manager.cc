@@ -22,13 +22,6 @@ namespace fs = std::filesystem;
 constexpr char kActiveFile[] = "active";
 constexpr char kBundlesDir[] = "bundles";
 
-std::string Describe(const LoadedBundle& b) {
-  return absl::StrCat("bundle ", b.snapshot->name, " revision ",
-                      b.snapshot->revision, " ", b.digest, " from ", b.source,
-                      " (", b.snapshot->rules.size(), " rules, ",
-                      b.test_case_count, " test cases passed)");
-}
-
 ReloadResult Result(ReloadResult::Outcome outcome, std::string message,
                     const LoadedBundle* bundle) {
   ReloadResult r;
@@ -116,7 +109,7 @@ absl::Status BundleManager::Start() {
   if (!activated.ok()) return activated;
   store_->RecordFailure(options_.source, source_error);
   LogWarning(absl::StrCat("serving the last known good ",
-                          Describe(*saved->bundle),
+                          DescribeBundle(*saved->bundle),
                           " because the source was refused"));
   return absl::OkStatus();
 }
@@ -160,7 +153,7 @@ ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
     }
     last_refusal_.clear();
     return Result(ReloadResult::Outcome::kUnchanged,
-                  absl::StrCat("unchanged: ", Describe(*current)),
+                  absl::StrCat("unchanged: ", DescribeBundle(*current)),
                   current.get());
   }
   if (!allow_rollback && bundle.snapshot->revision <= refuse_up_to_) {
@@ -178,13 +171,13 @@ ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
   if (!activated.ok()) {
     std::string message(activated.message());
     if (message != last_refusal_) {
-      LogError(absl::StrCat(Describe(bundle), " refused: ", message));
+      LogError(absl::StrCat(DescribeBundle(bundle), " refused: ", message));
     }
     last_refusal_ = message;
     return Result(ReloadResult::Outcome::kRefused, std::move(message), &bundle);
   }
   last_refusal_.clear();
-  LogInfo(absl::StrCat("activated ", Describe(bundle)));
+  LogInfo(absl::StrCat("activated ", DescribeBundle(bundle)));
   for (const std::string& skipped : candidate.skipped) {
     LogError(absl::StrCat("newer bundle refused: ", skipped));
   }
@@ -192,7 +185,7 @@ ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
     LogWarning(absl::StrCat("cannot persist the active bundle: ", s.message()));
   }
   return Result(ReloadResult::Outcome::kActivated,
-                absl::StrCat("activated ", Describe(bundle)), &bundle);
+                absl::StrCat("activated ", DescribeBundle(bundle)), &bundle);
 }
 
 absl::Status BundleManager::Persist(const Candidate& candidate) {

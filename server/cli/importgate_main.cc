@@ -111,10 +111,8 @@ int Build(const Args& args) {
       !s.ok()) {
     return Fail(s);
   }
-  std::cout << "built " << args.out << ": " << snapshot.name << " revision "
-            << snapshot.revision << " " << (*loaded)->digest << " ("
-            << snapshot.rules.size() << " rules, " << (*loaded)->test_case_count
-            << " test cases passed)\n";
+  std::cout << "built " << args.out << ": " << bundle::DescribeBundle(**loaded)
+            << "\n";
   return 0;
 }
 
@@ -202,12 +200,10 @@ int Verify(const Args& args) {
   }
   auto candidate = bundle::LoadArtifactFile(args.positional[2], options);
   if (!candidate.ok()) return Fail(candidate.status());
-  const auto& b = *candidate->bundle;
-  std::cout << "ok: " << b.snapshot->name << " revision "
-            << b.snapshot->revision << " " << b.digest << " ("
+  std::cout << "ok: " << bundle::DescribeBundle(*candidate->bundle) << "; "
             << (args.keys.empty() ? "signature not checked: no --key"
                                   : "signature verified")
-            << ", " << b.test_case_count << " test cases passed)\n";
+            << "\n";
   return 0;
 }
 
