@@ -5,6 +5,7 @@
 //
 // Run: build/bench/engine_bench [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
+#include <google/protobuf/arena.h>
 #include <malloc.h>
 
 #include <map>
@@ -26,7 +27,13 @@ std::shared_ptr<const IsoCodes> Iso() {
 
 struct Compiled {
   std::shared_ptr<const compiler::PolicySnapshot> snapshot;
-  std::vector<v1::IsImportAllowedRequest> requests;
+  // The server decides a request it has just parsed onto the call's arena,
+  // so the request is compact and in cache. The requests here are laid out
+  // the same way, one after another on one arena, so that the benchmark
+  // measures the engine and not cache misses on requests scattered over a
+  // heap that compiling a big bundle has just fragmented.
+  google::protobuf::Arena arena;
+  std::vector<const v1::IsImportAllowedRequest*> requests;
 };
 
 const Compiled& Get(size_t rules) {
@@ -36,7 +43,12 @@ const Compiled& Get(size_t rules) {
     slot = std::make_unique<Compiled>();
     auto parsed = policy::ParseBundle(SyntheticBundle(rules));
     slot->snapshot = *compiler::Compile(*parsed, Iso());
-    slot->requests = SyntheticRequests(rules, 4096);
+    for (const auto& request : SyntheticRequests(rules, 4096)) {
+      auto* copy = google::protobuf::Arena::CreateMessage<
+          v1::IsImportAllowedRequest>(&slot->arena);
+      copy->CopyFrom(request);
+      slot->requests.push_back(copy);
+    }
   }
   return *slot;
 }
@@ -46,7 +58,7 @@ void BM_Decide(benchmark::State& state) {
   v1::Decision decision;
   size_t i = 0, errors = 0, denies = 0;
   for (auto _ : state) {
-    const auto& request = c.requests[i++ & 4095];
+    const auto& request = *c.requests[i++ & 4095];
     absl::Status s =
         eval::Evaluate(*c.snapshot, request, absl::UnixEpoch(), &decision);
     errors += !s.ok();

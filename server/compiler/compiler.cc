@@ -492,26 +492,45 @@ class Compiler {
     return absl::ToUnixNanos(t);
   }
 
+  // The cheap conditions of `rule`, as the index stores them.
+  static Posting ScreenOf(const CompiledRule& rule) {
+    const CompiledMatch& m = rule.match;
+    Posting p;
+    p.from_ns = ToNanos(rule.effective_from);
+    p.until_ns = ToNanos(rule.effective_until);
+    p.dest_inline = m.destinations.size() <= 2;
+    if (p.dest_inline) {
+      std::copy(m.destinations.begin(), m.destinations.end(), p.dest);
+    }
+    p.seller_kinds = static_cast<uint8_t>(m.seller_kinds);
+    p.channels = static_cast<uint8_t>(m.channels);
+    const bool in = !m.origin_in.empty(), not_in = !m.origin_not_in.empty();
+    const std::vector<CountryCode>& list = in ? m.origin_in : m.origin_not_in;
+    if (!in && !not_in) {
+      p.origin = Posting::Origin::kAny;
+    } else if (in != not_in && list.size() <= 2) {
+      p.origin = in ? Posting::Origin::kIn : Posting::Origin::kNotIn;
+      std::copy(list.begin(), list.end(), p.origin_list);
+    } else {
+      p.origin = Posting::Origin::kFull;
+    }
+    p.complete = p.dest_inline && p.origin != Posting::Origin::kFull &&
+                 m.seller_countries.empty() && !m.price.has_value() &&
+                 m.attributes.empty() && rule.unless.empty();
+    return p;
+  }
+
   void BuildIndex() {
+    absl::flat_hash_map<uint64_t, std::vector<Posting>> hs_buckets;
     for (uint32_t i = 0; i < snapshot_->rules.size(); ++i) {
       const CompiledRule& rule = snapshot_->rules[i];
-      Posting posting;
+      Posting posting = ScreenOf(rule);
       posting.rule = i;
-      RuleFilter& filter = posting.filter;
-      filter.from_ns = ToNanos(rule.effective_from);
-      filter.until_ns = ToNanos(rule.effective_until);
-      const auto& dest = rule.match.destinations;
-      filter.dest_overflow = dest.size() > 2;
-      if (!filter.dest_overflow) {
-        for (size_t d = 0; d < dest.size(); ++d) filter.dest[d] = dest[d];
-      }
-      filter.seller_kinds = static_cast<uint8_t>(rule.match.seller_kinds);
-      filter.channels = static_cast<uint8_t>(rule.match.channels);
       if (!rule.match.has_product()) {
         snapshot_->unindexed.push_back(posting);
       }
       for (const HsPrefix& p : rule.match.hs_prefixes) {
-        snapshot_->hs_index[HsKey(p.value, p.digits)].push_back(posting);
+        hs_buckets[HsKey(p.value, p.digits)].push_back(posting);
         snapshot_->hs_lengths |= 1u << p.digits;
       }
       for (const std::string& c : rule.match.categories) {
@@ -526,6 +545,7 @@ class Compiler {
     auto& edges = snapshot_->window_edges;
     std::sort(edges.begin(), edges.end());
     edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+    snapshot_->hs_index = HsIndex(hs_buckets);
   }
 
   const policy::ParsedBundle& bundle_;

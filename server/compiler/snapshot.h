@@ -20,6 +20,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "importgate/v1/import_policy.pb.h"
+#include "server/compiler/hs_index.h"
+#include "server/compiler/posting.h"
 #include "server/policy/codes.h"
 #include "server/refdata/iso_codes.h"
 
@@ -91,28 +93,6 @@ struct CompiledRule {
   std::string location;      // "rules/file.textproto:12", for explanations
 };
 
-// The cheap, always-checked conditions of a rule, packed so that scanning
-// candidates touches 24 bytes per rule instead of the whole CompiledRule.
-// A candidate that fails here is rejected without reading anything else.
-struct RuleFilter {
-  int64_t from_ns = INT64_MIN;   // effective window, Unix nanoseconds
-  int64_t until_ns = INT64_MAX;  // exclusive
-  // Up to two destinations inline; 0 = unconstrained; more than two: the
-  // full check runs (dest_overflow).
-  CountryCode dest[2] = {0, 0};
-  uint8_t seller_kinds = 0;  // bitmask as in CompiledMatch; 0 = any
-  uint8_t channels = 0;
-  bool dest_overflow = false;
-};
-
-// One entry of the candidate index: a rule and its cheap conditions, stored
-// together so that scanning a bucket reads memory sequentially and touches
-// a rule itself only when its filter passes.
-struct Posting {
-  uint32_t rule = 0;  // index into PolicySnapshot::rules
-  RuleFilter filter;
-};
-
 struct PolicySnapshot {
   // From the manifest.
   std::string name;
@@ -129,7 +109,7 @@ struct PolicySnapshot {
   // Candidate index. A rule whose match has a product selector is listed
   // under each of its HS prefix keys and categories; every other rule is
   // in `unindexed`. Each list is ascending by rule index.
-  absl::flat_hash_map<uint64_t, std::vector<Posting>> hs_index;
+  HsIndex hs_index;
   // Bit d set when some rule has an HS prefix of d digits: lookups skip the
   // lengths no rule uses.
   uint32_t hs_lengths = 0;

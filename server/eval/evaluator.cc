@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "absl/base/internal/prefetch.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 
 namespace importgate::eval {
 namespace {
@@ -14,7 +16,6 @@ using compiler::CompiledMatch;
 using compiler::CompiledRule;
 using compiler::PolicySnapshot;
 using compiler::PriceBound;
-using compiler::RuleFilter;
 
 // A fact a condition needed but the request lacked.
 enum class Missing {
@@ -69,15 +70,23 @@ bool AttributeHolds(const AttributeTest& t, const DecisionInput& in) {
   return false;
 }
 
-// Evaluates every condition of `m`; the product selector only when
-// `check_product` (for the rule's own match the index already did).
+// Conditions a caller has already checked, so Evaluate skips them.
+enum Checked : uint32_t {
+  kCheckedNothing = 0,
+  kCheckedProduct = 1,      // the index matched the product selector
+  kCheckedDestination = 2,  // the posting's inline destinations
+  kCheckedOrigin = 4,       // the posting's inline origin list
+};
+
+// Evaluates every condition of `m` except those in `checked`.
 Outcome Evaluate(const PolicySnapshot& snapshot, const CompiledMatch& m,
-                 const DecisionInput& in, bool check_product) {
+                 const DecisionInput& in, uint32_t checked) {
   Outcome out;
   auto need = [&out](Missing what) {
     if (out.missing == Missing::kNone) out.missing = what;
   };
-  if (!m.destinations.empty() && !Contains(m.destinations, in.destination)) {
+  if ((checked & kCheckedDestination) == 0 && !m.destinations.empty() &&
+      !Contains(m.destinations, in.destination)) {
     return {false, Missing::kNone};
   }
   if (m.seller_kinds != 0 && (m.seller_kinds & (1u << in.seller_kind)) == 0) {
@@ -86,7 +95,8 @@ Outcome Evaluate(const PolicySnapshot& snapshot, const CompiledMatch& m,
   if (m.channels != 0 && (m.channels & (1u << in.channel)) == 0) {
     return {false, Missing::kNone};
   }
-  if (check_product && m.has_product() && !ProductMatches(m, in)) {
+  if ((checked & kCheckedProduct) == 0 && m.has_product() &&
+      !ProductMatches(m, in)) {
     return {false, Missing::kNone};
   }
   if (!m.seller_countries.empty()) {
@@ -96,7 +106,8 @@ Outcome Evaluate(const PolicySnapshot& snapshot, const CompiledMatch& m,
       return {false, Missing::kNone};
     }
   }
-  if (!m.origin_in.empty() || !m.origin_not_in.empty()) {
+  if ((checked & kCheckedOrigin) == 0 &&
+      (!m.origin_in.empty() || !m.origin_not_in.empty())) {
     if (in.origin == 0) {
       need(Missing::kOrigin);
     } else if ((!m.origin_in.empty() && !Contains(m.origin_in, in.origin)) ||
@@ -157,23 +168,66 @@ absl::Status MissingFactError(const PolicySnapshot& snapshot,
   return absl::OkStatus();
 }
 
-// Whether a rule's cheap conditions hold for `in` at `at_ns`.
-bool FilterPasses(const RuleFilter& f, const DecisionInput& in, int64_t at_ns) {
-  if (at_ns < f.from_ns || at_ns >= f.until_ns) return false;
-  if (f.seller_kinds != 0 && (f.seller_kinds & (1u << in.seller_kind)) == 0) {
-    return false;
+// What screening a posting says about its rule.
+enum class Screen {
+  kReject,  // some inline condition fails: the rule does not match
+  kMatch,   // the posting is complete and every condition holds
+  kCheck,   // the inline conditions hold; the rest needs the full rule
+};
+
+Screen ScreenPosting(const compiler::Posting& p, const DecisionInput& in,
+                     int64_t at_ns) {
+  using Origin = compiler::Posting::Origin;
+  if (at_ns < p.from_ns || at_ns >= p.until_ns) return Screen::kReject;
+  if (p.seller_kinds != 0 && (p.seller_kinds & (1u << in.seller_kind)) == 0) {
+    return Screen::kReject;
   }
-  if (f.channels != 0 && (f.channels & (1u << in.channel)) == 0) return false;
-  return f.dest_overflow || f.dest[0] == 0 || f.dest[0] == in.destination ||
-         f.dest[1] == in.destination;
+  if (p.channels != 0 && (p.channels & (1u << in.channel)) == 0) {
+    return Screen::kReject;
+  }
+  bool complete = p.complete;
+  if (p.dest_inline && p.dest[0] != 0 && p.dest[0] != in.destination &&
+      p.dest[1] != in.destination) {
+    return Screen::kReject;
+  }
+  if (p.origin == Origin::kIn || p.origin == Origin::kNotIn) {
+    if (in.origin == 0) {
+      complete = false;  // the full check reports the missing origin
+    } else if ((p.origin_list[0] == in.origin ||
+                p.origin_list[1] == in.origin) != (p.origin == Origin::kIn)) {
+      return Screen::kReject;
+    }
+  }
+  return complete ? Screen::kMatch : Screen::kCheck;
 }
 
-// Appends the rules of `postings` whose filter passes.
-template <typename Vector>
-void AppendPassing(const std::vector<compiler::Posting>& postings,
-                   const DecisionInput& in, int64_t at_ns, Vector* to) {
+// A candidate: the rule index shifted left by three, plus kNeedsCheck when
+// its conditions still need the full check, plus what screening already
+// checked (kCheckedDestination, kCheckedOrigin). Sorting candidates sorts
+// them by rule; a rule listed in several buckets screens the same in each.
+using Candidates = absl::InlinedVector<uint32_t, 32>;
+constexpr uint32_t kNeedsCheck = 1;
+constexpr int kCandidateShift = 3;
+static_assert((kNeedsCheck | kCheckedDestination | kCheckedOrigin) <
+              (1u << kCandidateShift));
+
+// Appends the rules of `postings` that screening does not reject.
+void AppendPassing(absl::Span<const compiler::Posting> postings,
+                   const DecisionInput& in, int64_t at_ns, Candidates* to) {
+  using Origin = compiler::Posting::Origin;
   for (const compiler::Posting& p : postings) {
-    if (FilterPasses(p.filter, in, at_ns)) to->push_back(p.rule);
+    Screen screen = ScreenPosting(p, in, at_ns);
+    if (screen == Screen::kReject) continue;
+    uint32_t candidate = p.rule << kCandidateShift;
+    if (screen == Screen::kCheck) {
+      candidate |= kNeedsCheck;
+      if (p.dest_inline) candidate |= kCheckedDestination;
+      if ((p.origin == Origin::kIn || p.origin == Origin::kNotIn) &&
+          in.origin != 0) {
+        candidate |= kCheckedOrigin;
+      }
+    }
+    to->push_back(candidate);
   }
 }
 
@@ -183,17 +237,31 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
                     Verdict* verdict) {
   // Candidates: the rules indexed under the item's HS prefixes and
   // category path prefixes, and the rules with no product selector, each
-  // read only if its packed filter (window, destination, seller kind,
-  // channel) passes.
+  // screened by its posting (see compiler::Posting) before the rule itself
+  // is read, if at all.
   const int64_t at_ns = absl::ToUnixNanos(in.at);
-  absl::InlinedVector<uint32_t, 32> candidates;
+  // In a large bundle each HS lookup is a cache miss, and they are
+  // independent. So they run in three passes: compute every key and
+  // prefetch its slot; read the slots and prefetch their buckets; then scan
+  // the buckets. The misses of one pass overlap instead of queueing.
+  uint64_t hs_keys[policy::kMaxHsDigits + 1];
+  int hs_key_count = 0;
   for (int d = policy::kMinHsDigits; d <= in.hs.digits; ++d) {
     if ((snapshot.hs_lengths & (1u << d)) == 0) continue;
-    auto it = snapshot.hs_index.find(
-        compiler::HsKey(policy::HsPrefixValue(in.hs, d), d));
-    if (it != snapshot.hs_index.end()) {
-      AppendPassing(it->second, in, at_ns, &candidates);
-    }
+    hs_keys[hs_key_count] = compiler::HsKey(policy::HsPrefixValue(in.hs, d), d);
+    snapshot.hs_index.PrefetchSlot(hs_keys[hs_key_count++]);
+  }
+  absl::Span<const compiler::Posting> buckets[policy::kMaxHsDigits + 1];
+  int bucket_count = 0;
+  for (int i = 0; i < hs_key_count; ++i) {
+    auto bucket = snapshot.hs_index.Find(hs_keys[i]);
+    if (bucket.empty()) continue;
+    absl::base_internal::PrefetchT0(bucket.data());
+    buckets[bucket_count++] = bucket;
+  }
+  Candidates candidates;
+  for (int i = 0; i < bucket_count; ++i) {
+    AppendPassing(buckets[i], in, at_ns, &candidates);
   }
   if (!in.category.empty()) {
     for (size_t end = 0; end != absl::string_view::npos;) {
@@ -211,28 +279,33 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
 
   verdict->rule = nullptr;
   verdict->matched.clear();
-  for (uint32_t index : candidates) {
+  for (uint32_t candidate : candidates) {
+    const uint32_t index = candidate >> kCandidateShift;
     const CompiledRule& rule = snapshot.rules[index];
-    Outcome outcome =
-        Evaluate(snapshot, rule.match, in, /*check_product=*/false);
-    if (!outcome.holds) continue;
-    bool exempt = false;
-    for (const CompiledMatch& exception : rule.unless) {
-      Outcome e = Evaluate(snapshot, exception, in, /*check_product=*/true);
-      if (e.holds && e.missing == Missing::kNone) {
-        exempt = true;
-        break;
+    if ((candidate & kNeedsCheck) != 0) {
+      Outcome outcome =
+          Evaluate(snapshot, rule.match, in,
+                   kCheckedProduct |
+                       (candidate & (kCheckedDestination | kCheckedOrigin)));
+      if (!outcome.holds) continue;
+      bool exempt = false;
+      for (const CompiledMatch& exception : rule.unless) {
+        Outcome e = Evaluate(snapshot, exception, in, kCheckedNothing);
+        if (e.holds && e.missing == Missing::kNone) {
+          exempt = true;
+          break;
+        }
+        if (e.holds && outcome.missing == Missing::kNone)
+          outcome.missing = e.missing;
       }
-      if (e.holds && outcome.missing == Missing::kNone)
-        outcome.missing = e.missing;
-    }
-    if (exempt) continue;
-    if (outcome.missing != Missing::kNone) {
-      // Undecidable: an error only if this rule could decide the outcome.
-      if (verdict->rule == nullptr) {
-        return MissingFactError(snapshot, rule, outcome.missing, in);
+      if (exempt) continue;
+      if (outcome.missing != Missing::kNone) {
+        // Undecidable: an error only if this rule could decide the outcome.
+        if (verdict->rule == nullptr) {
+          return MissingFactError(snapshot, rule, outcome.missing, in);
+        }
+        continue;
       }
-      continue;
     }
     if (verdict->rule == nullptr) verdict->rule = &rule;
     verdict->matched.push_back(index);

@@ -600,13 +600,12 @@ TEST(CompileSnapshotTest, HsRangeExpandsToOneIndexKeyPerPrefix) {
     EXPECT_EQ(prefixes[i].value, 50u + i);
     EXPECT_EQ(prefixes[i].digits, 2);
   }
-  EXPECT_EQ(snapshot->hs_index.size(), 3u);
+  EXPECT_EQ(snapshot->hs_index.key_count(), 3u);
   for (uint64_t value : {50u, 51u, 52u}) {
     SCOPED_TRACE(value);
-    auto entry = snapshot->hs_index.find(compiler::HsKey(value, 2));
-    ASSERT_TRUE(entry != snapshot->hs_index.end());
-    ASSERT_EQ(entry->second.size(), 1u);
-    EXPECT_EQ(entry->second[0].rule, 0u);
+    auto postings = snapshot->hs_index.Find(compiler::HsKey(value, 2));
+    ASSERT_EQ(postings.size(), 1u);
+    EXPECT_EQ(postings[0].rule, 0u);
   }
   EXPECT_TRUE(snapshot->unindexed.empty());
 }
@@ -615,10 +614,10 @@ TEST(CompileSnapshotTest, HsRangeWithLeadingZerosKeepsTheLength) {
   auto snapshot =
       MustCompile(Rule("range", kDeny, 0, R"pb(hs_codes: [ "0101-0103" ])pb"));
   ASSERT_TRUE(snapshot != nullptr);
-  EXPECT_EQ(snapshot->hs_index.size(), 3u);
-  EXPECT_TRUE(snapshot->hs_index.contains(compiler::HsKey(101, 4)));
-  EXPECT_TRUE(snapshot->hs_index.contains(compiler::HsKey(103, 4)));
-  EXPECT_FALSE(snapshot->hs_index.contains(compiler::HsKey(101, 3)));
+  EXPECT_EQ(snapshot->hs_index.key_count(), 3u);
+  EXPECT_EQ(snapshot->hs_index.Find(compiler::HsKey(101, 4)).size(), 1u);
+  EXPECT_EQ(snapshot->hs_index.Find(compiler::HsKey(103, 4)).size(), 1u);
+  EXPECT_TRUE(snapshot->hs_index.Find(compiler::HsKey(101, 3)).empty());
 }
 
 TEST(CompileSnapshotTest, DuplicateHsPatternsCollapse) {
@@ -627,7 +626,7 @@ TEST(CompileSnapshotTest, DuplicateHsPatternsCollapse) {
   ASSERT_TRUE(snapshot != nullptr);
   ASSERT_EQ(snapshot->rules[0].match.hs_prefixes.size(), 1u);
   EXPECT_EQ(snapshot->rules[0].match.hs_prefixes[0].value, 6109u);
-  EXPECT_EQ(snapshot->hs_index.size(), 1u);
+  EXPECT_EQ(snapshot->hs_index.key_count(), 1u);
 }
 
 TEST(CompileSnapshotTest, CategoriesAreIndexedAndOtherRulesAreUnindexed) {
@@ -652,7 +651,7 @@ TEST(CompileSnapshotTest, CategoriesAreIndexedAndOtherRulesAreUnindexed) {
     ASSERT_EQ(entry->second.size(), 1u);
     EXPECT_EQ(entry->second[0].rule, 1u);
   }
-  EXPECT_TRUE(snapshot->hs_index.empty());
+  EXPECT_EQ(snapshot->hs_index.key_count(), 0u);
 }
 
 TEST(CompileSnapshotTest, CountryListsAreSortedAndUnique) {
