@@ -1,10 +1,17 @@
 #include "server/service/import_policy_service.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/slice.h"
 #include "server/eval/evaluator.h"
 #include "server/service/grpc_status.h"
+#include "server/service/response_encoder.h"
 
 namespace importgate::service {
 namespace {
@@ -36,10 +43,49 @@ grpc::Status CheckBundle(const bundle::LoadedBundle* bundle,
   return grpc::Status::OK;
 }
 
-void FillBundleRef(const bundle::LoadedBundle& bundle, v1::BundleRef* ref) {
-  ref->set_name(bundle.snapshot->name);
-  ref->set_revision(bundle.snapshot->revision);
-  ref->set_digest(bundle.digest);
+BundleRefFields RefOf(const bundle::LoadedBundle& bundle) {
+  return {bundle.snapshot->name, bundle.snapshot->revision, bundle.digest};
+}
+
+// One protobuf arena per call, starting in a block on the handler's stack:
+// a unary request fits, so parsing it mallocs nothing.
+class CallArena {
+ public:
+  CallArena() : arena_(Options(block_)) {}
+  template <typename Message>
+  Message* Create() {
+    return google::protobuf::Arena::CreateMessage<Message>(&arena_);
+  }
+
+ private:
+  static google::protobuf::ArenaOptions Options(char* block) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = sizeof(block_);
+    return options;
+  }
+  alignas(8) char block_[4096];
+  google::protobuf::Arena arena_;
+};
+
+// Parses `bytes` into `message`, or says which message it failed to be.
+grpc::Status Parse(const grpc::ByteBuffer& bytes,
+                   google::protobuf::Message* message) {
+  grpc::ByteBuffer shared(bytes);  // shares the slices; the reader needs it
+  grpc::ProtoBufferReader reader(&shared);
+  if (!reader.status().ok() || !message->ParseFromZeroCopyStream(&reader)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("request: not a valid ",
+                                     message->GetTypeName(), " message"));
+  }
+  return grpc::Status::OK;
+}
+
+// Hands the bytes of `out` to gRPC without copying them.
+grpc::ByteBuffer Adopt(WireBuffer* out) {
+  WireBuffer::Bytes bytes = out->Release();
+  grpc::Slice slice(bytes.data, bytes.size, [](void* p) { std::free(p); });
+  return grpc::ByteBuffer(&slice, 1);
 }
 
 }  // namespace
@@ -47,31 +93,42 @@ void FillBundleRef(const bundle::LoadedBundle& bundle, v1::BundleRef* ref) {
 ImportPolicyService::ImportPolicyService(const bundle::PolicyStore* store,
                                          const Clock* clock,
                                          ImportPolicyServiceOptions options)
-    : store_(store), clock_(clock), options_(options) {
-  SetMessageAllocatorFor_IsImportAllowed(&unary_allocator_);
-  SetMessageAllocatorFor_BatchIsImportAllowed(&batch_allocator_);
-}
+    : store_(store), clock_(clock), options_(options) {}
 
 grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
-    grpc::CallbackServerContext* context,
-    const v1::IsImportAllowedRequest* request,
-    v1::IsImportAllowedResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  CallArena arena;
+  auto* request = arena.Create<v1::IsImportAllowedRequest>();
+  if (grpc::Status parsed = Parse(*request_bytes, request); !parsed.ok()) {
+    return FinishWith(context, parsed);
+  }
   std::shared_ptr<const bundle::LoadedBundle> bundle = store_->Current();
   grpc::Status ready =
       CheckBundle(bundle.get(), request->min_bundle_revision());
   if (!ready.ok()) return FinishWith(context, ready);
-  absl::Status status = eval::Evaluate(
-      *bundle->snapshot, *request, clock_->Now(), response->mutable_decision());
+  const compiler::PolicySnapshot& snapshot = *bundle->snapshot;
+  eval::DecisionInput input;
+  eval::Verdict verdict;
+  absl::Status status = eval::NormalizeRequest(*request, *snapshot.iso_codes,
+                                               clock_->Now(), &input);
+  if (status.ok()) status = eval::Decide(snapshot, input, &verdict);
   if (!status.ok()) return FinishWith(context, ToGrpcStatus(status));
-  FillBundleRef(*bundle, response->mutable_bundle());
-  response->set_sku(request->item().sku());
+  WireBuffer out(1024);
+  AppendResponse(snapshot, verdict, RefOf(*bundle), request->item().sku(),
+                 &out);
+  *response_bytes = Adopt(&out);
   return FinishWith(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* ImportPolicyService::BatchIsImportAllowed(
-    grpc::CallbackServerContext* context,
-    const v1::BatchIsImportAllowedRequest* request,
-    v1::BatchIsImportAllowedResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  CallArena arena;
+  auto* request = arena.Create<v1::BatchIsImportAllowedRequest>();
+  if (grpc::Status parsed = Parse(*request_bytes, request); !parsed.ok()) {
+    return FinishWith(context, parsed);
+  }
   const int n = request->requests_size();
   if (n == 0 || n > options_.max_batch_items) {
     return FinishWith(
@@ -89,23 +146,24 @@ grpc::ServerUnaryReactor* ImportPolicyService::BatchIsImportAllowed(
   grpc::Status ready = CheckBundle(bundle.get(), min_revision);
   if (!ready.ok()) return FinishWith(context, ready);
 
+  const compiler::PolicySnapshot& snapshot = *bundle->snapshot;
+  const BundleRefFields ref = RefOf(*bundle);
   const absl::Time now = clock_->Now();
-  response->mutable_results()->Reserve(n);
+  WireBuffer out(static_cast<size_t>(n) * 768);
+  eval::DecisionInput input;
+  eval::Verdict verdict;
   for (const v1::IsImportAllowedRequest& item : request->requests()) {
-    v1::BatchItemResult* result = response->add_results();
-    v1::IsImportAllowedResponse* answer = result->mutable_response();
-    absl::Status status = eval::Evaluate(*bundle->snapshot, item, now,
-                                         answer->mutable_decision());
-    if (!status.ok()) {
-      v1::ItemError* error = result->mutable_error();  // replaces the response
-      error->set_code(static_cast<int32_t>(status.code()));
-      error->set_message(std::string(status.message()));
-      continue;
+    absl::Status status =
+        eval::NormalizeRequest(item, *snapshot.iso_codes, now, &input);
+    if (status.ok()) status = eval::Decide(snapshot, input, &verdict);
+    if (status.ok()) {
+      AppendBatchResponse(snapshot, verdict, ref, item.item().sku(), &out);
+    } else {
+      AppendBatchError(status, &out);
     }
-    FillBundleRef(*bundle, answer->mutable_bundle());
-    answer->set_sku(item.item().sku());
   }
-  FillBundleRef(*bundle, response->mutable_bundle());
+  AppendBatchBundle(ref, &out);
+  *response_bytes = Adopt(&out);
   return FinishWith(context, grpc::Status::OK);
 }
 

@@ -3,6 +3,12 @@
 // demand (min_bundle_revision), hands the request to the evaluator and
 // writes the answer back. No policy meaning lives here.
 //
+// The methods are registered "raw": the handler parses the request onto a
+// per-call arena itself, and writes the response bytes with
+// response_encoder.h instead of building and serializing response
+// messages (which costs a heap string per long field). On the wire nothing
+// differs.
+//
 // Thread safety: handlers run concurrently; the service holds no mutable
 // state of its own.
 #ifndef IMPORTGATE_SERVER_SERVICE_IMPORT_POLICY_SERVICE_H_
@@ -11,7 +17,6 @@
 #include "importgate/v1/import_policy.grpc.pb.h"
 #include "server/bundle/policy_store.h"
 #include "server/common/clock.h"
-#include "server/service/arena_allocator.h"
 
 namespace importgate::service {
 
@@ -21,7 +26,11 @@ struct ImportPolicyServiceOptions {
 };
 
 class ImportPolicyService final
-    : public importgate::v1::ImportPolicyService::CallbackService {
+    : public importgate::v1::ImportPolicyService::
+          WithRawCallbackMethod_IsImportAllowed<
+              importgate::v1::ImportPolicyService::
+                  WithRawCallbackMethod_BatchIsImportAllowed<
+                      importgate::v1::ImportPolicyService::Service>> {
  public:
   // `store` and `clock` must outlive the service.
   ImportPolicyService(const bundle::PolicyStore* store, const Clock* clock,
@@ -30,30 +39,23 @@ class ImportPolicyService final
   // OK with a decision (DENY included); INVALID_ARGUMENT naming the field;
   // UNAVAILABLE while no bundle is active; FAILED_PRECONDITION when
   // min_bundle_revision is newer than the active bundle.
+  // A request that does not parse is INVALID_ARGUMENT.
   grpc::ServerUnaryReactor* IsImportAllowed(
-      grpc::CallbackServerContext* context,
-      const importgate::v1::IsImportAllowedRequest* request,
-      importgate::v1::IsImportAllowedResponse* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
   // All items decided against one snapshot; an invalid item gets its own
   // ItemError and the others are still decided. INVALID_ARGUMENT for an
   // empty batch or one over the cap; UNAVAILABLE and FAILED_PRECONDITION
   // (the largest min_bundle_revision of the items) as above.
   grpc::ServerUnaryReactor* BatchIsImportAllowed(
-      grpc::CallbackServerContext* context,
-      const importgate::v1::BatchIsImportAllowedRequest* request,
-      importgate::v1::BatchIsImportAllowedResponse* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
  private:
   const bundle::PolicyStore* const store_;
   const Clock* const clock_;
   const ImportPolicyServiceOptions options_;
-  ArenaMessageAllocator<importgate::v1::IsImportAllowedRequest,
-                        importgate::v1::IsImportAllowedResponse>
-      unary_allocator_;
-  ArenaMessageAllocator<importgate::v1::BatchIsImportAllowedRequest,
-                        importgate::v1::BatchIsImportAllowedResponse>
-      batch_allocator_;
 };
 
 }  // namespace importgate::service

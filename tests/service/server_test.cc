@@ -2,11 +2,13 @@
 // port, the same wiring main() uses, with an injected clock.
 #include "server/app/server.h"
 
+#include <future>
 #include <memory>
 
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "importgate/admin/v1/policy_admin.grpc.pb.h"
@@ -38,6 +40,7 @@ class ServerTest : public ::testing::Test {
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                             grpc::InsecureChannelCredentials());
     stub_ = v1::ImportPolicyService::NewStub(channel);
+    generic_ = std::make_unique<grpc::GenericStub>(channel);
     admin_ = adminv1::PolicyAdmin::NewStub(channel);
     health_ = grpc::health::v1::Health::NewStub(channel);
   }
@@ -83,6 +86,7 @@ class ServerTest : public ::testing::Test {
   bundle::PolicyStore store_{&clock_};
   std::unique_ptr<ImportgateServer> server_;
   std::unique_ptr<v1::ImportPolicyService::Stub> stub_;
+  std::unique_ptr<grpc::GenericStub> generic_;  // for raw bytes
   std::unique_ptr<adminv1::PolicyAdmin::Stub> admin_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
@@ -167,6 +171,29 @@ TEST_F(ServerTest, MalformedRequestsNameTheField) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_THAT(s.error_message(), ::testing::StartsWith(c.field));
   }
+}
+
+// The handlers parse requests themselves: bytes that are not the request
+// message are the caller's error, and nothing else breaks.
+TEST_F(ServerTest, UnparsableRequestBytesAreInvalidArgument) {
+  ActivateDefaultBundle();
+  const char kGarbage[] = "\x0a\xff\xff\xff\xff\x0f";  // truncated field 1
+  for (const char* method : {"IsImportAllowed", "BatchIsImportAllowed"}) {
+    SCOPED_TRACE(method);
+    grpc::Slice slice(kGarbage, sizeof(kGarbage) - 1);
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::ClientContext context;
+    std::promise<grpc::Status> done;
+    generic_->UnaryCall(
+        &context, absl::StrCat("/importgate.v1.ImportPolicyService/", method),
+        grpc::StubOptions(), &request, &response,
+        [&done](grpc::Status s) { done.set_value(std::move(s)); });
+    grpc::Status status = done.get_future().get();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("request: not a valid"));
+  }
+  v1::IsImportAllowedResponse response;
+  EXPECT_TRUE(Call(Tee(v1::SELLER_KIND_DOMESTIC), &response).ok());
 }
 
 TEST_F(ServerTest, MinBundleRevisionNewerThanActiveIsFailedPrecondition) {

@@ -1,0 +1,249 @@
+#include "server/service/response_encoder.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace importgate::service {
+
+WireBuffer::WireBuffer(size_t capacity)
+    : data_(static_cast<char*>(std::malloc(capacity == 0 ? 1 : capacity))),
+      capacity_(capacity == 0 ? 1 : capacity) {
+  if (data_ == nullptr) throw std::bad_alloc();
+}
+
+WireBuffer::~WireBuffer() { std::free(data_); }
+
+char* WireBuffer::Reserve(size_t n) {
+  if (capacity_ - size_ < n) {
+    size_t capacity = capacity_ * 2;
+    if (capacity - size_ < n) capacity = size_ + n;
+    char* data = static_cast<char*>(std::realloc(data_, capacity));
+    if (data == nullptr) throw std::bad_alloc();
+    data_ = data;
+    capacity_ = capacity;
+  }
+  return data_ + size_;
+}
+
+WireBuffer::Bytes WireBuffer::Release() {
+  Bytes bytes{data_, size_};
+  data_ = nullptr;
+  size_ = capacity_ = 0;
+  return bytes;
+}
+
+namespace {
+
+namespace v1 = importgate::v1;
+
+// Protocol buffers wire format: a field is a varint tag (number << 3 | wire
+// type) and then a varint, or a varint length and that many bytes. Every
+// field number here is below 16, so every tag is one byte. Writers take
+// where to write and return the end of what they wrote, as LevelDB's
+// coding.h does.
+constexpr uint8_t kVarint = 0;
+constexpr uint8_t kLengthDelimited = 2;
+constexpr size_t kTagSize = 1;
+
+constexpr char Tag(uint8_t field, uint8_t wire_type) {
+  return static_cast<char>(field << 3 | wire_type);
+}
+
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+char* PutVarint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+// A signed varint field as protobuf writes int32 and int64: negative values
+// as their 64-bit two's complement.
+uint64_t AsVarint(int64_t v) { return static_cast<uint64_t>(v); }
+
+// Size of a length-delimited field whose payload is `size` bytes.
+size_t DelimitedSize(size_t size) { return kTagSize + VarintSize(size) + size; }
+
+// A proto3 singular field is left out when it holds its default.
+size_t OptionalStringSize(absl::string_view s) {
+  return s.empty() ? 0 : DelimitedSize(s.size());
+}
+size_t OptionalVarintSize(uint64_t v) {
+  return v == 0 ? 0 : kTagSize + VarintSize(v);
+}
+
+char* PutDelimitedHeader(char* p, uint8_t field, size_t size) {
+  *p++ = Tag(field, kLengthDelimited);
+  return PutVarint(p, size);
+}
+char* PutString(char* p, uint8_t field, absl::string_view s) {
+  p = PutDelimitedHeader(p, field, s.size());
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+char* PutOptionalString(char* p, uint8_t field, absl::string_view s) {
+  return s.empty() ? p : PutString(p, field, s);
+}
+char* PutOptionalVarint(char* p, uint8_t field, uint64_t v) {
+  if (v == 0) return p;
+  *p++ = Tag(field, kVarint);
+  return PutVarint(p, v);
+}
+
+// The Decision fields of a verdict, as eval::FillDecision sets them.
+struct DecisionFields {
+  bool allowed;
+  v1::Effect effect;
+  absl::string_view rule_id, reason_code, message, legal_basis;
+  int64_t ttl_seconds;
+  int32_t ttl_nanos;
+};
+
+DecisionFields FieldsOf(const compiler::PolicySnapshot& snapshot,
+                        const eval::Verdict& verdict) {
+  DecisionFields f;
+  f.effect = verdict.effect;
+  f.allowed = verdict.effect == v1::EFFECT_ALLOW;
+  if (verdict.rule != nullptr) {
+    f.rule_id = verdict.rule->id;
+    f.reason_code = verdict.rule->reason_code;
+    f.message = verdict.rule->message;
+    f.legal_basis = verdict.rule->legal_basis;
+  } else {
+    f.reason_code = snapshot.default_reason_code;
+    f.message = snapshot.default_message;
+  }
+  const int64_t nanos = absl::ToInt64Nanoseconds(verdict.cache_ttl);
+  f.ttl_seconds = nanos / 1'000'000'000;
+  f.ttl_nanos = static_cast<int32_t>(nanos % 1'000'000'000);
+  return f;
+}
+
+// google.protobuf.Duration: seconds = 1, nanos = 2.
+size_t DurationSize(const DecisionFields& f) {
+  return OptionalVarintSize(AsVarint(f.ttl_seconds)) +
+         OptionalVarintSize(AsVarint(f.ttl_nanos));
+}
+
+// importgate.v1.BundleRef: name = 1, revision = 2, digest = 3.
+size_t BundleRefSize(const BundleRefFields& b) {
+  return OptionalStringSize(b.name) + OptionalVarintSize(b.revision) +
+         OptionalStringSize(b.digest);
+}
+char* PutBundleRef(char* p, uint8_t field, const BundleRefFields& b) {
+  p = PutDelimitedHeader(p, field, BundleRefSize(b));
+  p = PutOptionalString(p, 1, b.name);
+  p = PutOptionalVarint(p, 2, b.revision);
+  return PutOptionalString(p, 3, b.digest);
+}
+
+// One IsImportAllowedResponse, sized first and then written.
+class ResponseWriter {
+ public:
+  ResponseWriter(const compiler::PolicySnapshot& snapshot,
+                 const eval::Verdict& verdict, const BundleRefFields& bundle,
+                 absl::string_view sku)
+      : snapshot_(snapshot),
+        verdict_(verdict),
+        bundle_(bundle),
+        sku_(sku),
+        f_(FieldsOf(snapshot, verdict)) {
+    // importgate.v1.Decision, fields 1 to 8.
+    decision_size_ =
+        OptionalVarintSize(f_.allowed ? 1 : 0) +
+        OptionalVarintSize(AsVarint(f_.effect)) +
+        OptionalStringSize(f_.rule_id) + OptionalStringSize(f_.reason_code) +
+        OptionalStringSize(f_.message) + OptionalStringSize(f_.legal_basis) +
+        DelimitedSize(DurationSize(f_));  // cache_ttl: always set
+    for (uint32_t index : verdict_.matched) {
+      decision_size_ += DelimitedSize(snapshot_.rules[index].id.size());
+    }
+    // importgate.v1.IsImportAllowedResponse: decision = 1, bundle = 2,
+    // sku = 3; decision and bundle are always set.
+    size_ = DelimitedSize(decision_size_) +
+            DelimitedSize(BundleRefSize(bundle_)) + OptionalStringSize(sku_);
+  }
+
+  size_t size() const { return size_; }
+
+  char* Put(char* p) const {
+    p = PutDelimitedHeader(p, 1, decision_size_);
+    p = PutOptionalVarint(p, 1, f_.allowed ? 1 : 0);
+    p = PutOptionalVarint(p, 2, AsVarint(f_.effect));
+    p = PutOptionalString(p, 3, f_.rule_id);
+    p = PutOptionalString(p, 4, f_.reason_code);
+    p = PutOptionalString(p, 5, f_.message);
+    p = PutOptionalString(p, 6, f_.legal_basis);
+    for (uint32_t index : verdict_.matched) {
+      p = PutString(p, 7, snapshot_.rules[index].id);
+    }
+    p = PutDelimitedHeader(p, 8, DurationSize(f_));
+    p = PutOptionalVarint(p, 1, AsVarint(f_.ttl_seconds));
+    p = PutOptionalVarint(p, 2, AsVarint(f_.ttl_nanos));
+    p = PutBundleRef(p, 2, bundle_);
+    return PutOptionalString(p, 3, sku_);
+  }
+
+ private:
+  const compiler::PolicySnapshot& snapshot_;
+  const eval::Verdict& verdict_;
+  const BundleRefFields& bundle_;
+  const absl::string_view sku_;
+  const DecisionFields f_;
+  size_t decision_size_ = 0;
+  size_t size_ = 0;
+};
+
+}  // namespace
+
+void AppendResponse(const compiler::PolicySnapshot& snapshot,
+                    const eval::Verdict& verdict, const BundleRefFields& bundle,
+                    absl::string_view sku, WireBuffer* out) {
+  ResponseWriter response(snapshot, verdict, bundle, sku);
+  out->Commit(response.Put(out->Reserve(response.size())));
+}
+
+// BatchIsImportAllowedResponse.results = 1; BatchItemResult: response = 1,
+// error = 2 (a oneof, so written even when empty).
+void AppendBatchResponse(const compiler::PolicySnapshot& snapshot,
+                         const eval::Verdict& verdict,
+                         const BundleRefFields& bundle, absl::string_view sku,
+                         WireBuffer* out) {
+  ResponseWriter response(snapshot, verdict, bundle, sku);
+  const size_t result_size = DelimitedSize(response.size());
+  char* p = out->Reserve(DelimitedSize(result_size));
+  p = PutDelimitedHeader(p, 1, result_size);
+  p = PutDelimitedHeader(p, 1, response.size());
+  out->Commit(response.Put(p));
+}
+
+// ItemError: code = 1, message = 2.
+void AppendBatchError(const absl::Status& status, WireBuffer* out) {
+  const uint64_t code = AsVarint(static_cast<int32_t>(status.code()));
+  const size_t error_size =
+      OptionalVarintSize(code) + OptionalStringSize(status.message());
+  const size_t result_size = DelimitedSize(error_size);
+  char* p = out->Reserve(DelimitedSize(result_size));
+  p = PutDelimitedHeader(p, 1, result_size);
+  p = PutDelimitedHeader(p, 2, error_size);
+  p = PutOptionalVarint(p, 1, code);
+  out->Commit(PutOptionalString(p, 2, status.message()));
+}
+
+void AppendBatchBundle(const BundleRefFields& bundle, WireBuffer* out) {
+  out->Commit(PutBundleRef(out->Reserve(DelimitedSize(BundleRefSize(bundle))),
+                           2, bundle));
+}
+
+}  // namespace importgate::service

@@ -1,0 +1,88 @@
+// Wire encoding of the decision API's responses, written straight from the
+// evaluator's Verdict into one buffer.
+//
+// Why not build the generated messages and serialize them: with protobuf
+// 3.21 every string field longer than 15 bytes is a separate heap string,
+// even on an arena, and an answer carries several (rule id, reason code,
+// message, legal basis, digest, matched rule ids). Building, serializing
+// and destroying those was most of the server's work per batch item,
+// measured with perf (docs/performance.md). Here the size of an answer is
+// computed first, and then it is written into one growing buffer.
+//
+// The bytes are exactly what SerializeAsString() of the equivalent
+// message gives (fields in number order, proto3 defaults omitted).
+// tests/service/response_encoder_test.cc checks that against
+// eval::FillDecision for every kind of answer, and fails when a field is
+// added to one of these messages until this encoder writes it.
+#ifndef IMPORTGATE_SERVER_SERVICE_RESPONSE_ENCODER_H_
+#define IMPORTGATE_SERVER_SERVICE_RESPONSE_ENCODER_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "server/compiler/snapshot.h"
+#include "server/eval/evaluator.h"
+
+namespace importgate::service {
+
+// A growing byte buffer that answers are written into, handed to gRPC
+// without a copy (Release).
+class WireBuffer {
+ public:
+  explicit WireBuffer(size_t capacity);
+  ~WireBuffer();
+  WireBuffer(const WireBuffer&) = delete;
+  WireBuffer& operator=(const WireBuffer&) = delete;
+
+  // Room for `n` more bytes: where to write them. Commit(end) then keeps
+  // what was written up to `end`.
+  char* Reserve(size_t n);
+  void Commit(char* end) { size_ = static_cast<size_t>(end - data_); }
+
+  absl::string_view view() const { return absl::string_view(data_, size_); }
+
+  // The bytes, now owned by the caller (free them with std::free).
+  struct Bytes {
+    char* data;
+    size_t size;
+  };
+  Bytes Release();
+
+ private:
+  char* data_;
+  size_t size_ = 0;
+  size_t capacity_;
+};
+
+// The fields of a BundleRef.
+struct BundleRefFields {
+  absl::string_view name;
+  uint64_t revision = 0;
+  absl::string_view digest;
+};
+
+// Appends an encoded IsImportAllowedResponse: the decision `verdict` of
+// `snapshot`, the bundle that decided and the echoed sku.
+void AppendResponse(const compiler::PolicySnapshot& snapshot,
+                    const eval::Verdict& verdict, const BundleRefFields& bundle,
+                    absl::string_view sku, WireBuffer* out);
+
+// Appends one element of BatchIsImportAllowedResponse.results holding a
+// response, as AppendResponse would encode it.
+void AppendBatchResponse(const compiler::PolicySnapshot& snapshot,
+                         const eval::Verdict& verdict,
+                         const BundleRefFields& bundle, absl::string_view sku,
+                         WireBuffer* out);
+
+// Appends one element of BatchIsImportAllowedResponse.results holding an
+// ItemError for `status` (not OK).
+void AppendBatchError(const absl::Status& status, WireBuffer* out);
+
+// Appends BatchIsImportAllowedResponse.bundle.
+void AppendBatchBundle(const BundleRefFields& bundle, WireBuffer* out);
+
+}  // namespace importgate::service
+
+#endif  // IMPORTGATE_SERVER_SERVICE_RESPONSE_ENCODER_H_
