@@ -6,8 +6,30 @@
 
 namespace importgate::bundle {
 
+namespace {
+
+uint64_t NextStoreId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+// One thread's copy of a store's active bundle.
+struct CachedBundle {
+  uint64_t store_id = 0;  // 0: empty
+  uint64_t version = 0;
+  std::shared_ptr<const LoadedBundle> bundle;
+};
+
+// A few entries so that several stores (tests, tools) rarely evict each
+// other; a server has one.
+constexpr size_t kCachedStores = 4;
+
+}  // namespace
+
 PolicyStore::PolicyStore(const Clock* clock, size_t history_limit)
-    : clock_(clock), history_limit_(history_limit == 0 ? 1 : history_limit) {}
+    : clock_(clock),
+      history_limit_(history_limit == 0 ? 1 : history_limit),
+      id_(NextStoreId()) {}
 
 void PolicyStore::SetServingListener(ServingListener listener) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -18,6 +40,20 @@ void PolicyStore::SetServingListener(ServingListener listener) {
 std::shared_ptr<const LoadedBundle> PolicyStore::Current() const {
   std::shared_lock<std::shared_mutex> lock(current_mu_);
   return current_;
+}
+
+const std::shared_ptr<const LoadedBundle>& PolicyStore::CurrentForRequest()
+    const {
+  thread_local CachedBundle cache[kCachedStores];
+  CachedBundle& entry = cache[id_ % kCachedStores];
+  if (entry.store_id != id_ ||
+      entry.version != version_.load(std::memory_order_acquire)) {
+    std::shared_lock<std::shared_mutex> lock(current_mu_);
+    entry.store_id = id_;
+    entry.version = version_.load(std::memory_order_relaxed);
+    entry.bundle = current_;
+  }
+  return entry.bundle;
 }
 
 absl::Status PolicyStore::Activate(std::shared_ptr<const LoadedBundle> bundle,
@@ -53,6 +89,7 @@ absl::Status PolicyStore::Activate(std::shared_ptr<const LoadedBundle> bundle,
   {
     std::unique_lock<std::shared_mutex> swap(current_mu_);
     current_ = std::move(bundle);
+    version_.fetch_add(1, std::memory_order_release);
   }
   last_attempt_ = std::move(attempt);
   if (current == nullptr && listener_) listener_(true);

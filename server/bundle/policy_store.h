@@ -1,15 +1,28 @@
 // PolicyStore: which bundle is active, published as an immutable snapshot.
 //
-// Readers (every request) take Current(): one shared_ptr copy under a
-// shared (reader) lock, after which they use that bundle for the whole
-// request even if another is activated meanwhile. Writers (the loader)
-// Activate() a bundle that already passed every check; a failed candidate is
-// only recorded (RecordFailure) and never replaces the active one.
+// Request handlers read it with CurrentForRequest(): one atomic load on the
+// fast path, no lock and no reference count change (see below). Everything
+// else (status, the activation manager) uses Current(), a shared_ptr copy
+// under a reader lock. Either way a reader keeps the bundle it got for the
+// whole request, even if another is activated meanwhile. Writers (the
+// loader) Activate() a bundle that already passed every check; a failed
+// candidate is only recorded (RecordFailure) and never replaces the active
+// one.
+//
+// How CurrentForRequest() avoids the lock: every activation bumps an atomic
+// version. Each thread keeps, per store, the bundle and version it last
+// read. While the version is unchanged the thread's own copy is current;
+// only the first request on a thread after an activation takes the reader
+// lock to refresh it. The cost: a thread keeps its copy of an old bundle
+// until it next serves a request (or exits), so an idle thread can hold a
+// replaced bundle in memory for a while.
 //
 // Thread safety: all methods are safe to call concurrently.
 #ifndef IMPORTGATE_SERVER_BUNDLE_POLICY_STORE_H_
 #define IMPORTGATE_SERVER_BUNDLE_POLICY_STORE_H_
 
+#include <atomic>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -73,6 +86,12 @@ class PolicyStore {
   // The active bundle, or null while none is.
   std::shared_ptr<const LoadedBundle> Current() const;
 
+  // The same for a request handler, without a lock (see the top of this
+  // file). The reference is this thread's own copy: it stays valid until
+  // this thread next calls CurrentForRequest() on any store. Copy it to
+  // keep the bundle longer.
+  const std::shared_ptr<const LoadedBundle>& CurrentForRequest() const;
+
   // Makes `bundle` active and records the attempt.
   // Returns FAILED_PRECONDITION (and changes nothing but the attempt record)
   // when its revision is not newer than the active one, or its name differs
@@ -94,6 +113,11 @@ class PolicyStore {
   mutable std::mutex mu_;                 // writers, status and the listener
   mutable std::shared_mutex current_mu_;  // readers take it shared
   std::shared_ptr<const LoadedBundle> current_ ABSL_GUARDED_BY(current_mu_);
+  // Bumped, under current_mu_, each time current_ changes.
+  std::atomic<uint64_t> version_{0};
+  // Distinguishes this store in the threads' caches: never reused, unlike
+  // an address.
+  const uint64_t id_;
   std::deque<ActivationRecord> history_ ABSL_GUARDED_BY(mu_);
   std::optional<LoadAttemptRecord> last_attempt_ ABSL_GUARDED_BY(mu_);
   ServingListener listener_ ABSL_GUARDED_BY(mu_);

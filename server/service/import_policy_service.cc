@@ -103,7 +103,8 @@ grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
   if (grpc::Status parsed = Parse(*request_bytes, request); !parsed.ok()) {
     return FinishWith(context, parsed);
   }
-  std::shared_ptr<const bundle::LoadedBundle> bundle = store_->Current();
+  const std::shared_ptr<const bundle::LoadedBundle>& bundle =
+      store_->CurrentForRequest();
   grpc::Status ready =
       CheckBundle(bundle.get(), request->min_bundle_revision());
   if (!ready.ok()) return FinishWith(context, ready);
@@ -142,7 +143,8 @@ grpc::ServerUnaryReactor* ImportPolicyService::BatchIsImportAllowed(
   for (const auto& item : request->requests()) {
     min_revision = std::max(min_revision, item.min_bundle_revision());
   }
-  std::shared_ptr<const bundle::LoadedBundle> bundle = store_->Current();
+  const std::shared_ptr<const bundle::LoadedBundle>& bundle =
+      store_->CurrentForRequest();
   grpc::Status ready = CheckBundle(bundle.get(), min_revision);
   if (!ready.ok()) return FinishWith(context, ready);
 

@@ -1,5 +1,9 @@
 #include "server/bundle/policy_store.h"
 
+#include <future>
+#include <memory>
+#include <optional>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -35,6 +39,69 @@ TEST_F(PolicyStoreTest, EmptyUntilActivated) {
   EXPECT_FALSE(status.active.has_value());
   EXPECT_FALSE(status.last_attempt.has_value());
   EXPECT_TRUE(status.history.empty());
+}
+
+TEST_F(PolicyStoreTest, CurrentForRequestFollowsActivations) {
+  EXPECT_EQ(store_.CurrentForRequest(), nullptr);
+  ASSERT_TRUE(store_.Activate(Bundle(1)).ok());
+  EXPECT_EQ(store_.CurrentForRequest()->snapshot->revision, 1u);
+  EXPECT_EQ(store_.CurrentForRequest()->snapshot->revision, 1u);  // cached
+  ASSERT_TRUE(store_.Activate(Bundle(2)).ok());
+  EXPECT_EQ(store_.CurrentForRequest()->snapshot->revision, 2u);
+  EXPECT_FALSE(store_.Activate(Bundle(1)).ok());  // refused: nothing changes
+  EXPECT_EQ(store_.CurrentForRequest()->snapshot->revision, 2u);
+  ASSERT_TRUE(store_.Activate(Bundle(1), {.allow_rollback = true}).ok());
+  EXPECT_EQ(store_.CurrentForRequest()->snapshot->revision, 1u);
+}
+
+TEST(PolicyStoreThreadCacheTest, StoresSharingAThreadKeepTheirOwnBundles) {
+  // More stores than a thread caches, so that they evict each other.
+  it::FakeClock clock(absl::FromUnixSeconds(1'700'000'000));
+  std::vector<std::unique_ptr<PolicyStore>> stores;
+  for (uint64_t revision = 1; revision <= 9; ++revision) {
+    stores.push_back(std::make_unique<PolicyStore>(&clock));
+    ASSERT_TRUE(stores.back()->Activate(Bundle(revision)).ok());
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < stores.size(); ++i) {
+      EXPECT_EQ(stores[i]->CurrentForRequest()->snapshot->revision, i + 1);
+    }
+  }
+}
+
+TEST(PolicyStoreThreadCacheTest, ANewStoreNeverSeesAnOldStoresBundle) {
+  // A new store may well be built where a destroyed one was.
+  it::FakeClock clock(absl::FromUnixSeconds(1'700'000'000));
+  std::optional<PolicyStore> store;
+  store.emplace(&clock);
+  ASSERT_TRUE(store->Activate(Bundle(1)).ok());
+  ASSERT_NE(store->CurrentForRequest(), nullptr);
+  store.reset();
+  store.emplace(&clock);
+  EXPECT_EQ(store->CurrentForRequest(), nullptr);
+}
+
+TEST_F(PolicyStoreTest, AThreadSeesActivationsMadeOnAnother) {
+  // The reader thread caches "none", then must notice each activation.
+  std::promise<void> read_empty, activated1, read1, activated2;
+  std::vector<uint64_t> seen;
+  std::thread reader([&] {
+    seen.push_back(store_.CurrentForRequest() ? 99 : 0);
+    read_empty.set_value();
+    activated1.get_future().wait();
+    seen.push_back(store_.CurrentForRequest()->snapshot->revision);
+    read1.set_value();
+    activated2.get_future().wait();
+    seen.push_back(store_.CurrentForRequest()->snapshot->revision);
+  });
+  read_empty.get_future().wait();
+  ASSERT_TRUE(store_.Activate(Bundle(1)).ok());
+  activated1.set_value();
+  read1.get_future().wait();
+  ASSERT_TRUE(store_.Activate(Bundle(2)).ok());
+  activated2.set_value();
+  reader.join();
+  EXPECT_THAT(seen, ElementsAre(0, 1, 2));
 }
 
 TEST_F(PolicyStoreTest, ListenerSeesServingOnlyOnceABundleIsActive) {

@@ -54,7 +54,11 @@ TEST(ReloadConcurrencyTest, ReadersSeeOnlyActiveRevisionsMovingForward) {
       ReaderLog& log = logs[i];
       v1::Decision decision;
       do {  // at least once, however fast the writer is
-        std::shared_ptr<const LoadedBundle> bundle = store.Current();
+        // Half the readers take the request handlers' lock-free path.
+        const std::shared_ptr<const LoadedBundle> copied =
+            i % 2 == 0 ? store.Current() : nullptr;
+        const std::shared_ptr<const LoadedBundle>& bundle =
+            i % 2 == 0 ? copied : store.CurrentForRequest();
         absl::Status s =
             eval::Evaluate(*bundle->snapshot, request, clock.Now(), &decision);
         if (!s.ok() || decision.rule_id() != "deny-tees") ++log.failures;
