@@ -154,18 +154,17 @@ b=$(median <"$work/b.rps"); u=$(median <"$work/u.rps")
   awk -v b="$b" 'BEGIN {printf "| batch of 100 | %s | %.0f | %.2f |\n", b, b*100, 1e6/(b*100)}'
   awk -v b="$b" -v u="$u" 'BEGIN {printf "\n- per-item cost in a batch / one unary call: **%.3f** (target <= 0.05)\n", u/(b*100)}'
 } >>"$report"
-cat "$report"
-
-# The engine: time per decision against bundle size, with a plot.
+# The engine: time per decision against bundle size (median of three
+# repetitions), compile time and memory, with a plot.
 # (one run per family: the CSV reporter wants the same counters per row)
-for family in BM_Decide BM_Compile; do
-  "$BUILD_DIR/bench/engine_bench" --benchmark_format=csv \
-    --benchmark_filter="$family/" 2>/dev/null >>"$work/engine.csv"
-done
-grep '^"BM_Decide/' "$work/engine.csv" | awk -F, '{split($1,a,"/"); gsub("\"","",a[2]); print a[2], $3}' \
-  >"$out_dir/engine-decide.dat"
-grep '^"BM_Compile/' "$work/engine.csv" | awk -F, '{split($1,a,"/"); gsub("\"","",a[2]); print a[2], $3, $NF}' \
-  >"$out_dir/engine-compile.dat"
+"$BUILD_DIR/bench/engine_bench" --benchmark_format=csv --benchmark_filter='BM_Decide/' \
+  --benchmark_repetitions=3 --benchmark_report_aggregates_only=true 2>/dev/null >"$work/decide.csv"
+"$BUILD_DIR/bench/engine_bench" --benchmark_format=csv --benchmark_filter='BM_Compile/' \
+  2>/dev/null >"$work/compile.csv"
+grep '^"BM_Decide/.*_median"' "$work/decide.csv" |
+  awk -F, '{split($1,a,"[/_]"); print a[3], $3}' >"$out_dir/engine-decide.dat"
+grep '^"BM_Compile/' "$work/compile.csv" |
+  awk -F, '{split($1,a,"/"); gsub("\"","",a[2]); print a[2], $3, $NF}' >"$out_dir/engine-compile.dat"
 gnuplot <<EOG
 set terminal png size 800,450
 set output "$out_dir/engine-decide.png"
@@ -176,7 +175,20 @@ set yrange [0:*]
 set grid
 plot "$out_dir/engine-decide.dat" using 1:2 with linespoints lw 2 title "Evaluate: validate + decide + write Decision"
 EOG
-echo
-echo "engine (ns per decision by bundle size):"; cat "$out_dir/engine-decide.dat"
-echo "compile (rules, ms, snapshot bytes per rule):"; cat "$out_dir/engine-compile.dat"
+{
+  echo
+  echo "| rules | ns per decision (median of 3) | compile ms | snapshot bytes per rule |"
+  echo "|---:|---:|---:|---:|"
+  join "$out_dir/engine-decide.dat" "$out_dir/engine-compile.dat" |
+    awk '{printf "| %s | %.0f | %.1f | %.0f |\n", $1, $2, $3, $4}'
+  echo
+  awk '$1 == 100000 {printf "- decision on 100k rules: **%.0f ns** (target < 1000 ns)\n", $2}' \
+    "$out_dir/engine-decide.dat"
+  awk '$1 == 10 {small = $2} $1 == 1000000 {big = $2}
+    END {printf "- 1M-rule decision / 10-rule decision: **%.2fx** (target <= 2x)\n", big / small}' \
+    "$out_dir/engine-decide.dat"
+  awk '$1 == 1000000 {printf "- 1M-rule compile: **%.1f s**, **%.0f bytes per rule** (targets < 10 s, < 1024)\n", $2 / 1000, $3}' \
+    "$out_dir/engine-compile.dat"
+} >>"$report"
+cat "$report"
 echo "plot: $out_dir/engine-decide.png"
