@@ -6,7 +6,12 @@
 # calls; then the engine benchmark, with a plot. Prints tables and writes
 # them, with the plot, to docs/performance/.
 #
-#   bash bench/rpc_bench.sh [--rounds=3] [--seconds=5]
+# A third RPC target is a real peer: Cerbos 0.55 (a Go policy decision
+# point, from npm) serving the same policy (bench/cerbos/), after a check
+# that both answer a few requests alike. --no-cerbos leaves it out; so does
+# a machine where npm cannot fetch it (the script says so).
+#
+#   bash bench/rpc_bench.sh [--rounds=3] [--seconds=5] [--no-cerbos]
 #
 # As root on Debian 12 it installs what is missing (h2load from
 # nghttp2-client, gnuplot) and builds the project first.
@@ -14,11 +19,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=3
 seconds=5
+cerbos=1
 for arg in "$@"; do
   case $arg in
     --rounds=*) rounds=${arg#*=} ;;
     --seconds=*) seconds=${arg#*=} ;;
-    *) echo "usage: bash bench/rpc_bench.sh [--rounds=N] [--seconds=S]" >&2; exit 2 ;;
+    --no-cerbos) cerbos=0 ;;
+    *) echo "usage: bash bench/rpc_bench.sh [--rounds=N] [--seconds=S] [--no-cerbos]" >&2; exit 2 ;;
   esac
 done
 BUILD_DIR=${BUILD_DIR:-build}
@@ -34,7 +41,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 bash deploy/dev.sh deps
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD_DIR" -j 2 --target importgate-server noop_server engine_bench >/dev/null
+cmake --build "$BUILD_DIR" -j 2 --target importgate-server noop_server engine_bench reflect_request >/dev/null
+
+cerbos_bin=""
+cerbos_version=0.55.0
+if [ "$cerbos" = 1 ]; then
+  cerbos_dir="$BUILD_DIR/tools/cerbos"
+  cerbos_bin="$cerbos_dir/node_modules/@cerbos/cerbos-linux-x64/cerbos-linux-x64"
+  if [ ! -x "$cerbos_bin" ] && ! npm install --prefix "$cerbos_dir" --no-audit --no-fund \
+      "@cerbos/cerbos-linux-x64@$cerbos_version" >/dev/null 2>&1; then
+    echo "Cerbos left out: npm could not install @cerbos/cerbos-linux-x64@$cerbos_version"
+    cerbos_bin=""
+  fi
+fi
 
 work=$(mktemp -d)
 pids=()
@@ -76,22 +95,84 @@ start importgate "$BUILD_DIR/server/importgate-server" --listen=127.0.0.1:0
 ig_port=$PORT
 start noop "$BUILD_DIR/bench/noop_server" --listen=127.0.0.1:0
 noop_port=$PORT
+targets=(importgate noop)
+declare -A port_of=([importgate]=$ig_port [noop]=$noop_port)
+declare -A path_of=([importgate]=importgate.v1.ImportPolicyService/IsImportAllowed
+                    [noop]=importgate.v1.ImportPolicyService/IsImportAllowed
+                    [cerbos]=cerbos.svc.v1.CerbosService/CheckResources)
+declare -A body_of=([importgate]="$work/unary.bin" [noop]="$work/unary.bin"
+                    [cerbos]="$work/cerbos.bin")
 
-# Sanity: each answers the request with grpc-status 0.
-for port in "$ig_port" "$noop_port"; do
+# The same question for both engines, as JSON: seller kind, HS code,
+# currency, units.
+importgate_json() {
+  echo "{\"item\": {\"sku\": \"TEE-1\", \"hsCode\": \"$2\", \"originCountry\": \"CN\",
+    \"unitPrice\": {\"currencyCode\": \"$3\", \"units\": \"$4\"}, \"quantity\": \"1\"},
+    \"seller\": {\"kind\": \"$1\", \"country\": \"CN\"},
+    \"destinationCountry\": \"ID\", \"channel\": \"CHANNEL_CHECKOUT\"}"
+}
+cerbos_json() {
+  echo "{\"requestId\": \"bench\", \"principal\": {\"id\": \"checkout\", \"roles\": [\"service\"]},
+    \"resources\": [{\"actions\": [\"import\"], \"resource\": {\"kind\": \"import_item\",
+    \"id\": \"TEE-1\", \"attr\": {\"hs_code\": \"$2\", \"origin_country\": \"CN\",
+    \"seller_kind\": \"$1\", \"seller_country\": \"CN\", \"destination_country\": \"ID\",
+    \"channel\": \"CHANNEL_CHECKOUT\", \"currency\": \"$3\", \"units\": $4}}}]}"
+}
+ask() {  # ask TARGET ARGS...: prints ALLOW or DENY
+  local json; json=$("${1}_json" "${@:2}")
+  "$BUILD_DIR/bench/reflect_request" --server="127.0.0.1:${port_of[$1]}" \
+    --method="${path_of[$1]}" --json="$json" --call | grep -o 'EFFECT_[A-Z]*' | head -1
+}
+
+if [ -n "$cerbos_bin" ]; then
+  # Cerbos takes its addresses from the config; pick a free port for gRPC.
+  for _ in $(seq 20); do
+    cerbos_port=$(shuf -i 20000-60000 -n 1)
+    (exec 3<>"/dev/tcp/127.0.0.1/$cerbos_port") 2>/dev/null || break
+  done
+  CERBOS_POLICY_DIR="$PWD/bench/cerbos/policies" "$cerbos_bin" server \
+    --config=bench/cerbos/config.yaml --log-level=error \
+    --set=server.grpcListenAddr="127.0.0.1:$cerbos_port" \
+    --set=server.httpListenAddr="127.0.0.1:$((cerbos_port + 1))" \
+    >"$work/cerbos.log" 2>&1 &
+  pids+=($!)
+  port_of[cerbos]=$cerbos_port
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$cerbos_port") 2>/dev/null && break
+    sleep 0.1
+  done
+  "$BUILD_DIR/bench/reflect_request" --server="127.0.0.1:$cerbos_port" \
+    --method="${path_of[cerbos]}" --out="$work/cerbos.bin" \
+    --json="$(cerbos_json SELLER_KIND_CROSS_BORDER 61091000 USD 150)"
+  # The policies must agree before their speeds are compared.
+  for question in "SELLER_KIND_CROSS_BORDER 61091000 USD 150" \
+      "SELLER_KIND_DOMESTIC 61091000 USD 150" "SELLER_KIND_CROSS_BORDER 85171300 USD 150" \
+      "SELLER_KIND_CROSS_BORDER 85171300 USD 50" "SELLER_KIND_CROSS_BORDER 85171300 IDR 2000000" \
+      "SELLER_KIND_CROSS_BORDER 49011000 USD 5" "SELLER_KIND_CROSS_BORDER 20098900 USD 500"; do
+    # shellcheck disable=SC2086
+    a=$(ask importgate $question); b=$(ask cerbos $question)
+    if [ -z "$a" ] || [ "$a" != "$b" ]; then
+      echo "importgate ($a) and Cerbos ($b) disagree on: $question"; cat "$work/cerbos.log"; exit 1
+    fi
+  done
+  targets+=(cerbos)
+fi
+
+# Sanity: each answers the request h2load replays with grpc-status 0.
+for target in "${targets[@]}"; do
   nghttp -v -H ':method: POST' -H 'content-type: application/grpc' -H 'te: trailers' \
-    -d "$work/unary.bin" "http://127.0.0.1:$port/importgate.v1.ImportPolicyService/IsImportAllowed" \
-    2>&1 | grep -q 'grpc-status: 0' || { echo "port $port did not answer OK"; exit 1; }
+    -d "${body_of[$target]}" "http://127.0.0.1:${port_of[$target]}/${path_of[$target]}" \
+    2>&1 | grep -q 'grpc-status: 0' || { echo "$target did not answer OK"; exit 1; }
 done
 
-# run PORT METHOD BODY C M -> "req_per_s p50_us p99_us"
+# run PORT PATH BODY C M -> "req_per_s p50_us p99_us"
 run() {
   local log="$work/h2.log"
   rm -f "$log"
   local summary
   summary=$(h2load -D "$seconds" --warm-up-time=1 -c "$4" -m "$5" \
     -H 'content-type: application/grpc' -H 'te: trailers' -d "$3" \
-    --log-file="$log" "http://127.0.0.1:$1/importgate.v1.ImportPolicyService/$2" 2>&1)
+    --log-file="$log" "http://127.0.0.1:$1/$2" 2>&1)
   local rps
   rps=$(sed -n 's/.*finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$summary")
   local failed
@@ -110,6 +191,10 @@ report="$out_dir/rpc-latest.md"
   echo
   echo "h2load, ${rounds} rounds of ${seconds} s per target and shape, in turns;"
   echo "median over rounds. Machine: $(nproc) cores, load generator on the same cores."
+  if [ -n "${port_of[cerbos]:-}" ]; then
+    echo "cerbos: Cerbos $cerbos_version from npm on bench/cerbos/policies, which answered"
+    echo "seven check requests as importgate did."
+  fi
   echo
   echo "| shape | target | req/s | p50 µs | p99 µs |"
   echo "|---|---|---:|---:|---:|"
@@ -117,17 +202,16 @@ report="$out_dir/rpc-latest.md"
 declare -A result
 for shape in "1 1" "4 32"; do
   read -r c m <<<"$shape"
-  for target in importgate noop; do : >"$work/$target.rps"; : >"$work/$target.p50"; : >"$work/$target.p99"; done
+  for target in "${targets[@]}"; do : >"$work/$target.rps"; : >"$work/$target.p50"; : >"$work/$target.p99"; done
   for _ in $(seq "$rounds"); do
-    for target in importgate noop; do
-      port=$ig_port; [ $target = noop ] && port=$noop_port
-      read -r rps p50 p99 < <(run "$port" IsImportAllowed "$work/unary.bin" "$c" "$m")
+    for target in "${targets[@]}"; do
+      read -r rps p50 p99 < <(run "${port_of[$target]}" "${path_of[$target]}" "${body_of[$target]}" "$c" "$m")
       echo "$rps" >>"$work/$target.rps"; echo "$p50" >>"$work/$target.p50"; echo "$p99" >>"$work/$target.p99"
     done
   done
-  for target in importgate noop; do
+  for target in "${targets[@]}"; do
     rps=$(median <"$work/$target.rps"); p50=$(median <"$work/$target.p50"); p99=$(median <"$work/$target.p99")
-    result[$target-$c-rps]=$rps; result[$target-$c-p99]=$p99
+    result[$target-$c-rps]=$rps; result[$target-$c-p50]=$p50; result[$target-$c-p99]=$p99
     echo "| ${c}x${m} | $target | $rps | $p50 | $p99 |" >>"$report"
   done
 done
@@ -137,13 +221,21 @@ done
     'BEGIN {printf "- throughput at 4x32, importgate / do-nothing: **%.3fx** (target >= 0.9x)\n", a/b}'
   awk -v a="${result[importgate-1-p99]}" -v b="${result[noop-1-p99]}" \
     'BEGIN {printf "- p99 at 1x1, importgate / do-nothing: **%.3fx** (target <= 1.2x)\n", a/b}'
+  if [ -n "${result[cerbos-4-rps]:-}" ]; then
+    awk -v a="${result[importgate-4-rps]}" -v b="${result[cerbos-4-rps]}" \
+      'BEGIN {printf "- throughput at 4x32, importgate / Cerbos %s: **%.1fx**\n", "'"$cerbos_version"'", a/b}'
+    awk -v a="${result[importgate-1-p50]}" -v b="${result[cerbos-1-p50]}" \
+      'BEGIN {printf "- p50 at 1x1, Cerbos / importgate: **%.1fx**\n", b/a}'
+  fi
 } >>"$report"
 
 # A batch of 100 against 100 unary calls, on importgate, at 4x32.
 : >"$work/b.rps"; : >"$work/u.rps"
 for _ in $(seq "$rounds"); do
-  run "$ig_port" BatchIsImportAllowed "$work/batch.bin" 4 32 | cut -d' ' -f1 >>"$work/b.rps"
-  run "$ig_port" IsImportAllowed "$work/unary.bin" 4 32 | cut -d' ' -f1 >>"$work/u.rps"
+  run "$ig_port" importgate.v1.ImportPolicyService/BatchIsImportAllowed "$work/batch.bin" 4 32 |
+    cut -d' ' -f1 >>"$work/b.rps"
+  run "$ig_port" importgate.v1.ImportPolicyService/IsImportAllowed "$work/unary.bin" 4 32 |
+    cut -d' ' -f1 >>"$work/u.rps"
 done
 b=$(median <"$work/b.rps"); u=$(median <"$work/u.rps")
 {
