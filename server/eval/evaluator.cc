@@ -355,19 +355,22 @@ void FillDecision(const PolicySnapshot& snapshot, const Verdict& verdict,
       static_cast<int32_t>(nanos % 1'000'000'000));
 }
 
+absl::Status DecideRequest(const PolicySnapshot& snapshot,
+                           const v1::IsImportAllowedRequest& request,
+                           absl::Time now, Verdict* verdict) {
+  DecisionInput input;
+  absl::Status status =
+      NormalizeRequest(request, *snapshot.iso_codes, now, &input);
+  return status.ok() ? Decide(snapshot, input, verdict) : status;
+}
+
 absl::Status Evaluate(const PolicySnapshot& snapshot,
                       const v1::IsImportAllowedRequest& request, absl::Time now,
                       v1::Decision* decision) {
-  DecisionInput input;
-  if (absl::Status s =
-          NormalizeRequest(request, *snapshot.iso_codes, now, &input);
-      !s.ok()) {
-    return s;
-  }
   Verdict verdict;
-  if (absl::Status s = Decide(snapshot, input, &verdict); !s.ok()) return s;
-  FillDecision(snapshot, verdict, decision);
-  return absl::OkStatus();
+  absl::Status status = DecideRequest(snapshot, request, now, &verdict);
+  if (status.ok()) FillDecision(snapshot, verdict, decision);
+  return status;
 }
 
 }  // namespace importgate::eval

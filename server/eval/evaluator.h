@@ -40,12 +40,18 @@ struct Verdict {
 absl::Status Decide(const compiler::PolicySnapshot& snapshot,
                     const DecisionInput& input, Verdict* verdict);
 
+// NormalizeRequest + Decide: the verdict for one wire request, or what
+// either of them returns.
+absl::Status DecideRequest(
+    const compiler::PolicySnapshot& snapshot,
+    const importgate::v1::IsImportAllowedRequest& request, absl::Time now,
+    Verdict* verdict);
+
 // Writes `verdict` as a wire Decision.
 void FillDecision(const compiler::PolicySnapshot& snapshot,
                   const Verdict& verdict, importgate::v1::Decision* decision);
 
-// NormalizeRequest + Decide + FillDecision: the whole decision for one wire
-// request. Returns what NormalizeRequest or Decide return.
+// DecideRequest + FillDecision: the whole decision for one wire request.
 absl::Status Evaluate(const compiler::PolicySnapshot& snapshot,
                       const importgate::v1::IsImportAllowedRequest& request,
                       absl::Time now, importgate::v1::Decision* decision);

@@ -109,11 +109,9 @@ grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
       CheckBundle(bundle.get(), request->min_bundle_revision());
   if (!ready.ok()) return FinishWith(context, ready);
   const compiler::PolicySnapshot& snapshot = *bundle->snapshot;
-  eval::DecisionInput input;
   eval::Verdict verdict;
-  absl::Status status = eval::NormalizeRequest(*request, *snapshot.iso_codes,
-                                               clock_->Now(), &input);
-  if (status.ok()) status = eval::Decide(snapshot, input, &verdict);
+  absl::Status status =
+      eval::DecideRequest(snapshot, *request, clock_->Now(), &verdict);
   if (!status.ok()) return FinishWith(context, ToGrpcStatus(status));
   WireBuffer out(1024);
   AppendResponse(snapshot, verdict, RefOf(*bundle), request->item().sku(),
@@ -152,12 +150,9 @@ grpc::ServerUnaryReactor* ImportPolicyService::BatchIsImportAllowed(
   const BundleRefFields ref = RefOf(*bundle);
   const absl::Time now = clock_->Now();
   WireBuffer out(static_cast<size_t>(n) * 768);
-  eval::DecisionInput input;
   eval::Verdict verdict;
   for (const v1::IsImportAllowedRequest& item : request->requests()) {
-    absl::Status status =
-        eval::NormalizeRequest(item, *snapshot.iso_codes, now, &input);
-    if (status.ok()) status = eval::Decide(snapshot, input, &verdict);
+    absl::Status status = eval::DecideRequest(snapshot, item, now, &verdict);
     if (status.ok()) {
       AppendBatchResponse(snapshot, verdict, ref, item.item().sku(), &out);
     } else {

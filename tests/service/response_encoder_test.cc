@@ -80,10 +80,7 @@ class ResponseEncoderTest : public ::testing::Test {
   // The decision for `request`, or its error.
   absl::Status Decide(const v1::IsImportAllowedRequest& request,
                       eval::Verdict* verdict) {
-    eval::DecisionInput input;
-    absl::Status s = eval::NormalizeRequest(request, *snapshot_->iso_codes,
-                                            absl::UnixEpoch(), &input);
-    return s.ok() ? eval::Decide(*snapshot_, input, verdict) : s;
+    return eval::DecideRequest(*snapshot_, request, absl::UnixEpoch(), verdict);
   }
 
   // The message the generated code would serialize for `request`.
