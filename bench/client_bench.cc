@@ -18,6 +18,7 @@
 #include "importgate/v1/import_policy.grpc.pb.h"
 #include "server/app/server.h"
 #include "server/bundle/loader.h"
+#include "tests/testing/tee_request.h"
 
 ABSL_FLAG(int, turns, 5, "turns of each kind");
 ABSL_FLAG(int, calls_per_turn, 5000, "unary calls per turn");
@@ -27,19 +28,6 @@ namespace importgate::bench {
 namespace {
 
 namespace v1 = importgate::v1;
-
-v1::IsImportAllowedRequest Tee() {
-  v1::IsImportAllowedRequest r;
-  r.mutable_item()->set_sku("TEE-1");
-  r.mutable_item()->set_hs_code("6109.10.00");
-  r.mutable_item()->set_origin_country("CN");
-  r.mutable_item()->mutable_unit_price()->set_currency_code("USD");
-  r.mutable_item()->mutable_unit_price()->set_units(150);
-  r.mutable_seller()->set_kind(v1::SELLER_KIND_CROSS_BORDER);
-  r.set_destination_country("ID");
-  r.set_channel(v1::CHANNEL_CHECKOUT);
-  return r;
-}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -72,7 +60,7 @@ int Main() {
   client::ClientOptions cached = plain;
   cached.cache_max_entries = 1000;
   auto with_cache = client::Client::Create(cached);
-  const v1::IsImportAllowedRequest request = Tee();
+  const v1::IsImportAllowedRequest request = importgate::testing::TeeRequest();
 
   const int n = absl::GetFlag(FLAGS_calls_per_turn);
   std::vector<double> raw_us, client_us;

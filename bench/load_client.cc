@@ -20,6 +20,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "importgate/v1/import_policy.grpc.pb.h"
+#include "tests/testing/tee_request.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "server address");
 ABSL_FLAG(int, threads, 8, "concurrent callers");
@@ -28,14 +29,7 @@ ABSL_FLAG(int, seconds, 30, "how long to run");
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   namespace v1 = importgate::v1;
-  v1::IsImportAllowedRequest request;
-  request.mutable_item()->set_hs_code("6109.10.00");
-  request.mutable_item()->set_origin_country("CN");
-  request.mutable_item()->mutable_unit_price()->set_currency_code("USD");
-  request.mutable_item()->mutable_unit_price()->set_units(150);
-  request.mutable_seller()->set_kind(v1::SELLER_KIND_CROSS_BORDER);
-  request.set_destination_country("ID");
-  request.set_channel(v1::CHANNEL_CHECKOUT);
+  const v1::IsImportAllowedRequest request = importgate::testing::TeeRequest();
 
   std::atomic<bool> stop{false};
   std::atomic<long> calls{0}, failed{0};

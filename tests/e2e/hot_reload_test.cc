@@ -20,6 +20,7 @@
 #include "importgate/admin/v1/policy_admin.grpc.pb.h"
 #include "importgate/v1/import_policy.grpc.pb.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/tee_request.h"
 
 namespace importgate {
 namespace {
@@ -27,6 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 namespace v1 = ::importgate::v1;
 namespace adminv1 = ::importgate::admin::v1;
+namespace it = ::importgate::testing;
 using ::importgate::testing::ServerProcess;
 using ::testing::HasSubstr;
 
@@ -117,22 +119,11 @@ class HotReloadTest : public ::testing::Test {
     port_ = port;
   }
 
-  static v1::IsImportAllowedRequest Tee() {
-    v1::IsImportAllowedRequest r;
-    r.mutable_item()->set_hs_code("6109.10.00");
-    r.mutable_item()->set_origin_country("CN");
-    r.mutable_item()->mutable_unit_price()->set_currency_code("USD");
-    r.mutable_item()->mutable_unit_price()->set_units(150);
-    r.mutable_seller()->set_kind(v1::SELLER_KIND_CROSS_BORDER);
-    r.set_destination_country("ID");
-    r.set_channel(v1::CHANNEL_CHECKOUT);
-    return r;
-  }
-
   uint64_t AnsweringRevision() {
     grpc::ClientContext context;
     v1::IsImportAllowedResponse response;
-    grpc::Status s = stub_->IsImportAllowed(&context, Tee(), &response);
+    grpc::Status s =
+        stub_->IsImportAllowed(&context, it::TeeRequest(), &response);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return response.bundle().revision();
   }
@@ -177,7 +168,8 @@ TEST_F(HotReloadTest, PublishUnderLoadRefuseBadReloadRestartRollback) {
       while (!stop) {
         grpc::ClientContext context;
         v1::IsImportAllowedResponse response;
-        if (!stub->IsImportAllowed(&context, Tee(), &response).ok()) ++failures;
+        if (!stub->IsImportAllowed(&context, it::TeeRequest(), &response).ok())
+          ++failures;
         ++calls;
       }
     });

@@ -25,11 +25,13 @@
 #include "importgate/admin/v1/policy_admin.grpc.pb.h"
 #include "importgate/v1/import_policy.grpc.pb.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/tee_request.h"
 
 namespace importgate {
 namespace {
 
 namespace v1 = ::importgate::v1;
+namespace it = ::importgate::testing;
 using ::importgate::testing::ServerProcess;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -48,15 +50,11 @@ class ServerBinaryTest : public ::testing::Test {
                                    grpc::InsecureChannelCredentials());
   }
 
-  v1::IsImportAllowedRequest Tee(v1::SellerKind kind) {
-    v1::IsImportAllowedRequest r;
-    r.mutable_item()->set_sku("TEE-1");
-    r.mutable_item()->set_hs_code("6109.10.00");
-    r.mutable_item()->set_origin_country("CN");
+  // A T-shirt offered at listing, priced IDR 150,000.
+  static v1::IsImportAllowedRequest Tee(v1::SellerKind kind) {
+    v1::IsImportAllowedRequest r = it::TeeRequest(kind);
     r.mutable_item()->mutable_unit_price()->set_currency_code("IDR");
     r.mutable_item()->mutable_unit_price()->set_units(150000);
-    r.mutable_seller()->set_kind(kind);
-    r.set_destination_country("ID");
     r.set_channel(v1::CHANNEL_LISTING);
     return r;
   }

@@ -14,6 +14,7 @@
 #include "importgate/admin/v1/policy_admin.grpc.pb.h"
 #include "importgate/v1/import_policy.grpc.pb.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/tee_request.h"
 #include "tests/testing/test_bundles.h"
 
 namespace importgate::app {
@@ -52,19 +53,11 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(store_.Activate(*bundle).ok());
   }
 
+  // A T-shirt at USD 12, under the 2023 minimum price too, on 2024-01-11.
   static v1::IsImportAllowedRequest Tee(v1::SellerKind kind) {
-    v1::IsImportAllowedRequest r;
-    r.mutable_item()->set_sku("TEE-1");
-    r.mutable_item()->set_hs_code("6109.10.00");
-    r.mutable_item()->set_origin_country("CN");
-    r.mutable_item()->mutable_unit_price()->set_currency_code("USD");
+    v1::IsImportAllowedRequest r = it::TeeRequest(kind);
     r.mutable_item()->mutable_unit_price()->set_units(12);
-    r.mutable_seller()->set_kind(kind);
-    r.mutable_seller()->set_country(kind == v1::SELLER_KIND_DOMESTIC ? "ID"
-                                                                     : "CN");
-    r.set_destination_country("ID");
-    r.set_channel(v1::CHANNEL_CHECKOUT);
-    r.mutable_evaluation_time()->set_seconds(1'705'000'000);  // 2024-01-11
+    r.mutable_evaluation_time()->set_seconds(1'705'000'000);
     return r;
   }
 
