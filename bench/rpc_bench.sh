@@ -40,7 +40,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 bash deploy/dev.sh deps
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DIMPORTGATE_BUF="$PWD/$BUILD_DIR/tools/node_modules/.bin/buf" >/dev/null
 cmake --build "$BUILD_DIR" -j 2 --target importgate-server noop_server engine_bench reflect_request >/dev/null
 
 cerbos_bin=""

@@ -55,10 +55,6 @@ class HsIndex {
 
   size_t key_count() const { return key_count_; }
   size_t posting_count() const { return postings_.size(); }
-  size_t memory_bytes() const {
-    return slots_.capacity() * sizeof(Slot) +
-           postings_.capacity() * sizeof(Posting);
-  }
 
  private:
   struct Slot {

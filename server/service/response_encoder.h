@@ -4,9 +4,9 @@
 // Why not build the generated messages and serialize them: with protobuf
 // 3.21 every string field longer than 15 bytes is a separate heap string,
 // even on an arena, and an answer carries several (rule id, reason code,
-// message, legal basis, digest, matched rule ids). Building, serializing
-// and destroying those was most of the server's work per batch item,
-// measured with perf (docs/performance.md). Here the size of an answer is
+// message, legal basis, digest, matched rule ids). Under a batch load,
+// malloc, free and the arena's string destructors were a quarter of all
+// CPU time (perf; docs/performance.md). Here the size of an answer is
 // computed first, and then it is written into one growing buffer.
 //
 // The bytes are exactly what SerializeAsString() of the equivalent
