@@ -1,5 +1,6 @@
 #include "server/service/response_encoder.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -24,6 +25,13 @@ char* WireBuffer::Reserve(size_t n) {
     capacity_ = capacity;
   }
   return data_ + size_;
+}
+
+void WireBuffer::SizeMismatch(size_t sized, size_t written) {
+  std::fprintf(stderr,
+               "importgate: response encoder sized %zu bytes but wrote %zu\n",
+               sized, written);
+  std::abort();
 }
 
 WireBuffer::Bytes WireBuffer::Release() {
@@ -211,7 +219,7 @@ void AppendResponse(const compiler::PolicySnapshot& snapshot,
                     const eval::Verdict& verdict, const BundleRefFields& bundle,
                     absl::string_view sku, WireBuffer* out) {
   ResponseWriter response(snapshot, verdict, bundle, sku);
-  out->Commit(response.Put(out->Reserve(response.size())));
+  out->Write(response.size(), [&](char* p) { return response.Put(p); });
 }
 
 // BatchIsImportAllowedResponse.results = 1; BatchItemResult: response = 1,
@@ -222,10 +230,11 @@ void AppendBatchResponse(const compiler::PolicySnapshot& snapshot,
                          WireBuffer* out) {
   ResponseWriter response(snapshot, verdict, bundle, sku);
   const size_t result_size = DelimitedSize(response.size());
-  char* p = out->Reserve(DelimitedSize(result_size));
-  p = PutDelimitedHeader(p, 1, result_size);
-  p = PutDelimitedHeader(p, 1, response.size());
-  out->Commit(response.Put(p));
+  out->Write(DelimitedSize(result_size), [&](char* p) {
+    p = PutDelimitedHeader(p, 1, result_size);
+    p = PutDelimitedHeader(p, 1, response.size());
+    return response.Put(p);
+  });
 }
 
 // ItemError: code = 1, message = 2.
@@ -234,16 +243,17 @@ void AppendBatchError(const absl::Status& status, WireBuffer* out) {
   const size_t error_size =
       OptionalVarintSize(code) + OptionalStringSize(status.message());
   const size_t result_size = DelimitedSize(error_size);
-  char* p = out->Reserve(DelimitedSize(result_size));
-  p = PutDelimitedHeader(p, 1, result_size);
-  p = PutDelimitedHeader(p, 2, error_size);
-  p = PutOptionalVarint(p, 1, code);
-  out->Commit(PutOptionalString(p, 2, status.message()));
+  out->Write(DelimitedSize(result_size), [&](char* p) {
+    p = PutDelimitedHeader(p, 1, result_size);
+    p = PutDelimitedHeader(p, 2, error_size);
+    p = PutOptionalVarint(p, 1, code);
+    return PutOptionalString(p, 2, status.message());
+  });
 }
 
 void AppendBatchBundle(const BundleRefFields& bundle, WireBuffer* out) {
-  out->Commit(PutBundleRef(out->Reserve(DelimitedSize(BundleRefSize(bundle))),
-                           2, bundle));
+  out->Write(DelimitedSize(BundleRefSize(bundle)),
+             [&](char* p) { return PutBundleRef(p, 2, bundle); });
 }
 
 }  // namespace importgate::service

@@ -36,10 +36,16 @@ class WireBuffer {
   WireBuffer(const WireBuffer&) = delete;
   WireBuffer& operator=(const WireBuffer&) = delete;
 
-  // Room for `n` more bytes: where to write them. Commit(end) then keeps
-  // what was written up to `end`.
-  char* Reserve(size_t n);
-  void Commit(char* end) { size_ = static_cast<size_t>(end - data_); }
+  // Appends exactly `n` bytes, written by `write(char* at)`, which returns
+  // the end of what it wrote. Any other count is a bug in the encoder's
+  // sizing: the process aborts rather than answer with corrupt bytes.
+  template <typename Writer>
+  void Write(size_t n, Writer write) {
+    char* at = Reserve(n);
+    char* end = write(at);
+    if (end != at + n) SizeMismatch(n, static_cast<size_t>(end - at));
+    size_ += n;
+  }
 
   absl::string_view view() const { return absl::string_view(data_, size_); }
 
@@ -51,6 +57,9 @@ class WireBuffer {
   Bytes Release();
 
  private:
+  char* Reserve(size_t n);  // room for `n` more bytes
+  [[noreturn]] static void SizeMismatch(size_t sized, size_t written);
+
   char* data_;
   size_t size_ = 0;
   size_t capacity_;
