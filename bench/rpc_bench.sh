@@ -119,18 +119,24 @@ cerbos_json() {
     \"seller_kind\": \"$1\", \"seller_country\": \"CN\", \"destination_country\": \"ID\",
     \"channel\": \"CHANNEL_CHECKOUT\", \"currency\": \"$3\", \"units\": $4}}}]}"
 }
-ask() {  # ask TARGET ARGS...: prints ALLOW or DENY
-  local json; json=$("${1}_json" "${@:2}")
-  "$BUILD_DIR/bench/reflect_request" --server="127.0.0.1:${port_of[$1]}" \
-    --method="${path_of[$1]}" --json="$json" --call | grep -o 'EFFECT_[A-Z]*' | head -1
+ask() {  # ask TARGET ARGS...: prints EFFECT_ALLOW or EFFECT_DENY, or nothing
+  local json reply
+  json=$("${1}_json" "${@:2}")
+  reply=$("$BUILD_DIR/bench/reflect_request" --server="127.0.0.1:${port_of[$1]}" \
+    --method="${path_of[$1]}" --json="$json" --call) || return 0
+  grep -o 'EFFECT_[A-Z]*' <<<"$reply" | head -1 || true
 }
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 if [ -n "$cerbos_bin" ]; then
-  # Cerbos takes its addresses from the config; pick a free port for gRPC.
+  # Cerbos takes its addresses from the config: pick two free ports, for
+  # gRPC and the HTTP API it always serves too.
+  cerbos_port=""
   for _ in $(seq 20); do
-    cerbos_port=$(shuf -i 20000-60000 -n 1)
-    (exec 3<>"/dev/tcp/127.0.0.1/$cerbos_port") 2>/dev/null || break
+    port=$(shuf -i 20000-60000 -n 1)
+    if port_free "$port" && port_free $((port + 1)); then cerbos_port=$port; break; fi
   done
+  [ -n "$cerbos_port" ] || { echo "no two free ports for Cerbos"; exit 1; }
   CERBOS_POLICY_DIR="$PWD/bench/cerbos/policies" "$cerbos_bin" server \
     --config=bench/cerbos/config.yaml --log-level=error \
     --set=server.grpcListenAddr="127.0.0.1:$cerbos_port" \
@@ -139,9 +145,12 @@ if [ -n "$cerbos_bin" ]; then
   pids+=($!)
   port_of[cerbos]=$cerbos_port
   for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$cerbos_port") 2>/dev/null && break
+    port_free "$cerbos_port" || break
     sleep 0.1
   done
+  if port_free "$cerbos_port"; then
+    echo "Cerbos did not start listening:"; cat "$work/cerbos.log"; exit 1
+  fi
   "$BUILD_DIR/bench/reflect_request" --server="127.0.0.1:$cerbos_port" \
     --method="${path_of[cerbos]}" --out="$work/cerbos.bin" \
     --json="$(cerbos_json SELLER_KIND_CROSS_BORDER 61091000 USD 150)"
@@ -166,7 +175,9 @@ for target in "${targets[@]}"; do
     2>&1 | grep -q 'grpc-status: 0' || { echo "$target did not answer OK"; exit 1; }
 done
 
-# run PORT PATH BODY C M -> "req_per_s p50_us p99_us"
+# run PORT PATH BODY C M -> "req_per_s p50_us p99_us". Call it as
+# `x=$(run ...)`, so that a failed run (h2load's summary goes to stderr)
+# stops the script under `set -e`.
 run() {
   local log="$work/h2.log"
   rm -f "$log"
@@ -178,7 +189,9 @@ run() {
   rps=$(sed -n 's/.*finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$summary")
   local failed
   failed=$(sed -n 's/^requests: .* \([0-9]*\) failed.*/\1/p' <<<"$summary")
-  [ "${failed:-0}" = 0 ] || { echo "$summary"; exit 1; }
+  if [ -z "$rps" ] || [ "${failed:-0}" != 0 ]; then
+    echo "h2load against $2 on port $1 failed:" >&2; echo "$summary" >&2; return 1
+  fi
   read -r p50 p99 < <(cut -f3 "$log" | sort -n | awk '{a[NR]=$1} END {
     print a[int(NR*0.50)+1], a[int(NR*0.99)+1]}')
   echo "$rps $p50 $p99"
@@ -206,7 +219,8 @@ for shape in "1 1" "4 32"; do
   for target in "${targets[@]}"; do : >"$work/$target.rps"; : >"$work/$target.p50"; : >"$work/$target.p99"; done
   for _ in $(seq "$rounds"); do
     for target in "${targets[@]}"; do
-      read -r rps p50 p99 < <(run "${port_of[$target]}" "${path_of[$target]}" "${body_of[$target]}" "$c" "$m")
+      measured=$(run "${port_of[$target]}" "${path_of[$target]}" "${body_of[$target]}" "$c" "$m")
+      read -r rps p50 p99 <<<"$measured"
       echo "$rps" >>"$work/$target.rps"; echo "$p50" >>"$work/$target.p50"; echo "$p99" >>"$work/$target.p99"
     done
   done
@@ -233,10 +247,10 @@ done
 # A batch of 100 against 100 unary calls, on importgate, at 4x32.
 : >"$work/b.rps"; : >"$work/u.rps"
 for _ in $(seq "$rounds"); do
-  run "$ig_port" importgate.v1.ImportPolicyService/BatchIsImportAllowed "$work/batch.bin" 4 32 |
-    cut -d' ' -f1 >>"$work/b.rps"
-  run "$ig_port" importgate.v1.ImportPolicyService/IsImportAllowed "$work/unary.bin" 4 32 |
-    cut -d' ' -f1 >>"$work/u.rps"
+  measured=$(run "$ig_port" importgate.v1.ImportPolicyService/BatchIsImportAllowed "$work/batch.bin" 4 32)
+  echo "${measured%% *}" >>"$work/b.rps"
+  measured=$(run "$ig_port" importgate.v1.ImportPolicyService/IsImportAllowed "$work/unary.bin" 4 32)
+  echo "${measured%% *}" >>"$work/u.rps"
 done
 b=$(median <"$work/b.rps"); u=$(median <"$work/u.rps")
 {
