@@ -79,6 +79,11 @@ class Compiler {
       : bundle_(bundle), iso_(std::move(iso_codes)) {}
 
   absl::StatusOr<std::shared_ptr<const PolicySnapshot>> Run() {
+    if (bundle_.rules.size() > kMaxRules) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("rules: the bundle has ", bundle_.rules.size(),
+                       " rules; at most ", kMaxRules, " are supported"));
+    }
     auto snapshot = std::make_shared<PolicySnapshot>();
     snapshot_ = snapshot.get();
     snapshot_->iso_codes = iso_;

@@ -93,6 +93,10 @@ struct CompiledRule {
   std::string location;      // "rules/file.textproto:12", for explanations
 };
 
+// The most rules a bundle may hold: the evaluator packs a rule index and
+// three flags into 32 bits per candidate.
+inline constexpr size_t kMaxRules = size_t{1} << 29;
+
 struct PolicySnapshot {
   // From the manifest.
   std::string name;

@@ -210,6 +210,9 @@ constexpr uint32_t kNeedsCheck = 1;
 constexpr int kCandidateShift = 3;
 static_assert((kNeedsCheck | kCheckedDestination | kCheckedOrigin) <
               (1u << kCandidateShift));
+static_assert(compiler::kMaxRules - 1 <=
+                  (uint32_t{0xffffffff} >> kCandidateShift),
+              "a candidate must hold every rule index");
 
 // Appends the rules of `postings` that screening does not reject.
 void AppendPassing(absl::Span<const compiler::Posting> postings,
