@@ -23,12 +23,6 @@
 namespace importgate::bench {
 namespace {
 
-std::shared_ptr<const IsoCodes> Iso() {
-  static auto* iso = new std::shared_ptr<const IsoCodes>(
-      *IsoCodes::LoadFromDirectory(IsoCodes::kDebianDirectory));
-  return *iso;
-}
-
 // One prepared bundle per size: sources, packed bytes, a signed file on
 // disk and its trusted key.
 struct Prepared {
@@ -99,7 +93,7 @@ void BM_Compile(benchmark::State& state) {
   const Prepared& p = Get(static_cast<size_t>(state.range(0)));
   for (auto _ : state) {
     auto parsed = policy::ParseBundle(p.files);
-    auto snapshot = compiler::Compile(*parsed, Iso());
+    auto snapshot = compiler::Compile(*parsed, DebianIsoCodes());
     if (!snapshot.ok()) state.SkipWithError("compile failed");
     benchmark::DoNotOptimize(snapshot);
   }
@@ -109,7 +103,7 @@ void BM_Compile(benchmark::State& state) {
 void BM_SelfTest(benchmark::State& state) {
   const Prepared& p = Get(static_cast<size_t>(state.range(0)));
   auto parsed = policy::ParseBundle(p.files);
-  auto snapshot = compiler::Compile(*parsed, Iso());
+  auto snapshot = compiler::Compile(*parsed, DebianIsoCodes());
   for (auto _ : state) {
     absl::Status s = bundle::RunSelfTests(**snapshot, parsed->tests);
     if (!s.ok()) state.SkipWithError("self-test failed");
@@ -120,7 +114,7 @@ void BM_SelfTest(benchmark::State& state) {
 void BM_Activate(benchmark::State& state) {
   const Prepared& p = Get(static_cast<size_t>(state.range(0)));
   bundle::SourceOptions options;
-  options.iso_codes = Iso();
+  options.iso_codes = DebianIsoCodes();
   options.trusted_keys = p.keys;
   for (auto _ : state) {
     auto candidate = bundle::LoadArtifactFile(p.path, options);

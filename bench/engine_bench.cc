@@ -19,12 +19,6 @@
 namespace importgate::bench {
 namespace {
 
-std::shared_ptr<const IsoCodes> Iso() {
-  static auto* iso = new std::shared_ptr<const IsoCodes>(
-      *IsoCodes::LoadFromDirectory(IsoCodes::kDebianDirectory));
-  return *iso;
-}
-
 struct Compiled {
   std::shared_ptr<const compiler::PolicySnapshot> snapshot;
   // The server decides a request it has just parsed onto the call's arena,
@@ -42,10 +36,11 @@ const Compiled& Get(size_t rules) {
   if (slot == nullptr) {
     slot = std::make_unique<Compiled>();
     auto parsed = policy::ParseBundle(SyntheticBundle(rules));
-    slot->snapshot = *compiler::Compile(*parsed, Iso());
+    slot->snapshot = *compiler::Compile(*parsed, DebianIsoCodes());
     for (const auto& request : SyntheticRequests(rules, 4096)) {
-      auto* copy = google::protobuf::Arena::CreateMessage<
-          v1::IsImportAllowedRequest>(&slot->arena);
+      auto* copy =
+          google::protobuf::Arena::CreateMessage<v1::IsImportAllowedRequest>(
+              &slot->arena);
       copy->CopyFrom(request);
       slot->requests.push_back(copy);
     }
@@ -80,7 +75,7 @@ void BM_Compile(benchmark::State& state) {
   for (auto _ : state) {
     struct mallinfo2 before = mallinfo2();
     auto parsed = policy::ParseBundle(files);
-    auto snapshot = compiler::Compile(*parsed, Iso());
+    auto snapshot = compiler::Compile(*parsed, DebianIsoCodes());
     parsed = absl::StatusOr<policy::ParsedBundle>(absl::CancelledError());
     struct mallinfo2 after = mallinfo2();
     bytes = after.uordblks - before.uordblks;  // what the snapshot keeps

@@ -115,6 +115,12 @@ std::vector<policy::SourceFile> SyntheticBundle(size_t rule_count,
   return files;
 }
 
+std::shared_ptr<const IsoCodes> DebianIsoCodes() {
+  static auto* iso = new std::shared_ptr<const IsoCodes>(
+      *IsoCodes::LoadFromDirectory(IsoCodes::kDebianDirectory));
+  return *iso;
+}
+
 std::vector<importgate::v1::IsImportAllowedRequest> SyntheticRequests(
     size_t rule_count, size_t request_count) {
   std::vector<importgate::v1::IsImportAllowedRequest> requests;

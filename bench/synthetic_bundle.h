@@ -7,10 +7,12 @@
 #define IMPORTGATE_BENCH_SYNTHETIC_BUNDLE_H_
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "importgate/v1/import_policy.pb.h"
 #include "server/policy/bundle_source.h"
+#include "server/refdata/iso_codes.h"
 
 namespace importgate::bench {
 
@@ -18,6 +20,10 @@ namespace importgate::bench {
 // `revision`, rules split into files of at most 10,000.
 std::vector<policy::SourceFile> SyntheticBundle(size_t rule_count,
                                                 uint64_t revision = 1);
+
+// Debian's ISO code tables, loaded once (the benchmarks abort without
+// them: iso-codes is a build dependency).
+std::shared_ptr<const IsoCodes> DebianIsoCodes();
 
 // A mix of requests against SyntheticBundle: about half hit a rule's HS
 // prefix or category, the rest miss.

@@ -13,6 +13,7 @@
 #include "server/eval/evaluator.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/reload_driver.h"
+#include "tests/testing/tee_request.h"
 #include "tests/testing/test_bundles.h"
 
 namespace importgate::bundle {
@@ -40,11 +41,7 @@ TEST(ReloadConcurrencyTest, ReadersSeeOnlyActiveRevisionsMovingForward) {
   BundleManager manager(&store, &clock, options);
   ASSERT_TRUE(manager.Start().ok());
 
-  v1::IsImportAllowedRequest request;
-  request.mutable_item()->set_hs_code("6109.10");
-  request.mutable_seller()->set_kind(v1::SELLER_KIND_CROSS_BORDER);
-  request.set_destination_country("ID");
-  request.set_channel(v1::CHANNEL_CHECKOUT);
+  const v1::IsImportAllowedRequest request = it::TeeRequest();
 
   std::atomic<bool> stop{false};
   std::vector<ReaderLog> logs(kReaders);

@@ -23,6 +23,7 @@ namespace importgate {
 namespace {
 
 namespace it = ::importgate::testing;
+using it::MustCompile;
 namespace v1 = ::importgate::v1;
 using compiler::AttributeTest;
 using compiler::CompiledRule;
@@ -53,15 +54,6 @@ std::string OneRule(absl::string_view body) {
 
 std::string Message(const absl::Status& status) {
   return std::string(status.message());
-}
-
-std::shared_ptr<const PolicySnapshot> MustCompile(
-    const std::string& rules,
-    const std::string& manifest = it::TestManifest()) {
-  auto snapshot = it::CompileRules(rules, manifest);
-  EXPECT_TRUE(snapshot.ok()) << snapshot.status();
-  if (!snapshot.ok()) return nullptr;
-  return *snapshot;
 }
 
 const CompiledRule* FindRule(const PolicySnapshot& snapshot,

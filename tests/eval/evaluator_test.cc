@@ -21,6 +21,7 @@ namespace importgate {
 namespace {
 
 namespace it = ::importgate::testing;
+using it::MustCompile;
 namespace v1 = ::importgate::v1;
 using compiler::PolicySnapshot;
 using ::testing::HasSubstr;
@@ -128,15 +129,6 @@ class RequestBuilder {
  private:
   v1::IsImportAllowedRequest request_;
 };
-
-std::shared_ptr<const PolicySnapshot> MustCompile(
-    const std::string& rules,
-    const std::string& manifest = it::TestManifest()) {
-  auto snapshot = it::CompileRules(rules, manifest);
-  EXPECT_TRUE(snapshot.ok()) << snapshot.status();
-  if (!snapshot.ok()) return nullptr;
-  return *snapshot;
-}
 
 // `now` only matters for requests without an evaluation_time.
 absl::StatusOr<v1::Decision> EvaluateRequest(

@@ -15,6 +15,7 @@
 #include "server/bundle/manager.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/reload_driver.h"
+#include "tests/testing/tee_request.h"
 #include "tests/testing/test_bundles.h"
 
 namespace importgate::app {
@@ -43,11 +44,7 @@ TEST(ReloadUnderLoadTest, NoFailedCallsAndRevisionsOnlyMoveForward) {
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_TRUE(manager.Start().ok());
 
-  v1::IsImportAllowedRequest request;
-  request.mutable_item()->set_hs_code("6109.10");
-  request.mutable_seller()->set_kind(v1::SELLER_KIND_CROSS_BORDER);
-  request.set_destination_country("ID");
-  request.set_channel(v1::CHANNEL_CHECKOUT);
+  const v1::IsImportAllowedRequest request = it::TeeRequest();
 
   struct ClientLog {
     std::vector<uint64_t> revisions;

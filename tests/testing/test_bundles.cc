@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 #include "server/bundle/artifact.h"
 #include "server/compiler/compiler.h"
 
@@ -49,6 +50,13 @@ absl::StatusOr<std::shared_ptr<const compiler::PolicySnapshot>> CompileRules(
   auto parsed = policy::ParseBundle(BundleFiles(manifest, rules));
   if (!parsed.ok()) return parsed.status();
   return compiler::Compile(*parsed, RealIsoCodes());
+}
+
+std::shared_ptr<const compiler::PolicySnapshot> MustCompile(
+    const std::string& rules, const std::string& manifest) {
+  auto snapshot = CompileRules(rules, manifest);
+  EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+  return snapshot.ok() ? *snapshot : nullptr;
 }
 
 const char kDenyTeesRules[] = R"pb(

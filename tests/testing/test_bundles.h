@@ -34,6 +34,11 @@ std::vector<policy::SourceFile> BundleFiles(const std::string& manifest,
 absl::StatusOr<std::shared_ptr<const compiler::PolicySnapshot>> CompileRules(
     const std::string& rules, const std::string& manifest = TestManifest());
 
+// CompileRules for a test that needs the bundle to compile: on an error,
+// a test failure naming it, and null.
+std::shared_ptr<const compiler::PolicySnapshot> MustCompile(
+    const std::string& rules, const std::string& manifest = TestManifest());
+
 // The rules of SmallBundle: "deny-tees" denies HS 6109 from cross-border
 // sellers.
 extern const char kDenyTeesRules[];
