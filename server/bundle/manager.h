@@ -77,8 +77,6 @@ class BundleManager {
   // FAILED_PRECONDITION when there is no state directory.
   absl::StatusOr<ReloadResult> Rollback(uint64_t revision);
 
-  const ManagerOptions& options() const { return options_; }
-
  private:
   ReloadResult ActivateCandidate(Candidate candidate, bool allow_rollback);
   absl::Status Persist(const Candidate& candidate);

@@ -12,7 +12,6 @@
 #ifndef IMPORTGATE_SERVER_BUNDLE_WATCHER_H_
 #define IMPORTGATE_SERVER_BUNDLE_WATCHER_H_
 
-#include <atomic>
 #include <functional>
 #include <string>
 #include <thread>

@@ -71,8 +71,9 @@ class CallArena {
 // Parses `bytes` into `message`, or says which message it failed to be.
 grpc::Status Parse(const grpc::ByteBuffer& bytes,
                    google::protobuf::Message* message) {
-  grpc::ByteBuffer shared(bytes);  // shares the slices; the reader needs it
-  grpc::ProtoBufferReader reader(&shared);
+  // The reader only reads, but its constructor takes a non-const buffer;
+  // copying the buffer instead would malloc on every call.
+  grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&bytes));
   if (!reader.status().ok() || !message->ParseFromZeroCopyStream(&reader)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("request: not a valid ",

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <new>
 
+#include "google/protobuf/io/coded_stream.h"
+
 namespace importgate::service {
 
 WireBuffer::WireBuffer(size_t capacity)
@@ -58,22 +60,13 @@ constexpr char Tag(uint8_t field, uint8_t wire_type) {
   return static_cast<char>(field << 3 | wire_type);
 }
 
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
+using google::protobuf::io::CodedOutputStream;
+
+size_t VarintSize(uint64_t v) { return CodedOutputStream::VarintSize64(v); }
 
 char* PutVarint(char* p, uint64_t v) {
-  while (v >= 0x80) {
-    *p++ = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<char>(v);
-  return p;
+  return reinterpret_cast<char*>(CodedOutputStream::WriteVarint64ToArray(
+      v, reinterpret_cast<uint8_t*>(p)));
 }
 
 // A signed varint field as protobuf writes int32 and int64: negative values
