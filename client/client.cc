@@ -179,7 +179,9 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
   std::optional<DecisionResult> CacheLookup(
       const v1::IsImportAllowedRequest& request, const CallOptions& call,
       std::string* key) {
-    if (cache_ == nullptr) return std::nullopt;
+    if (cache_ == nullptr || !DecisionCache::Cacheable(request)) {
+      return std::nullopt;
+    }
     *key = DecisionCache::Key(request);
     if (call.bypass_cache) return std::nullopt;
     auto hit = cache_->Lookup(*key, Now(), highest_revision());

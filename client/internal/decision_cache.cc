@@ -27,12 +27,12 @@ std::string DecisionCache::Key(
   auto field = [&key](absl::string_view value) {
     absl::StrAppend(&key, value.size(), ":", value, ";");
   };
-  std::string hs;
-  hs.reserve(item.hs_code().size());
-  for (char c : item.hs_code()) {
-    if (c != '.') hs.push_back(c);
-  }
-  field(hs);
+  // Every field exactly as sent, never normalised: the server validates
+  // and normalises ("6109.10" and "610910" are one code to it, "61..09" is
+  // invalid), and an entry is only made from its answer. So a key is only
+  // ever found for a request the server has accepted in this exact form;
+  // the client needs no copy of the server's rules.
+  field(item.hs_code());
   field(item.category());
   field(item.origin_country());
   field(price.currency_code());
@@ -58,6 +58,14 @@ std::string DecisionCache::Key(
 
 DecisionCache::Shard& DecisionCache::ShardFor(const std::string& key) {
   return shards_[absl::Hash<std::string>{}(key) % kShards];
+}
+
+bool DecisionCache::Cacheable(
+    const importgate::v1::IsImportAllowedRequest& request) {
+  // The fields left out of the key could still make the request invalid;
+  // such a request goes to the server, which says why.
+  return request.item().sku().size() <= kMaxIdBytes &&
+         request.seller().id().size() <= kMaxIdBytes;
 }
 
 std::shared_ptr<const DecisionResult> DecisionCache::Lookup(

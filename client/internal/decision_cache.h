@@ -24,10 +24,22 @@ class DecisionCache {
  public:
   explicit DecisionCache(size_t max_entries);
 
-  // The cache key of a request: every field that can change the decision
-  // (not the sku, the seller id or min_bundle_revision), with the HS code's
-  // dots dropped and the attributes sorted.
+  // The server's limit on item.sku and seller.id, in bytes
+  // (server/eval/request.h kMaxIdBytes; tests/client/client_test.cc checks
+  // the two agree against a real server).
+  static constexpr size_t kMaxIdBytes = 128;
+
+  // The cache key of a request: every field that can change the decision or
+  // its validity (not the sku, the seller id or min_bundle_revision), each
+  // exactly as written, attributes sorted. Not normalised: an entry is only
+  // made from a server's answer, so a key is only found for a request the
+  // server accepted in this very form.
   static std::string Key(const importgate::v1::IsImportAllowedRequest& request);
+
+  // Whether `request` may be answered from the cache: the fields the key
+  // leaves out are within the server's limits, so a cached answer is what
+  // the server would say. Otherwise the request goes to the server.
+  static bool Cacheable(const importgate::v1::IsImportAllowedRequest& request);
 
   // The cached decision for `key` if it is still fresh at `now` and comes
   // from a bundle revision of at least `min_revision`; else null.

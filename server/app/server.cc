@@ -4,7 +4,10 @@
 #include <netinet/in.h>
 
 #include <chrono>
+#include <iterator>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +20,14 @@
 #include "server/common/version.h"
 
 namespace importgate::app {
+
+namespace {
+
+// Served on every port besides the importgate services themselves.
+constexpr const char* kCommonServices[] = {
+    "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"};
+
+}  // namespace
 
 const char* ServerVersion() { return ImportgateVersion(); }
 
@@ -92,12 +103,39 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
                        options.admin_listen_address));
     }
   }
-  grpc::HealthCheckServiceInterface* health =
-      server->server_->GetHealthCheckService();
-  // gRPC's health service starts out SERVING; nothing is active yet.
-  health->SetServingStatus(false);
-  store->SetServingListener(
-      [health](bool serving) { health->SetServingStatus(serving); });
+  // Health answers for the empty name (the whole server) and for every
+  // service this port serves, so that a probe configured with a service
+  // name works too; all of them follow the store. gRPC's health service
+  // knows only the names it was given, and starts out SERVING: nothing is
+  // active yet.
+  std::vector<grpc::HealthCheckServiceInterface*> health = {
+      server->server_->GetHealthCheckService()};
+  std::vector<std::string> main_names = {
+      "", importgate::v1::ImportPolicyService::service_full_name()};
+  main_names.insert(main_names.end(), std::begin(kCommonServices),
+                    std::end(kCommonServices));
+  if (shared_admin) {
+    main_names.push_back(
+        importgate::admin::v1::PolicyAdmin::service_full_name());
+  }
+  for (const std::string& name : main_names) {
+    health[0]->SetServingStatus(name, false);
+  }
+  if (server->admin_server_ != nullptr) {
+    health.push_back(server->admin_server_->GetHealthCheckService());
+    std::vector<std::string> admin_names = {
+        "", importgate::admin::v1::PolicyAdmin::service_full_name()};
+    admin_names.insert(admin_names.end(), std::begin(kCommonServices),
+                       std::end(kCommonServices));
+    for (const std::string& name : admin_names) {
+      health[1]->SetServingStatus(name, false);
+    }
+  }
+  store->SetServingListener([health](bool serving) {
+    for (grpc::HealthCheckServiceInterface* h : health) {
+      h->SetServingStatus(serving);
+    }
+  });
   return server;
 }
 
@@ -105,6 +143,9 @@ void ImportgateServer::Shutdown(absl::Duration grace) {
   if (server_ == nullptr) return;
   store_->SetServingListener(nullptr);
   server_->GetHealthCheckService()->SetServingStatus(false);
+  if (admin_server_ != nullptr) {
+    admin_server_->GetHealthCheckService()->SetServingStatus(false);
+  }
   const auto deadline =
       std::chrono::system_clock::now() + absl::ToChronoNanoseconds(grace);
   server_->Shutdown(deadline);

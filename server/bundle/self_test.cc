@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/common/utf8.h"
 #include "server/eval/evaluator.h"
 #include "server/policy/codes.h"
 
@@ -31,8 +32,9 @@ absl::Status RunSelfTests(const compiler::PolicySnapshot& snapshot,
   absl::flat_hash_set<std::string> names;
   for (const policy::TestSource& source : tests) {
     const auto& t = source.test;
-    std::string where = absl::StrCat(policy::FormatLocation(source.location),
-                                     ": test \"", t.name(), "\": ");
+    std::string where =
+        absl::StrCat(policy::FormatLocation(source.location), ": test ",
+                     QuoteForMessage(t.name(), 128), ": ");
     if (t.name().empty()) {
       malformed.push_back(absl::StrCat(where, "name: is required"));
       continue;
@@ -82,13 +84,13 @@ absl::Status RunSelfTests(const compiler::PolicySnapshot& snapshot,
     std::string failure;
     if (!t.expect_error().empty()) {
       if (status.ok()) {
-        failure = absl::StrCat("expected an error containing \"",
-                               t.expect_error(), "\", got ",
+        failure = absl::StrCat("expected an error containing ",
+                               QuoteForMessage(t.expect_error(), 256), ", got ",
                                Describe(decision.effect(), decision.rule_id()));
       } else if (!absl::StrContains(status.message(), t.expect_error())) {
-        failure =
-            absl::StrCat("expected an error containing \"", t.expect_error(),
-                         "\", got error \"", status.message(), "\"");
+        failure = absl::StrCat("expected an error containing ",
+                               QuoteForMessage(t.expect_error(), 256),
+                               ", got error \"", status.message(), "\"");
       }
     } else if (!status.ok()) {
       failure = absl::StrCat("expected ",

@@ -115,7 +115,9 @@ absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
   };
   std::vector<Entry> entries;
   std::vector<std::string> refusals;
-  for (fs::directory_iterator it(path, ec), end; !ec && it != end;
+  // A ConfigMap volume: list the revision "..data" points at now.
+  const std::string listed = ResolveDataDirectory(path);
+  for (fs::directory_iterator it(listed, ec), end; !ec && it != end;
        it.increment(ec)) {
     std::string name = it->path().filename().string();
     if (absl::StartsWith(name, ".") || !absl::EndsWith(name, kArtifactSuffix)) {

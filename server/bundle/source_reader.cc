@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "server/bundle/artifact.h"
 
 namespace importgate::bundle {
@@ -24,6 +25,17 @@ absl::Status FsError(const fs::path& path, const std::error_code& ec) {
 
 }  // namespace
 
+std::string ResolveDataDirectory(const std::string& directory) {
+  std::error_code ec;
+  const fs::path data = fs::path(directory) / kDataLink;
+  if (!fs::is_symlink(fs::symlink_status(data, ec)) ||
+      !fs::is_directory(data, ec)) {
+    return directory;
+  }
+  fs::path target = fs::canonical(data, ec);
+  return ec ? directory : target.string();
+}
+
 absl::StatusOr<std::vector<policy::SourceFile>> ReadSourceDirectory(
     absl::string_view directory) {
   std::error_code ec;
@@ -36,11 +48,13 @@ absl::StatusOr<std::vector<policy::SourceFile>> ReadSourceDirectory(
     return absl::InvalidArgumentError(
         absl::StrCat(directory, " is not a directory"));
   }
-  // Resolve a symlinked root once, so that a symlink swap during the read
-  // cannot mix two revisions' files.
-  const fs::path root = fs::canonical(std::string(directory), ec);
+  // Resolve a symlinked root (and a Kubernetes volume's ..data) once, so
+  // that a symlink swap during the read cannot mix two revisions' files.
+  const fs::path root =
+      fs::canonical(ResolveDataDirectory(std::string(directory)), ec);
   if (ec) return FsError(std::string(directory), ec);
   std::vector<policy::SourceFile> files;
+  std::vector<std::string> misplaced;
   size_t total = 0;
   auto options = fs::directory_options::follow_directory_symlink;
   fs::recursive_directory_iterator it(root, options, ec), end;
@@ -48,12 +62,29 @@ absl::StatusOr<std::vector<policy::SourceFile>> ReadSourceDirectory(
   for (; it != end; it.increment(ec)) {
     const fs::path& path = it->path();
     std::string name = path.filename().string();
+    const bool is_directory = it->is_directory(ec);
     if (absl::StartsWith(name, ".")) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
+      if (is_directory) it.disable_recursion_pending();
       continue;
     }
-    if (!it->is_regular_file(ec) ||
-        !absl::EndsWith(name, policy::kSourceSuffix)) {
+    // Names inside the bundle are lexical: a rules/ symlink into another
+    // directory (as a ConfigMap volume has) still holds rules/ files.
+    const std::string relative = path.lexically_relative(root).generic_string();
+    if (is_directory || !it->is_regular_file(ec)) {
+      absl::Status layout = policy::CheckLayoutPath(relative, is_directory);
+      if (!is_directory && layout.ok()) {
+        layout = absl::InvalidArgumentError(
+            absl::StrCat(relative, ": not a regular file (or a broken link)"));
+      }
+      if (!layout.ok()) {
+        misplaced.emplace_back(layout.message());
+        if (is_directory) it.disable_recursion_pending();
+      }
+      continue;
+    }
+    if (absl::Status layout = policy::CheckLayoutPath(relative, false);
+        !layout.ok()) {
+      misplaced.emplace_back(layout.message());
       continue;
     }
     uintmax_t size = it->file_size(ec);
@@ -70,13 +101,15 @@ absl::StatusOr<std::vector<policy::SourceFile>> ReadSourceDirectory(
     }
     auto content = ReadWholeFile(path.string(), kMaxSourceFileBytes);
     if (!content.ok()) return content.status();
-    files.push_back(
-        {fs::relative(path, root, ec).generic_string(), *std::move(content)});
-    if (ec) return FsError(path, ec);
+    files.push_back({relative, *std::move(content)});
   }
   // A failed increment ends the loop as if the walk were complete: a
   // partial read must not pass for the whole bundle.
   if (ec) return FsError(root, ec);
+  if (!misplaced.empty()) {
+    std::sort(misplaced.begin(), misplaced.end());
+    return absl::InvalidArgumentError(absl::StrJoin(misplaced, "\n"));
+  }
   std::sort(files.begin(), files.end(),
             [](const policy::SourceFile& a, const policy::SourceFile& b) {
               return a.path < b.path;

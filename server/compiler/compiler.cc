@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "server/common/utf8.h"
 #include "server/policy/codes.h"
 
 namespace importgate::compiler {
@@ -45,7 +46,9 @@ class Errors {
     ++count_;
     if (lines_.size() >= static_cast<size_t>(kMaxReportedErrors)) return;
     std::string line = policy::FormatLocation(where);
-    if (!rule_id.empty()) absl::StrAppend(&line, ": rule \"", rule_id, "\"");
+    if (!rule_id.empty()) {
+      absl::StrAppend(&line, ": rule ", QuoteForMessage(rule_id, 128));
+    }
     absl::StrAppend(&line, ": ", field, ": ", what);
     lines_.push_back(std::move(line));
   }
@@ -103,6 +106,23 @@ class Compiler {
     errors_.Add(*ctx.where, ctx.rule_id, full, what);
   }
 
+  // Free text that reaches callers or the admin API: well-formed UTF-8
+  // (protobuf clients reject a whole response otherwise) and at most
+  // `max_bytes`, so that every answer fits the response budget.
+  void CheckText(const Context& ctx, absl::string_view field,
+                 absl::string_view text, size_t max_bytes) {
+    if (size_t valid = ValidUtf8Prefix(text); valid != text.size()) {
+      Error(ctx, field,
+            absl::StrCat("is not valid UTF-8: byte ", valid, " of ",
+                         QuoteForMessage(text.substr(0, valid + 4)),
+                         " (save the file as UTF-8)"));
+    } else if (text.size() > max_bytes) {
+      Error(ctx, field,
+            absl::StrCat("must be at most ", max_bytes, " bytes, got ",
+                         text.size()));
+    }
+  }
+
   bool ToDuration(const google::protobuf::Duration& d, const Context& ctx,
                   absl::string_view field, absl::Duration* out) {
     if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() >= 1'000'000'000) {
@@ -123,7 +143,8 @@ class Compiler {
     Context ctx{&where, "", ""};
     if (!MatchesCharset(m.name(), 64, false, true, "._-")) {
       Error(ctx, "name",
-            absl::StrCat("\"", m.name(), "\" must be 1 to 64 of [a-z0-9._-]"));
+            absl::StrCat(QuoteForMessage(m.name()),
+                         " must be 1 to 64 of [a-z0-9._-]"));
     }
     if (m.revision() == 0) Error(ctx, "revision", "must be > 0");
     if (!IsDecisionEffect(m.default_effect())) {
@@ -132,6 +153,8 @@ class Compiler {
     if (!MatchesCharset(m.default_reason_code(), 64, true, false, "_")) {
       Error(ctx, "default_reason_code", "must be 1 to 64 of [A-Z0-9_]");
     }
+    CheckText(ctx, "description", m.description(), kMaxDescriptionBytes);
+    CheckText(ctx, "default_message", m.default_message(), kMaxMessageBytes);
     snapshot_->name = m.name();
     snapshot_->revision = m.revision();
     snapshot_->description = m.description();
@@ -149,8 +172,8 @@ class Compiler {
     snapshot_->base_currency = iso_->Currency(fx.base_currency());
     if (snapshot_->base_currency == 0) {
       Error(ctx, "fx.base_currency",
-            absl::StrCat("\"", fx.base_currency(),
-                         "\" is not an ISO 4217 currency code"));
+            absl::StrCat(QuoteForMessage(fx.base_currency()),
+                         " is not an ISO 4217 currency code"));
       return;
     }
     snapshot_->fx_rates[snapshot_->base_currency] = kFxScale;
@@ -160,8 +183,8 @@ class Compiler {
       CurrencyCode code = iso_->Currency(rate.currency_code());
       if (code == 0) {
         Error(ctx, absl::StrCat(field, ".currency_code"),
-              absl::StrCat("\"", rate.currency_code(),
-                           "\" is not an ISO 4217 currency code"));
+              absl::StrCat(QuoteForMessage(rate.currency_code()),
+                           " is not an ISO 4217 currency code"));
         continue;
       }
       auto micros = policy::ParseMicroDecimal(rate.per_base());
@@ -171,8 +194,8 @@ class Compiler {
       }
       if (!snapshot_->fx_rates.emplace(code, *micros).second) {
         Error(ctx, absl::StrCat(field, ".currency_code"),
-              absl::StrCat("\"", rate.currency_code(),
-                           "\" is listed twice (or is the base currency)"));
+              absl::StrCat(QuoteForMessage(rate.currency_code()),
+                           " is listed twice (or is the base currency)"));
       }
     }
   }
@@ -213,9 +236,9 @@ class Compiler {
     Context ctx{&source.location, r.id(), ""};
     size_t errors_before = ErrorCount();
     if (!MatchesCharset(r.id(), 128, true, true, "._-")) {
-      Error(
-          ctx, "id",
-          absl::StrCat("\"", r.id(), "\" must be 1 to 128 of [A-Za-z0-9._-]"));
+      Error(ctx, "id",
+            absl::StrCat(QuoteForMessage(r.id()),
+                         " must be 1 to 128 of [A-Za-z0-9._-]"));
     }
     if (!IsDecisionEffect(r.effect())) {
       Error(ctx, "effect", "must be EFFECT_ALLOW or EFFECT_DENY");
@@ -224,6 +247,9 @@ class Compiler {
       Error(ctx, "reason_code", "must be 1 to 64 of [A-Z0-9_]");
     }
     if (r.message().empty()) Error(ctx, "message", "is required");
+    CheckText(ctx, "message", r.message(), kMaxMessageBytes);
+    CheckText(ctx, "legal_basis", r.legal_basis(), kMaxLegalBasisBytes);
+    CheckText(ctx, "description", r.description(), kMaxDescriptionBytes);
     out->id = r.id();
     out->reason_code = r.reason_code();
     out->message = r.message();
@@ -262,9 +288,10 @@ class Compiler {
     }
     if (out->effective_until <= out->effective_from) {
       Error(ctx, "effective_until",
-            absl::StrCat("\"", r.effective_until(),
-                         "\" is not after effective_from \"",
-                         r.effective_from(), "\": the window is empty"));
+            absl::StrCat(QuoteForMessage(r.effective_until()),
+                         " is not after effective_from ",
+                         QuoteForMessage(r.effective_from()),
+                         ": the window is empty"));
     }
     out->cache_ttl = snapshot_->default_cache_ttl;
     if (r.has_cache_ttl())
@@ -357,7 +384,8 @@ class Compiler {
     std::vector<absl::string_view> ends = absl::StrSplit(pattern, '-');
     if (ends.size() > 2) {
       Error(ctx, field,
-            absl::StrCat("\"", pattern, "\" is not an HS prefix or range"));
+            absl::StrCat(QuoteForMessage(pattern),
+                         " is not an HS prefix or range"));
       return;
     }
     auto low = policy::ParseHsCode(ends[0]);
@@ -376,14 +404,14 @@ class Compiler {
     }
     if (high->digits != low->digits || high->value < low->value) {
       Error(ctx, field,
-            absl::StrCat("\"", pattern,
-                         "\": a range needs two ends of equal length, low "
+            absl::StrCat(QuoteForMessage(pattern),
+                         ": a range needs two ends of equal length, low "
                          "to high (e.g. \"50-63\")"));
       return;
     }
     if (high->value - low->value >= static_cast<uint64_t>(kMaxHsRangeSize)) {
       Error(ctx, field,
-            absl::StrCat("\"", pattern, "\" expands to more than ",
+            absl::StrCat(QuoteForMessage(pattern), " expands to more than ",
                          kMaxHsRangeSize, " prefixes"));
       return;
     }
@@ -401,8 +429,8 @@ class Compiler {
       CountryCode code = iso_->Country(in[i]);
       if (code == 0) {
         Error(ctx, absl::StrCat(name, "[", i, "]"),
-              absl::StrCat("\"", in[i],
-                           "\" is not an ISO 3166-1 alpha-2 country code"));
+              absl::StrCat(QuoteForMessage(in[i]),
+                           " is not an ISO 3166-1 alpha-2 country code"));
       } else {
         out->push_back(code);
       }
@@ -435,15 +463,15 @@ class Compiler {
     CurrencyCode currency = iso_->Currency(money->currency_code());
     if (currency == 0) {
       Error(ctx, absl::StrCat(field, ".currency_code"),
-            absl::StrCat("\"", money->currency_code(),
-                         "\" is not an ISO 4217 currency code"));
+            absl::StrCat(QuoteForMessage(money->currency_code()),
+                         " is not an ISO 4217 currency code"));
       return;
     }
     auto rate = snapshot_->fx_rates.find(currency);
     if (rate == snapshot_->fx_rates.end()) {
       Error(ctx, absl::StrCat(field, ".currency_code"),
-            absl::StrCat("\"", money->currency_code(),
-                         "\" has no rate in the manifest's fx table"));
+            absl::StrCat(QuoteForMessage(money->currency_code()),
+                         " has no rate in the manifest's fx table"));
       return;
     }
     auto amount = policy::ToNanoAmount(money->units(), money->nanos());
@@ -464,8 +492,13 @@ class Compiler {
                         const std::string& field, CompiledMatch* out) {
     AttributeTest test;
     test.key = a.key();
-    if (a.key().empty() || a.key().size() > 64) {
-      Error(ctx, absl::StrCat(field, ".key"), "must be 1 to 64 bytes");
+    if (a.key().empty() || a.key().size() > policy::kMaxAttributeKeyBytes) {
+      Error(ctx, absl::StrCat(field, ".key"),
+            absl::StrCat("must be 1 to ", policy::kMaxAttributeKeyBytes,
+                         " bytes"));
+    } else {
+      CheckText(ctx, absl::StrCat(field, ".key"), a.key(),
+                policy::kMaxAttributeKeyBytes);
     }
     switch (a.test_case()) {
       case pv1::AttributeCondition::kEquals:
@@ -488,21 +521,22 @@ class Compiler {
         Error(ctx, field, "set one of equals, in or present");
         return;
     }
+    for (size_t i = 0; i < test.values.size(); ++i) {
+      CheckText(ctx,
+                test.kind == AttributeTest::Kind::kEquals
+                    ? absl::StrCat(field, ".equals")
+                    : absl::StrCat(field, ".in.values[", i, "]"),
+                test.values[i], policy::kMaxAttributeValueBytes);
+    }
     out->attributes.push_back(std::move(test));
-  }
-
-  static int64_t ToNanos(absl::Time t) {
-    if (t == absl::InfinitePast()) return INT64_MIN;
-    if (t == absl::InfiniteFuture()) return INT64_MAX;
-    return absl::ToUnixNanos(t);
   }
 
   // The cheap conditions of `rule`, as the index stores them.
   static Posting ScreenOf(const CompiledRule& rule) {
     const CompiledMatch& m = rule.match;
     Posting p;
-    p.from_ns = ToNanos(rule.effective_from);
-    p.until_ns = ToNanos(rule.effective_until);
+    p.from_ns = ClampedUnixNanos(rule.effective_from);
+    p.until_ns = ClampedUnixNanos(rule.effective_until);
     p.dest_inline = m.destinations.size() <= 2;
     if (p.dest_inline) {
       std::copy(m.destinations.begin(), m.destinations.end(), p.dest);

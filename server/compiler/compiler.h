@@ -18,6 +18,14 @@ inline constexpr int kMaxReportedErrors = 50;
 // An HS range may expand to at most this many prefixes.
 inline constexpr int kMaxHsRangeSize = 1000;
 
+// Bounds on the free text of a bundle, in bytes. A rule's message and legal
+// basis are sent with every decision it makes, so they bound the size of a
+// response (see service/limits.h). Attribute keys and values are bounded
+// as requests are (policy/codes.h), since a longer one could never match.
+inline constexpr size_t kMaxMessageBytes = 1024;
+inline constexpr size_t kMaxLegalBasisBytes = 2048;
+inline constexpr size_t kMaxDescriptionBytes = 4096;
+
 // Validates and compiles `bundle` against the code tables in `iso_codes`.
 //
 // Returns the snapshot, or INVALID_ARGUMENT listing every problem found (up
@@ -25,7 +33,8 @@ inline constexpr int kMaxHsRangeSize = 1000;
 //   "<file>:<line>: rule \"<id>\": <field>: <what is wrong>"
 // e.g. an unknown currency or country, a bad HS pattern or category, a
 // duplicate rule id, an empty match, a window that ends before it starts, a
-// missing effect or reason code, a price condition with no FX rate.
+// missing effect or reason code, a price condition with no FX rate, text
+// that is not UTF-8 or longer than its bound above.
 absl::StatusOr<std::shared_ptr<const PolicySnapshot>> Compile(
     const policy::ParsedBundle& bundle,
     std::shared_ptr<const IsoCodes> iso_codes);

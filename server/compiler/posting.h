@@ -3,7 +3,10 @@
 #define IMPORTGATE_SERVER_COMPILER_POSTING_H_
 
 #include <cstdint>
+#include <limits>
 
+#include "absl/time/time.h"
+#include "importgate/v1/import_policy.pb.h"
 #include "server/refdata/iso_codes.h"
 
 namespace importgate::compiler {
@@ -14,8 +17,14 @@ namespace importgate::compiler {
 // whose every condition is here (`complete`) is known to match without
 // reading the CompiledRule at all.
 struct Posting {
-  int64_t from_ns = INT64_MIN;   // effective window, Unix nanoseconds
-  int64_t until_ns = INT64_MAX;  // exclusive
+  // The effective window [from_ns, until_ns), Unix nanoseconds. An edge
+  // outside the int64 range (before 1677-09-21 or after 2262-04-11, or
+  // open) is clamped to INT64_MIN / INT64_MAX, which compares exactly with
+  // every instant strictly inside the range (see InNanosRange). Other
+  // instants skip this check and are compared with the rule's absl::Time
+  // window instead.
+  int64_t from_ns = INT64_MIN;
+  int64_t until_ns = INT64_MAX;
   // Up to two destinations inline; {0, 0} = unconstrained. With more than
   // two, `dest_inline` is false and the full check runs.
   CountryCode dest[2] = {0, 0};
@@ -34,6 +43,31 @@ struct Posting {
   uint8_t complete : 1 = 0;
 };
 static_assert(sizeof(Posting) == 32, "two postings per cache line");
+
+// The enums packed into a posting's bitmasks must fit them.
+static_assert(importgate::v1::SellerKind_MAX < 8,
+              "Posting::seller_kinds holds one bit per SellerKind");
+static_assert(importgate::v1::Channel_MAX < 8,
+              "Posting::channels holds one bit per Channel");
+
+// True when `t` is strictly inside the instants whose Unix nanoseconds fit
+// an int64: then a posting's clamped window compares exactly.
+inline bool InNanosRange(absl::Time t) {
+  return t > absl::FromUnixNanos(std::numeric_limits<int64_t>::min()) &&
+         t < absl::FromUnixNanos(std::numeric_limits<int64_t>::max());
+}
+
+// A window edge as a posting stores it: Unix nanoseconds, clamped to the
+// int64 range (infinite past and future included).
+inline int64_t ClampedUnixNanos(absl::Time t) {
+  if (t <= absl::FromUnixNanos(std::numeric_limits<int64_t>::min())) {
+    return std::numeric_limits<int64_t>::min();
+  }
+  if (t >= absl::FromUnixNanos(std::numeric_limits<int64_t>::max())) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  return absl::ToUnixNanos(t);
+}
 
 }  // namespace importgate::compiler
 

@@ -175,10 +175,21 @@ enum class Screen {
   kCheck,   // the inline conditions hold; the rest needs the full rule
 };
 
+// The decision's instant, as postings screen it.
+struct ScreenTime {
+  // True when the instant's Unix nanoseconds fit an int64
+  // (compiler::InNanosRange): postings check the window. Otherwise Decide
+  // compares each candidate's own absl::Time window instead.
+  bool screened = true;
+  int64_t at_ns = 0;  // when `screened`
+};
+
 Screen ScreenPosting(const compiler::Posting& p, const DecisionInput& in,
-                     int64_t at_ns) {
+                     ScreenTime time) {
   using Origin = compiler::Posting::Origin;
-  if (at_ns < p.from_ns || at_ns >= p.until_ns) return Screen::kReject;
+  if (time.screened && (time.at_ns < p.from_ns || time.at_ns >= p.until_ns)) {
+    return Screen::kReject;
+  }
   if (p.seller_kinds != 0 && (p.seller_kinds & (1u << in.seller_kind)) == 0) {
     return Screen::kReject;
   }
@@ -216,10 +227,10 @@ static_assert(compiler::kMaxRules - 1 <=
 
 // Appends the rules of `postings` that screening does not reject.
 void AppendPassing(absl::Span<const compiler::Posting> postings,
-                   const DecisionInput& in, int64_t at_ns, Candidates* to) {
+                   const DecisionInput& in, ScreenTime time, Candidates* to) {
   using Origin = compiler::Posting::Origin;
   for (const compiler::Posting& p : postings) {
-    Screen screen = ScreenPosting(p, in, at_ns);
+    Screen screen = ScreenPosting(p, in, time);
     if (screen == Screen::kReject) continue;
     uint32_t candidate = p.rule << kCandidateShift;
     if (screen == Screen::kCheck) {
@@ -242,7 +253,9 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
   // category path prefixes, and the rules with no product selector, each
   // screened by its posting (see compiler::Posting) before the rule itself
   // is read, if at all.
-  const int64_t at_ns = absl::ToUnixNanos(in.at);
+  ScreenTime time;
+  time.screened = compiler::InNanosRange(in.at);
+  if (time.screened) time.at_ns = absl::ToUnixNanos(in.at);
   // In a large bundle each HS lookup is a cache miss, and they are
   // independent. So they run in three passes: compute every key and
   // prefetch its slot; read the slots and prefetch their buckets; then scan
@@ -264,18 +277,18 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
   }
   Candidates candidates;
   for (int i = 0; i < bucket_count; ++i) {
-    AppendPassing(buckets[i], in, at_ns, &candidates);
+    AppendPassing(buckets[i], in, time, &candidates);
   }
   if (!in.category.empty()) {
     for (size_t end = 0; end != absl::string_view::npos;) {
       end = in.category.find('/', end + 1);
       auto it = snapshot.category_index.find(in.category.substr(0, end));
       if (it != snapshot.category_index.end()) {
-        AppendPassing(it->second, in, at_ns, &candidates);
+        AppendPassing(it->second, in, time, &candidates);
       }
     }
   }
-  AppendPassing(snapshot.unindexed, in, at_ns, &candidates);
+  AppendPassing(snapshot.unindexed, in, time, &candidates);
   std::sort(candidates.begin(), candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()),
                    candidates.end());
@@ -291,6 +304,10 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
   for (uint32_t candidate : candidates) {
     const uint32_t index = candidate >> kCandidateShift;
     const CompiledRule& rule = snapshot.rules[index];
+    if (!time.screened &&
+        (in.at < rule.effective_from || in.at >= rule.effective_until)) {
+      continue;
+    }
     if ((candidate & kNeedsCheck) != 0) {
       Outcome outcome =
           Evaluate(snapshot, rule.match, in,

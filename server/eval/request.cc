@@ -1,6 +1,7 @@
 #include "server/eval/request.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/common/utf8.h"
 
 namespace importgate::eval {
 namespace {
@@ -26,7 +27,7 @@ absl::Status CheckCountry(const IsoCodes& iso, absl::string_view field,
   *out = iso.Country(value);
   if (*out == 0) {
     return Invalid(field,
-                   absl::StrCat(policy::QuoteForMessage(value),
+                   absl::StrCat(QuoteForMessage(value),
                                 " is not an ISO 3166-1 alpha-2 "
                                 "country code (upper case, e.g. \"ID\")"));
   }
@@ -78,12 +79,11 @@ absl::Status NormalizeRequest(const v1::IsImportAllowedRequest& request,
     const v1::Money& price = item.unit_price();
     input->price_currency = iso.Currency(price.currency_code());
     if (input->price_currency == 0) {
-      return Invalid(
-          "item.unit_price.currency_code",
-          price.currency_code().empty()
-              ? "is required (ISO 4217, e.g. \"USD\")"
-              : absl::StrCat(policy::QuoteForMessage(price.currency_code()),
-                             " is not an ISO 4217 currency code"));
+      return Invalid("item.unit_price.currency_code",
+                     price.currency_code().empty()
+                         ? "is required (ISO 4217, e.g. \"USD\")"
+                         : absl::StrCat(QuoteForMessage(price.currency_code()),
+                                        " is not an ISO 4217 currency code"));
     }
     auto amount = policy::ToNanoAmount(price.units(), price.nanos());
     if (!amount.ok())
@@ -153,7 +153,7 @@ absl::Status NormalizeRequest(const v1::IsImportAllowedRequest& request,
     }
     if (value.size() > kMaxAttributeValueBytes) {
       return Invalid(
-          absl::StrCat("attributes[\"", key, "\"]"),
+          absl::StrCat("attributes[", QuoteForMessage(key), "]"),
           absl::StrCat("must be at most ", kMaxAttributeValueBytes, " bytes"));
     }
   }

@@ -19,9 +19,9 @@
 namespace importgate::eval {
 
 inline constexpr size_t kMaxIdBytes = 128;
-inline constexpr int kMaxAttributes = 64;
-inline constexpr size_t kMaxAttributeKeyBytes = 64;
-inline constexpr size_t kMaxAttributeValueBytes = 256;
+using policy::kMaxAttributeKeyBytes;
+using policy::kMaxAttributes;
+using policy::kMaxAttributeValueBytes;
 
 // The normalised facts a decision is made from.
 struct DecisionInput {

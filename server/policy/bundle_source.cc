@@ -2,15 +2,19 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "server/common/status_macros.h"
+#include "server/common/utf8.h"
 
 namespace importgate::policy {
 namespace {
@@ -108,14 +112,39 @@ int LineAt(const std::vector<int>& lines, int index, int count) {
   return static_cast<int>(lines.size()) == count ? lines[index] : 0;
 }
 
+// True for "<directory><name><suffix>" with a non-empty name of one path
+// segment and a recognised suffix.
 bool IsSourceIn(absl::string_view path, absl::string_view directory) {
   if (!absl::StartsWith(path, directory)) return false;
   absl::string_view rest = path.substr(directory.size());
-  return rest.find('/') == absl::string_view::npos &&
-         rest.size() > sizeof(kSourceSuffix) - 1;
+  if (rest.find('/') != absl::string_view::npos) return false;
+  for (absl::string_view suffix : kSourceSuffixes) {
+    if (rest.size() > suffix.size() && absl::EndsWith(rest, suffix)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
+
+absl::Status CheckLayoutPath(absl::string_view path, bool is_directory) {
+  if (is_directory
+          ? path == absl::StripSuffix(kRulesDirectory, "/") ||
+                path == absl::StripSuffix(kTestsDirectory, "/")
+          : path == kManifestPath || IsSourceIn(path, kRulesDirectory) ||
+                IsSourceIn(path, kTestsDirectory)) {
+    return absl::OkStatus();
+  }
+  std::vector<absl::string_view> suffixes(std::begin(kSourceSuffixes),
+                                          std::end(kSourceSuffixes));
+  const std::string any = absl::StrCat("*{", absl::StrJoin(suffixes, ","), "}");
+  return absl::InvalidArgumentError(absl::StrCat(
+      ToValidUtf8(path), is_directory ? " (a directory)" : "",
+      ": not part of the bundle layout, which holds only ", kManifestPath, ", ",
+      kRulesDirectory, any, " and ", kTestsDirectory, any,
+      " (hidden names, \".name\", are ignored); move or remove it"));
+}
 
 std::string FormatLocation(const SourceLocation& location) {
   if (location.line <= 0) return location.file;
@@ -124,9 +153,7 @@ std::string FormatLocation(const SourceLocation& location) {
 
 absl::StatusOr<ParsedBundle> ParseBundle(absl::Span<const SourceFile> files) {
   std::vector<const SourceFile*> sorted;
-  for (const SourceFile& f : files) {
-    if (absl::EndsWith(f.path, kSourceSuffix)) sorted.push_back(&f);
-  }
+  for (const SourceFile& f : files) sorted.push_back(&f);
   std::sort(sorted.begin(), sorted.end(),
             [](const SourceFile* a, const SourceFile* b) {
               return a->path < b->path;
@@ -167,10 +194,11 @@ absl::StatusOr<ParsedBundle> ParseBundle(absl::Span<const SourceFile> files) {
         }
       }
     } else {
-      status = absl::InvalidArgumentError(
-          absl::StrCat(file->path, ": not part of the bundle layout (expected ",
-                       kManifestPath, ", ", kRulesDirectory, "*", kSourceSuffix,
-                       " or ", kTestsDirectory, "*", kSourceSuffix, ")"));
+      status = CheckLayoutPath(file->path, /*is_directory=*/false);
+      if (status.ok()) {
+        status = absl::InternalError(
+            absl::StrCat(file->path, ": in the layout but not parsed"));
+      }
     }
     if (!status.ok()) errors.emplace_back(status.message());
   }

@@ -6,8 +6,11 @@
 //
 // Layout of a source bundle (paths relative to the bundle root):
 //   manifest.textproto   importgate.policy.v1.Manifest
-//   rules/*.textproto    importgate.policy.v1.RuleFile
-//   tests/*.textproto    importgate.policy.v1.TestFile
+//   rules/*.textproto    importgate.policy.v1.RuleFile (or *.txtpb)
+//   tests/*.textproto    importgate.policy.v1.TestFile (or *.txtpb)
+// and nothing else: any other file or directory is an error, so that a
+// file the author meant as a rule is never silently left out. Hidden
+// entries (".name") are not part of a bundle.
 #ifndef IMPORTGATE_SERVER_POLICY_BUNDLE_SOURCE_H_
 #define IMPORTGATE_SERVER_POLICY_BUNDLE_SOURCE_H_
 
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "importgate/policy/v1/bundle.pb.h"
 
@@ -23,7 +27,9 @@ namespace importgate::policy {
 inline constexpr char kManifestPath[] = "manifest.textproto";
 inline constexpr char kRulesDirectory[] = "rules/";
 inline constexpr char kTestsDirectory[] = "tests/";
-inline constexpr char kSourceSuffix[] = ".textproto";
+// The file name endings of rule and test files, in the order the error
+// messages list them.
+inline constexpr absl::string_view kSourceSuffixes[] = {".textproto", ".txtpb"};
 
 // One file of a bundle: its path relative to the bundle root, with '/'
 // separators, and its bytes.
@@ -58,14 +64,20 @@ struct ParsedBundle {
 // "file:line" or "file" when the line is unknown.
 std::string FormatLocation(const SourceLocation& location);
 
+// Whether a bundle may hold `path` (relative to the bundle root, '/'
+// separators): the manifest, a rule or test file, or (`is_directory`) the
+// rules/ or tests/ directory. Returns INVALID_ARGUMENT naming the path and
+// what the layout allows otherwise.
+absl::Status CheckLayoutPath(absl::string_view path, bool is_directory);
+
 // Parses the files of a bundle. Files are processed in path order, so the
 // result does not depend on the order of `files`.
 //
 // Returns INVALID_ARGUMENT, naming file, line and column, when a file is not
 // valid text format for its schema (unknown fields included); when
-// manifest.textproto is missing or given twice; or when a *.textproto file
-// lies outside the layout above (a typo such as "rule/x.textproto" must not
-// silently drop rules). Files that are not *.textproto are ignored.
+// manifest.textproto is missing or given twice; or when a file lies outside
+// the layout above (CheckLayoutPath: "rule/x.textproto", "rules/x.txt" and
+// "README.md" alike), listing every such file.
 absl::StatusOr<ParsedBundle> ParseBundle(absl::Span<const SourceFile> files);
 
 }  // namespace importgate::policy

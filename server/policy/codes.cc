@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/utf8.h"
 
 namespace importgate::policy {
 namespace {
@@ -14,13 +15,6 @@ bool IsCategoryChar(char c) {
 }
 
 }  // namespace
-
-std::string QuoteForMessage(absl::string_view text) {
-  constexpr size_t kMax = 64;
-  if (text.size() > kMax)
-    return absl::StrCat("\"", text.substr(0, kMax), "...\"");
-  return absl::StrCat("\"", text, "\"");
-}
 
 absl::StatusOr<HsCode> ParseHsCode(absl::string_view text) {
   HsCode code;
@@ -97,8 +91,21 @@ absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text) {
   std::string error;
   // absl::ParseTime also takes "infinite-future"/"infinite-past" and skips
   // surrounding whitespace; RFC 3339 allows neither.
-  bool shaped = !text.empty() && IsDigit(text.front()) &&
+  // %Y takes any number of digits and a sign, and %E*S any number of
+  // fractional digits; RFC 3339 has a four-digit year, and a time here is
+  // a whole number of nanoseconds.
+  bool shaped = text.size() >= 5 && IsDigit(text[0]) && IsDigit(text[1]) &&
+                IsDigit(text[2]) && IsDigit(text[3]) && text[4] == '-' &&
                 text.find_first_of(" \t\n\r") == absl::string_view::npos;
+  if (shaped) {
+    size_t dot = text.find('.');
+    if (dot != absl::string_view::npos) {
+      size_t digits = 0;
+      while (dot + 1 + digits < text.size() && IsDigit(text[dot + 1 + digits]))
+        ++digits;
+      shaped = digits <= 9;
+    }
+  }
   if (!shaped || !absl::ParseTime(absl::RFC3339_full, text, &t, &error)) {
     return absl::InvalidArgumentError(
         absl::StrCat(QuoteForMessage(text),

@@ -27,14 +27,16 @@ inline constexpr int kMinHsDigits = 2;
 inline constexpr int kMaxHsDigits = 10;
 inline constexpr size_t kMaxCategoryBytes = 256;
 
+// Request attributes, as a request may carry them and a rule may test them.
+inline constexpr int kMaxAttributes = 64;
+inline constexpr size_t kMaxAttributeKeyBytes = 64;
+inline constexpr size_t kMaxAttributeValueBytes = 256;
+
 // An exact amount of money in nano-units (10^-9 of a currency unit).
 using NanoAmount = __int128;
 
 // Money units are limited so that FX cross-multiplication cannot overflow.
 inline constexpr int64_t kMaxMoneyUnits = 10'000'000'000'000;  // 10^13
-
-// `text` in double quotes for an error message, cut to 64 bytes ("...").
-std::string QuoteForMessage(absl::string_view text);
 
 // Parses an HS code written with optional dots ("6109.10.00", "610910").
 // Returns INVALID_ARGUMENT unless it holds 2 to 10 digits and only digits
@@ -58,7 +60,10 @@ absl::Status ValidateCategory(absl::string_view path);
 absl::StatusOr<NanoAmount> ToNanoAmount(int64_t units, int32_t nanos);
 
 // Parses an RFC 3339 time with an explicit offset
-// ("2021-08-03T00:00:00+07:00", "2021-08-02T17:00:00Z").
+// ("2021-08-03T00:00:00+07:00", "2021-08-02T17:00:00Z"): a four-digit
+// year (0000 to 9999, as RFC 3339 writes it) and at most nine fractional
+// digits, so every time is a whole number of nanoseconds. absl::Time holds
+// every such instant exactly.
 absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text);
 
 // Parses a positive decimal with at most 6 decimals ("15500", "7.2") into

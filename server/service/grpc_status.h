@@ -6,13 +6,19 @@
 
 #include "absl/status/status.h"
 #include "grpcpp/support/status.h"
+#include "server/common/utf8.h"
 
 namespace importgate::service {
 
+// The message goes out as grpc-message, which gRPC defines as UTF-8; one
+// that is not (it should not happen: values are quoted through
+// QuoteForMessage) is repaired rather than sent.
 inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+                      IsValidUtf8(status.message())
+                          ? std::string(status.message())
+                          : ToValidUtf8(status.message()));
 }
 
 }  // namespace importgate::service

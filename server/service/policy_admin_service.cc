@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "google/protobuf/util/time_util.h"
+#include "server/common/utf8.h"
 #include "server/service/grpc_status.h"
 
 namespace importgate::service {
@@ -21,7 +22,7 @@ void FillInfo(const bundle::ActivationRecord& record,
   info->mutable_ref()->set_name(b.snapshot->name);
   info->mutable_ref()->set_revision(b.snapshot->revision);
   info->mutable_ref()->set_digest(b.digest);
-  info->set_source(b.source);
+  info->set_source(ToValidUtf8(b.source));
   FillTime(record.loaded_at, info->mutable_loaded_at());
   info->set_rule_count(static_cast<int64_t>(b.snapshot->rules.size()));
   info->set_test_case_count(static_cast<int64_t>(b.test_case_count));
@@ -42,7 +43,7 @@ void FillOutcome(const bundle::ReloadResult& r, Response* response) {
       response->set_outcome(adminv1::RELOAD_OUTCOME_REFUSED);
       break;
   }
-  response->set_message(r.message);
+  response->set_message(ToValidUtf8(r.message));
   if (!r.name.empty()) {
     response->mutable_bundle()->set_name(r.name);
     response->mutable_bundle()->set_revision(r.revision);
@@ -149,9 +150,9 @@ grpc::ServerUnaryReactor* PolicyAdminService::GetStatus(
     const bundle::LoadAttemptRecord& a = *status.last_attempt;
     adminv1::LoadAttempt* out = response->mutable_last_attempt();
     FillTime(a.at, out->mutable_at());
-    out->set_source(a.source);
+    out->set_source(ToValidUtf8(a.source));
     out->set_activated(a.activated);
-    out->set_error(a.error);
+    out->set_error(ToValidUtf8(a.error));
     if (!a.candidate_name.empty()) {
       out->mutable_candidate()->set_name(a.candidate_name);
       out->mutable_candidate()->set_revision(a.candidate_revision);

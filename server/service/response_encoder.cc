@@ -4,8 +4,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string>
 
 #include "google/protobuf/io/coded_stream.h"
+#include "server/common/utf8.h"
 
 namespace importgate::service {
 
@@ -232,15 +234,24 @@ void AppendBatchResponse(const compiler::PolicySnapshot& snapshot,
 
 // ItemError: code = 1, message = 2.
 void AppendBatchError(const absl::Status& status, WireBuffer* out) {
+  // Error messages quote request values through QuoteForMessage, so they
+  // are UTF-8. One that were not would make the whole batch undecodable
+  // for protobuf clients: it is repaired rather than sent.
+  absl::string_view message = status.message();
+  std::string repaired;
+  if (!IsValidUtf8(message)) {
+    repaired = ToValidUtf8(message);
+    message = repaired;
+  }
   const uint64_t code = AsVarint(static_cast<int32_t>(status.code()));
   const size_t error_size =
-      OptionalVarintSize(code) + OptionalStringSize(status.message());
+      OptionalVarintSize(code) + OptionalStringSize(message);
   const size_t result_size = DelimitedSize(error_size);
   out->Write(DelimitedSize(result_size), [&](char* p) {
     p = PutDelimitedHeader(p, 1, result_size);
     p = PutDelimitedHeader(p, 2, error_size);
     p = PutOptionalVarint(p, 1, code);
-    return PutOptionalString(p, 2, status.message());
+    return PutOptionalString(p, 2, message);
   });
 }
 

@@ -176,15 +176,45 @@ TEST(LoadBundleDirectoryTest, ReadsTheSameBundleFromDisk) {
                                       "EFFECT_DENY", "deny-tees");
   auto files = it::BundleFiles(it::TestManifest(), it::kDenyTeesRules, tests);
   std::string dir = it::WriteBundleDirectory(files);
-  // Noise that must not count: a hidden editor file and a README.
+  // Hidden entries are not part of a bundle: an editor's swap file.
   std::ofstream(dir + "/rules/.r.textproto.swp") << "garbage {";
-  std::ofstream(dir + "/README.md") << "not a bundle file";
   auto from_disk = LoadBundleDirectory(dir, it::RealIsoCodes());
   ASSERT_TRUE(from_disk.ok()) << from_disk.status();
   auto in_memory = LoadBundle("mem", files, it::RealIsoCodes());
   ASSERT_TRUE(in_memory.ok());
   EXPECT_EQ((*from_disk)->digest, (*in_memory)->digest);
   EXPECT_EQ((*from_disk)->source, dir);
+  std::filesystem::remove_all(dir);
+}
+
+// Anything else is refused by name, files and directories alike: the
+// issue's rules/cosmetics_2024.txtpb is read, and each stray entry listed.
+TEST(LoadBundleDirectoryTest, StrayFilesAndDirectoriesAreRefusedByName) {
+  auto files = it::BundleFiles(it::TestManifest(), it::kDenyTeesRules);
+  std::string dir = it::WriteBundleDirectory(files);
+  std::filesystem::create_directories(dir + "/rules/2023");
+  std::filesystem::create_directories(dir + "/docs");
+  std::ofstream(dir + "/README.md") << "not a bundle file";
+  std::ofstream(dir + "/rules/r.textproto.bak") << "rules {}";
+  std::ofstream(dir + "/rules/2023/old.textproto") << "rules {}";
+  auto bundle = LoadBundleDirectory(dir, it::RealIsoCodes());
+  ASSERT_FALSE(bundle.ok());
+  EXPECT_EQ(bundle.status().code(), absl::StatusCode::kInvalidArgument);
+  for (const char* named :
+       {"README.md: not part", "rules/r.textproto.bak: not part",
+        "rules/2023 (a directory): not part", "docs (a directory): not part"}) {
+    EXPECT_THAT(bundle.status().message(), HasSubstr(named));
+  }
+  std::filesystem::remove_all(dir + "/rules/2023");
+  std::filesystem::remove_all(dir + "/docs");
+  std::filesystem::remove(dir + "/README.md");
+  std::filesystem::remove(dir + "/rules/r.textproto.bak");
+  std::ofstream(dir + "/rules/cosmetics_2024.txtpb")
+      << "rules { id: \"deny-cosmetics\" effect: EFFECT_DENY reason_code: "
+         "\"COSMETICS\" message: \"no\" match { hs_codes: [\"3304\"] } }";
+  bundle = LoadBundleDirectory(dir, it::RealIsoCodes());
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_EQ((*bundle)->snapshot->rules.size(), 2u);
   std::filesystem::remove_all(dir);
 }
 

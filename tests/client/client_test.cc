@@ -8,12 +8,14 @@
 #include <thread>
 #include <vector>
 
+#include "client/internal/decision_cache.h"
 #include "gmock/gmock.h"
 #include "grpcpp/security/server_credentials.h"
 #include "gtest/gtest.h"
 #include "server/app/server.h"
 #include "server/bundle/loader.h"
 #include "server/bundle/policy_store.h"
+#include "server/eval/request.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_policy_server.h"
 #include "tests/testing/self_signed.h"
@@ -36,6 +38,14 @@ v1::IsImportAllowedRequest Request(const std::string& sku = "SKU-1",
   r.set_destination_country("ID");
   r.set_channel(v1::CHANNEL_CHECKOUT);
   return r;
+}
+
+// The client's copy of the server's id limit (client/internal), checked
+// against the server's own here.
+size_t DecisionCacheIdLimit() {
+  static_assert(internal::DecisionCache::kMaxIdBytes == eval::kMaxIdBytes,
+                "the client's cache and the server must agree on ids");
+  return internal::DecisionCache::kMaxIdBytes;
 }
 
 ClientOptions Options(const std::string& target) {
@@ -181,8 +191,8 @@ TEST(ClientCacheTest, HitsExpireAndFlushOnANewRevision) {
 
   ASSERT_EQ(client->IsImportAllowed(Request("A")).value().source,
             Source::kServer);
-  // Same item, another sku and dotted differently: a hit, with its own sku.
-  auto hit = client->IsImportAllowed(Request("B", "610910"));
+  // Same item, another sku: a hit, with its own sku.
+  auto hit = client->IsImportAllowed(Request("B"));
   ASSERT_TRUE(hit.ok());
   EXPECT_EQ(hit->source, Source::kCache);
   EXPECT_EQ(hit->sku, "B");
@@ -213,6 +223,53 @@ TEST(ClientCacheTest, HitsExpireAndFlushOnANewRevision) {
   auto after = client->IsImportAllowed(Request("A"));
   EXPECT_EQ(after->source, Source::kServer);
   EXPECT_EQ(after->bundle.revision(), 2u);
+}
+
+// The cache never answers what the server would refuse: for every variant
+// of a cached request, a caching client answers as the server does
+// uncached. Members of the class: HS codes that differ from a cached one
+// only in dots (invalid and valid), and the fields the key leaves out at
+// and past the server's limits.
+TEST(ClientCacheTest, AnswersExactlyWhatTheServerWouldForEveryVariant) {
+  RealServer server(1);
+  ClientOptions cached_options = Options(server.address());
+  cached_options.cache_max_entries = 100;
+  auto cached = Client::Create(cached_options);
+  auto uncached = Client::Create(Options(server.address()));
+  // Warm the cache with the valid forms.
+  for (const char* hs : {"6109", "6109.10", "610910"}) {
+    ASSERT_TRUE(cached->IsImportAllowed(Request("warm", hs)).ok()) << hs;
+  }
+  std::vector<v1::IsImportAllowedRequest> variants;
+  for (const char* hs :
+       {"6109", "61..09", "6109.", ".6109", "61.09", "6109..10", "6109.10",
+        "610910", "6109 ", "6109.1.0"}) {
+    variants.push_back(Request("v", hs));
+  }
+  for (size_t n : {DecisionCacheIdLimit(), DecisionCacheIdLimit() + 1}) {
+    v1::IsImportAllowedRequest long_sku = Request(std::string(n, 's'));
+    variants.push_back(long_sku);
+    v1::IsImportAllowedRequest long_seller = Request();
+    long_seller.mutable_seller()->set_id(std::string(n, 'x'));
+    variants.push_back(long_seller);
+  }
+  for (const auto& request : variants) {
+    SCOPED_TRACE(absl::StrCat("hs \"", request.item().hs_code(), "\" sku ",
+                              request.item().sku().size(), " bytes, seller ",
+                              request.seller().id().size(), " bytes"));
+    for (int pass = 0; pass < 2; ++pass) {  // the second may be a hit
+      auto want = uncached->IsImportAllowed(request);
+      auto got = cached->IsImportAllowed(request);
+      ASSERT_EQ(got.ok(), want.ok()) << got.status() << " vs " << want.status();
+      if (!want.ok()) {
+        EXPECT_EQ(got.status(), want.status());
+        continue;
+      }
+      EXPECT_EQ(got->decision.effect(), want->decision.effect());
+      EXPECT_EQ(got->decision.rule_id(), want->decision.rule_id());
+      EXPECT_EQ(got->sku, request.item().sku());
+    }
+  }
 }
 
 TEST(ClientCacheTest, ZeroTtlIsNotCachedAndFallbacksNeverAre) {

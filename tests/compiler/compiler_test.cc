@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/common/utf8.h"
 #include "server/compiler/snapshot.h"
 #include "server/policy/bundle_source.h"
 #include "tests/testing/test_bundles.h"
@@ -87,6 +88,26 @@ constexpr char kHead[] = R"pb(id: "r1"
 
 std::string WithMatch(absl::string_view match, absl::string_view extra = "") {
   return absl::StrCat(kHead, "\n  match { ", match, " }\n  ", extra);
+}
+
+// Each case's rule must be refused with INVALID_ARGUMENT naming file, line,
+// rule and field, in a message that is itself valid UTF-8.
+void ExpectRuleErrors(const std::vector<RuleErrorCase>& cases) {
+  for (const RuleErrorCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto snapshot = it::CompileRules(OneRule(c.body));
+    if (snapshot.ok()) {
+      ADD_FAILURE() << "compiled, but expected an error on " << c.field;
+      continue;
+    }
+    EXPECT_EQ(snapshot.status().code(), absl::StatusCode::kInvalidArgument);
+    const std::string message = Message(snapshot.status());
+    EXPECT_THAT(message, HasSubstr(absl::StrCat(
+                             "rules/r.textproto:", kOneRuleLine, ": rule \"",
+                             c.rule_id, "\": ", c.field, ": ")));
+    EXPECT_THAT(message, HasSubstr(c.detail));
+    EXPECT_TRUE(IsValidUtf8(message)) << message;
+  }
 }
 
 TEST(CompileRuleErrorsTest, BaseOfTheErrorTableCompiles) {
@@ -239,20 +260,69 @@ TEST(CompileRuleErrorsTest, EachErrorNamesFileLineRuleAndField) {
        WithMatch(kHs61, R"pb(cache_ttl { seconds: -1 })pb"), "r1", "cache_ttl",
        "must be a non-negative duration"},
   };
-  for (const RuleErrorCase& c : cases) {
-    SCOPED_TRACE(c.name);
-    auto snapshot = it::CompileRules(OneRule(c.body));
-    if (snapshot.ok()) {
-      ADD_FAILURE() << "compiled, but expected an error on " << c.field;
-      continue;
-    }
-    EXPECT_EQ(snapshot.status().code(), absl::StatusCode::kInvalidArgument);
-    const std::string message = Message(snapshot.status());
-    EXPECT_THAT(message, HasSubstr(absl::StrCat(
-                             "rules/r.textproto:", kOneRuleLine, ": rule \"",
-                             c.rule_id, "\": ", c.field, ": ")));
-    EXPECT_THAT(message, HasSubstr(c.detail));
-  }
+  ExpectRuleErrors(cases);
+}
+
+// Every text a rule sends to callers is UTF-8 and bounded, checked when
+// the bundle is compiled: a Latin-1 byte anywhere would make each answer by
+// the rule undecodable for protobuf clients. Written as text-format octal
+// escapes (\351 is the byte 0xE9, "e acute" in Latin-1) and as raw bytes.
+TEST(CompileRuleErrorsTest, TextThatIsNotUtf8OrTooLongIsAnError) {
+  auto body = [](absl::string_view message, absl::string_view extra) {
+    return absl::StrCat("id: \"r1\" effect: EFFECT_DENY reason_code: \"C\"\n",
+                        "  message: \"", message, "\"\n  match { ", kHs61,
+                        " }\n  ", extra);
+  };
+  const std::string long_message(compiler::kMaxMessageBytes + 1, 'm');
+  const std::string long_basis(compiler::kMaxLegalBasisBytes + 1, 'b');
+  const std::vector<RuleErrorCase> cases = {
+      {"message with an escaped Latin-1 byte", body("caf\\351", ""), "r1",
+       "message", "is not valid UTF-8: byte 3"},
+      {"message with a raw Latin-1 byte", body("caf\xe9", ""), "r1", "message",
+       "is not valid UTF-8: byte 3"},
+      {"message with a surrogate", body("x\\355\\240\\200", ""), "r1",
+       "message", "is not valid UTF-8: byte 1"},
+      {"message with a cut character", body("\\346\\234", ""), "r1", "message",
+       "is not valid UTF-8: byte 0"},
+      {"legal_basis", body("ok", "legal_basis: \"Permendag \\351\""), "r1",
+       "legal_basis", "is not valid UTF-8: byte 10"},
+      {"description", body("ok", "description: \"\\377\""), "r1", "description",
+       "is not valid UTF-8"},
+      {"attribute value",
+       WithMatch(R"pb(attributes { key: "brand" equals: "caf\351" })pb"), "r1",
+       "match.attributes[0].equals", "is not valid UTF-8"},
+      {"attribute key",
+       WithMatch(R"pb(attributes { key: "k\351" present: true })pb"), "r1",
+       "match.attributes[0].key", "is not valid UTF-8"},
+      {"exception's attribute list",
+       WithMatch(kHs61, R"pb(unless {
+                               attributes {
+                                 key: "a"
+                                 in { values: [ "ok", "\351" ] }
+                               }
+                             })pb"),
+       "r1", "unless[0].attributes[0].in.values[1]", "is not valid UTF-8"},
+      {"message over its bound", body(long_message, ""), "r1", "message",
+       "must be at most 1024 bytes, got 1025"},
+      {"legal_basis over its bound",
+       body("ok", absl::StrCat("legal_basis: \"", long_basis, "\"")), "r1",
+       "legal_basis", "must be at most 2048 bytes, got 2049"},
+  };
+  ExpectRuleErrors(cases);
+}
+
+// An error about a value that is itself not UTF-8 (here a rule id, whose
+// charset check fails) quotes it escaped: the refusal GetStatus reports
+// must itself be sendable.
+TEST(CompileRuleErrorsTest, ErrorsQuotingBadBytesAreUtf8) {
+  auto snapshot = it::CompileRules(OneRule(
+      absl::StrCat("id: \"r\\351\" effect: EFFECT_DENY reason_code: \"C\" "
+                   "message: \"m\" match { ",
+                   kHs61, " }")));
+  ASSERT_FALSE(snapshot.ok());
+  const std::string message = Message(snapshot.status());
+  EXPECT_TRUE(IsValidUtf8(message)) << message;
+  EXPECT_THAT(message, HasSubstr("rule \"r\\xe9\": id: \"r\\xe9\" must be"));
 }
 
 TEST(CompileRuleErrorsTest, DuplicateIdIsReportedAtTheSecondRule) {
@@ -440,6 +510,16 @@ TEST(CompileManifestErrorsTest, EachErrorNamesTheManifestAndField) {
                         rates { currency_code: "IDR" per_base: "0" }
                       })pb",
        "fx.rates[0].per_base", "must be > 0"},
+      {"description not UTF-8", ok_head + R"pb(description: "caf\351")pb",
+       "description", "is not valid UTF-8: byte 3"},
+      {"default_message not UTF-8",
+       ok_head + R"pb(default_message: "ok \351")pb", "default_message",
+       "is not valid UTF-8: byte 3"},
+      {"default_message over its bound",
+       ok_head + absl::StrCat("default_message: \"",
+                              std::string(compiler::kMaxMessageBytes + 1, 'x'),
+                              "\""),
+       "default_message", "must be at most 1024 bytes"},
       {"per_base with 7 decimals",
        ok_head + R"pb(fx {
                         base_currency: "USD"

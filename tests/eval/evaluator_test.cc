@@ -1,5 +1,6 @@
 #include "server/eval/evaluator.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -1288,6 +1289,95 @@ TEST(EvaluateTimeTest, EvaluationTimeOverridesNow) {
       Rfc3339("2025-01-01T00:00:00Z"));
   ASSERT_TRUE(past.ok()) << past.status();
   EXPECT_EQ(past->rule_id(), "");
+}
+
+// Every instant a request or a window can name, years 1 to 9999, compares
+// exactly: also past 2262-04-11T23:47:16.854775807Z and before
+// 1677-09-21T00:12:43.145224192Z, where Unix nanoseconds leave int64 (the
+// index screens in int64 nanoseconds; other instants take the exact path).
+TEST(EvaluateTimeTest, EveryInstantFromYearOneTo9999ComparesExactly) {
+  const std::vector<std::string> edges = {
+      "0001-01-01T00:00:00Z",
+      "1677-09-21T00:12:43.145224192Z",  // INT64_MIN ns
+      "1677-09-21T00:12:43.145224193Z", "1970-01-01T00:00:00Z",
+      "2262-04-11T23:47:16.854775806Z",
+      "2262-04-11T23:47:16.854775807Z",  // INT64_MAX ns
+      "2262-04-12T00:00:00Z",           "3000-01-01T00:00:00+07:00",
+      "9999-12-31T23:59:59.999999999Z",
+  };
+  // Per edge: a rule from it and a rule until it, each once with a complete
+  // posting and once with an exception (the full check). Plus one rule
+  // with no window, as the default bundle's closure has no end.
+  std::string rules =
+      Rule("open", kDeny, 0, R"pb(hs_codes: [ "30" ])pb",
+           R"pb(effective_from: "2021-08-03T00:00:00+07:00")pb");
+  struct Window {
+    std::string id;
+    absl::Time from = absl::InfinitePast();
+    absl::Time until = absl::InfiniteFuture();
+  };
+  std::vector<Window> windows = {
+      {"open", Rfc3339("2021-08-03T00:00:00+07:00"), absl::InfiniteFuture()}};
+  for (size_t i = 0; i < edges.size(); ++i) {
+    for (const char* unless :
+         {"", "unless { attributes { key: \"x\" present: true } }"}) {
+      const std::string suffix = absl::StrCat(i, *unless ? "-full" : "");
+      absl::StrAppend(
+          &rules,
+          Rule(absl::StrCat("from-", suffix), kDeny, 0,
+               R"pb(hs_codes: [ "30" ])pb",
+               absl::StrCat("effective_from: \"", edges[i], "\" ", unless)),
+          Rule(absl::StrCat("until-", suffix), kDeny, 0,
+               R"pb(hs_codes: [ "30" ])pb",
+               absl::StrCat("effective_until: \"", edges[i], "\" ", unless)));
+      windows.push_back({absl::StrCat("from-", suffix), Rfc3339(edges[i])});
+      windows.push_back({absl::StrCat("until-", suffix), absl::InfinitePast(),
+                         Rfc3339(edges[i])});
+    }
+  }
+  auto snapshot = MustCompile(rules);
+  ASSERT_TRUE(snapshot != nullptr);
+  const absl::Time first = Rfc3339("0001-01-01T00:00:00Z");
+  const absl::Time last = Rfc3339("9999-12-31T23:59:59.999999999Z");
+  for (const std::string& edge : edges) {
+    for (int delta_ns : {-1, 0, 1}) {
+      const absl::Time at = Rfc3339(edge) + absl::Nanoseconds(delta_ns);
+      if (at < first || at > last) continue;
+      SCOPED_TRACE(absl::StrCat(edge, " ", delta_ns, " ns"));
+      std::vector<std::string> want;
+      for (const Window& w : windows) {
+        if (w.from <= at && at < w.until) want.push_back(w.id);
+      }
+      std::sort(want.begin(), want.end());  // equal rank: ordered by id
+      v1::IsImportAllowedRequest request = RequestBuilder().Hs("3001").Build();
+      const int64_t seconds = absl::ToUnixSeconds(at);
+      request.mutable_evaluation_time()->set_seconds(seconds);
+      request.mutable_evaluation_time()->set_nanos(static_cast<int32_t>(
+          absl::ToInt64Nanoseconds(at - absl::FromUnixSeconds(seconds))));
+      auto decision = EvaluateRequest(*snapshot, request);
+      ASSERT_TRUE(decision.ok()) << decision.status();
+      EXPECT_EQ(MatchedIds(*decision), want);
+      EXPECT_EQ(decision->rule_id(), want.empty() ? "" : want.front());
+    }
+  }
+}
+
+// The cross-border closure of the README stays in force for every later
+// instant the API accepts.
+TEST(EvaluateTimeTest, OpenEndedRuleHoldsToTheEndOfYear9999) {
+  auto snapshot =
+      MustCompile(Rule("closure", kDeny, 0, R"pb(hs_codes: [ "6109" ])pb",
+                       R"pb(effective_from: "2021-08-03T00:00:00+07:00")pb"));
+  ASSERT_TRUE(snapshot != nullptr);
+  for (const char* at :
+       {"2262-04-11T23:47:16.854775807Z", "2262-04-12T00:00:00Z",
+        "5000-06-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z"}) {
+    SCOPED_TRACE(at);
+    auto decision = EvaluateRequest(
+        *snapshot, RequestBuilder().Hs("6109.10.00").At(at).Build());
+    ASSERT_TRUE(decision.ok()) << decision.status();
+    EXPECT_EQ(decision->rule_id(), "closure");
+  }
 }
 
 // --- Index ----------------------------------------------------------------

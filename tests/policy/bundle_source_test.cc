@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_bundles.h"
@@ -165,7 +166,10 @@ TEST(ParseBundleTest, ManifestGivenTwiceIsAnError) {
               HasSubstr("manifest.textproto: given twice"));
 }
 
-TEST(ParseBundleTest, TextprotoOutsideTheLayoutIsRejected) {
+// Every file outside the layout is an error that names it, whatever its
+// name: a rule saved under another extension or directory must never be
+// silently left out, making the bundle more permissive than written.
+TEST(ParseBundleTest, AnyFileOutsideTheLayoutIsRejectedByName) {
   const std::vector<std::string> stray_paths = {
       "rule/x.textproto",       // typo for rules/
       "rules/sub/x.textproto",  // nested directory
@@ -173,29 +177,57 @@ TEST(ParseBundleTest, TextprotoOutsideTheLayoutIsRejected) {
       "test/t.textproto",       // typo for tests/
       "rules/.textproto",       // no file name
       "policies/manifest.textproto",
+      "README.md",
+      "rules/notes.txt",
+      "rules/r.textproto.bak",
+      "rules/r.textproto~",
+      "rules/r.TEXTPROTO",
+      "rules/r.pbtxt",
+      "rules/r.txtpb.orig",
+      "tests/cosmetics.json",
+      "Manifest.textproto",
+      "manifest.txtpb",
   };
   for (const std::string& path : stray_paths) {
     SCOPED_TRACE(path);
-    auto bundle = ParseBundle(std::vector<SourceFile>{
-        {"manifest.textproto", it::TestManifest()}, {path, kTwoRules}});
+    auto bundle = ParseBundle(
+        std::vector<SourceFile>{{"manifest.textproto", it::TestManifest()},
+                                {"rules/r.textproto", kTwoRules},
+                                {path, kTwoRules}});
     ASSERT_FALSE(bundle.ok());
     EXPECT_EQ(bundle.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(Message(bundle.status()),
                 HasSubstr(path + ": not part of the bundle layout"));
+    // The message says what the layout holds, extensions included.
+    EXPECT_THAT(Message(bundle.status()), HasSubstr("*{.textproto,.txtpb}"));
   }
 }
 
-TEST(ParseBundleTest, FilesThatAreNotTextprotoAreIgnored) {
-  std::vector<SourceFile> files = {
+// The case: a rule and its test saved as .txtpb (protobuf's
+// recommended text-format extension) are read, not ignored.
+TEST(ParseBundleTest, TxtpbFilesAreRulesAndTests) {
+  auto bundle = ParseBundle(std::vector<SourceFile>{
       {"manifest.textproto", it::TestManifest()},
-      {"README.md", "rules { this is not text format"},
-      {"rules/notes.txt", "garbage {"},
-      {"rules/r.textproto.bak", "garbage {"},
-      {"rules/r.textproto", kTwoRules},
-  };
-  auto bundle = ParseBundle(files);
+      {"rules/cosmetics_2024.txtpb", kTwoRules},
+      {"tests/cosmetics_2024.txtpb", "cases { name: \"t1\" }\n"}});
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   EXPECT_EQ(RuleIds(*bundle), (std::vector<std::string>{"first", "second"}));
+  ASSERT_EQ(bundle->tests.size(), 1u);
+  EXPECT_EQ(bundle->tests[0].location.file, "tests/cosmetics_2024.txtpb");
+}
+
+TEST(CheckLayoutPathTest, DirectoriesOfTheLayoutOnly) {
+  EXPECT_TRUE(policy::CheckLayoutPath("rules", true).ok());
+  EXPECT_TRUE(policy::CheckLayoutPath("tests", true).ok());
+  for (const char* dir : {"rule", "docs", "rules/old", "tests/2023", "x"}) {
+    SCOPED_TRACE(dir);
+    absl::Status s = policy::CheckLayoutPath(dir, true);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(Message(s),
+                HasSubstr(absl::StrCat(dir, " (a directory): not part")));
+  }
+  EXPECT_FALSE(policy::CheckLayoutPath("rules", false).ok());
+  EXPECT_FALSE(policy::CheckLayoutPath("rules/r.textproto", true).ok());
 }
 
 TEST(ParseBundleTest, ResultDoesNotDependOnFileOrder) {

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "importgate/admin/v1/policy_admin.grpc.pb.h"
 #include "importgate/v1/import_policy.grpc.pb.h"
+#include "server/common/utf8.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/tee_request.h"
 #include "tests/testing/test_bundles.h"
@@ -67,11 +68,14 @@ class ServerTest : public ::testing::Test {
     return stub_->IsImportAllowed(&context, request, response);
   }
 
-  HealthCheckResponse::ServingStatus Health() {
+  HealthCheckResponse::ServingStatus Health(const std::string& service = "") {
     grpc::ClientContext context;
+    HealthCheckRequest request;
+    request.set_service(service);
     HealthCheckResponse response;
-    grpc::Status s = health_->Check(&context, HealthCheckRequest(), &response);
-    EXPECT_TRUE(s.ok()) << s.error_message();
+    grpc::Status s = health_->Check(&context, request, &response);
+    EXPECT_TRUE(s.ok()) << "service \"" << service
+                        << "\": " << s.error_message();
     return response.status();
   }
 
@@ -91,6 +95,33 @@ TEST_F(ServerTest, NoBundleYetIsUnavailableAndNotServing) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   ActivateDefaultBundle();
   EXPECT_EQ(Health(), HealthCheckResponse::SERVING);
+}
+
+// A probe configured with a service name (Kubernetes' grpc probe
+// "service:", Envoy's health checks) asks for that name: every service the
+// port serves answers, and flips with the overall status.
+TEST_F(ServerTest, HealthAnswersForEveryServedServiceName) {
+  const std::vector<std::string> names = {
+      "",
+      "importgate.v1.ImportPolicyService",
+      "importgate.admin.v1.PolicyAdmin",
+      "grpc.health.v1.Health",
+      "grpc.reflection.v1alpha.ServerReflection",
+  };
+  for (const std::string& name : names) {
+    EXPECT_EQ(Health(name), HealthCheckResponse::NOT_SERVING) << name;
+  }
+  ActivateDefaultBundle();
+  for (const std::string& name : names) {
+    EXPECT_EQ(Health(name), HealthCheckResponse::SERVING) << name;
+  }
+  // A name this server does not serve is still NOT_FOUND.
+  grpc::ClientContext context;
+  HealthCheckRequest request;
+  request.set_service("importgate.v1.NoSuchService");
+  HealthCheckResponse response;
+  EXPECT_EQ(health_->Check(&context, request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(ServerTest, CrossBorderTeeDeniedWithRuleReasonAndBundle) {
@@ -227,6 +258,70 @@ TEST_F(ServerTest, BatchDecidesEachItemInOrderFromOneBundle) {
   EXPECT_EQ(response.bundle().digest(), store_.Current()->digest);
   EXPECT_EQ(response.results(0).response().bundle().digest(),
             response.bundle().digest());
+}
+
+// Error messages quote the offending value cut on a character boundary:
+// a cut inside a character made the whole batch undecodable (protobuf
+// rejects a response with invalid UTF-8 in any string). Members of the
+// class: multi-byte values of every length in each quoted field.
+TEST_F(ServerTest, ErrorsQuotingMultiByteValuesKeepTheBatchDecodable) {
+  ActivateDefaultBundle();
+  const std::string dress =  // the issue's category path, 94 bytes
+      "\u670d\u88c5/\u5973\u88c5/\u8fde\u8863\u88d9/\u590f\u5b63\u65b0"
+      "\u6b3e/\u96ea\u7eba\u788e\u82b1\u957f\u88d9/\u6ce2\u897f\u7c73"
+      "\u4e9a\u98ce\u683c";
+  v1::BatchIsImportAllowedRequest batch;
+  v1::IsImportAllowedRequest lamp = Tee(v1::SELLER_KIND_CROSS_BORDER);
+  lamp.mutable_item()->set_hs_code("9405.21");
+  lamp.mutable_item()->mutable_unit_price()->set_units(120);
+  *batch.add_requests() = lamp;
+  // Every cut position of a two-, three- and four-byte character.
+  for (const std::string& unit : {std::string("\u00e9"), std::string("\u670d"),
+                                  std::string("\U0001F600")}) {
+    for (size_t pad = 0; pad < 4; ++pad) {
+      std::string value(pad, 'a');
+      while (value.size() < 80) value += unit;
+      v1::IsImportAllowedRequest category = lamp;
+      category.mutable_item()->set_category(value);
+      *batch.add_requests() = category;
+      v1::IsImportAllowedRequest hs = lamp;
+      hs.mutable_item()->set_hs_code(value);
+      *batch.add_requests() = hs;
+      v1::IsImportAllowedRequest country = lamp;
+      country.set_destination_country(value);
+      *batch.add_requests() = country;
+      v1::IsImportAllowedRequest currency = lamp;
+      currency.mutable_item()->mutable_unit_price()->set_currency_code(value);
+      *batch.add_requests() = currency;
+      v1::IsImportAllowedRequest attribute = lamp;
+      std::string key(pad, 'k');
+      while (key.size() + unit.size() <= 64) key += unit;
+      (*attribute.mutable_attributes())[key] = std::string(300, 'v');
+      *batch.add_requests() = attribute;
+    }
+  }
+  v1::IsImportAllowedRequest chinese = lamp;
+  chinese.mutable_item()->set_category(dress);
+  *batch.add_requests() = chinese;
+  grpc::ClientContext context;
+  v1::BatchIsImportAllowedResponse response;
+  grpc::Status s = stub_->BatchIsImportAllowed(&context, batch, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();  // the response parsed
+  ASSERT_EQ(response.results_size(), batch.requests_size());
+  EXPECT_TRUE(response.results(0).response().decision().allowed());
+  for (int i = 1; i < response.results_size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_TRUE(response.results(i).has_error());
+    EXPECT_TRUE(IsValidUtf8(response.results(i).error().message()));
+  }
+  EXPECT_THAT(response.results(response.results_size() - 1).error().message(),
+              ::testing::StartsWith("item.category: \"\u670d\u88c5/"));
+  // The unary call says the same in its status message.
+  grpc::ClientContext unary_context;
+  v1::IsImportAllowedResponse unary;
+  s = stub_->IsImportAllowed(&unary_context, chinese, &unary);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(IsValidUtf8(s.error_message())) << s.error_message();
 }
 
 TEST_F(ServerTest, BatchSizeLimits) {
@@ -370,6 +465,31 @@ TEST(AdminListenTest, AdminMovesToItsOwnAddressWhenListenIsNotLoopback) {
   adminv1b::ReloadResponse reload;
   EXPECT_EQ(admin->Reload(&reload_context, {}, &reload).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+
+  // The admin port's health answers for its services and follows the
+  // store as the main port's does.
+  auto admin_health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->admin_port()),
+                          grpc::InsecureChannelCredentials()));
+  auto check = [&](const std::string& service) {
+    grpc::ClientContext health_context;
+    HealthCheckRequest request;
+    request.set_service(service);
+    HealthCheckResponse response;
+    grpc::Status s = admin_health->Check(&health_context, request, &response);
+    EXPECT_TRUE(s.ok()) << service << ": " << s.error_message();
+    return response.status();
+  };
+  EXPECT_EQ(check(""), HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(check("importgate.admin.v1.PolicyAdmin"),
+            HealthCheckResponse::NOT_SERVING);
+  auto bundle = bundle::LoadBundleDirectory(it::DefaultBundleDirectory(),
+                                            it::RealIsoCodes());
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  ASSERT_TRUE(store.Activate(*bundle).ok());
+  EXPECT_EQ(check(""), HealthCheckResponse::SERVING);
+  EXPECT_EQ(check("importgate.admin.v1.PolicyAdmin"),
+            HealthCheckResponse::SERVING);
 }
 
 }  // namespace
