@@ -16,6 +16,7 @@
 #include "server/bundle/artifact.h"
 #include "server/bundle/signing.h"
 #include "server/bundle/source_reader.h"
+#include "tests/testing/kubelet_volume.h"
 #include "tests/testing/test_bundles.h"
 
 namespace importgate::bundle {
@@ -168,6 +169,59 @@ TEST_F(SourceTest, SourceDirectoryLoadsAndIsPacked) {
   EXPECT_EQ(unpacked->manifest.revision(), 5u);
   EXPECT_EQ(unpacked->manifest.content_digest(), ContentDigest(files));
   EXPECT_EQ(ContentDigest(unpacked->files), candidate->bundle->digest);
+}
+
+// The failure: a bundle mounted from a ConfigMap. The names inside
+// the bundle are lexical ("rules/r.textproto"), not where the kubelet's
+// symlinks lead ("..2026_.../rules/r.textproto"); an update swaps "..data"
+// and the next load sees exactly the new revision.
+TEST_F(SourceTest, ConfigMapVolumeOfSourceFilesLoadsAndFollowsItsUpdates) {
+  it::KubeletVolume volume(Path("configmap"));
+  volume.Publish(Files(5));
+  auto read = ReadSourceDirectory(volume.mount());
+  ASSERT_TRUE(read.ok()) << read.status();
+  std::vector<std::string> paths;
+  for (const auto& f : *read) paths.push_back(f.path);
+  EXPECT_EQ(paths,
+            (std::vector<std::string>{"manifest.textproto", "rules/r.textproto",
+                                      "tests/t.textproto"}));
+  auto candidate = LoadFromSource(volume.mount(), Unsigned());
+  ASSERT_TRUE(candidate.ok()) << candidate.status();
+  EXPECT_EQ(candidate->bundle->snapshot->revision, 5u);
+  EXPECT_EQ(candidate->bundle->digest, ContentDigest(Files(5)));
+
+  volume.Publish(Files(6));
+  candidate = LoadFromSource(volume.mount(), Unsigned());
+  ASSERT_TRUE(candidate.ok()) << candidate.status();
+  EXPECT_EQ(candidate->bundle->snapshot->revision, 6u);
+  EXPECT_EQ(candidate->bundle->digest, ContentDigest(Files(6)));
+
+  // A stray key in the ConfigMap is refused by its name, as on disk.
+  std::vector<policy::SourceFile> stray = Files(7);
+  stray.push_back({"notes.txt", "hello"});
+  volume.Publish(stray);
+  candidate = LoadFromSource(volume.mount(), Unsigned());
+  ASSERT_FALSE(candidate.ok());
+  EXPECT_THAT(std::string(candidate.status().message()),
+              HasSubstr("notes.txt: not part of the bundle layout"));
+}
+
+TEST_F(SourceTest, ConfigMapVolumeOfPackedFilesPicksTheNewestRevision) {
+  it::KubeletVolume volume(Path("configmap-packed"));
+  volume.Publish({{"test-3.igb", Pack(Files(3), 3)}});
+  auto candidate = LoadFromSource(volume.mount(), Unsigned());
+  ASSERT_TRUE(candidate.ok()) << candidate.status();
+  EXPECT_EQ(candidate->bundle->snapshot->revision, 3u);
+  // binaryData keys: two revisions side by side, then only the newer.
+  volume.Publish(
+      {{"test-3.igb", Pack(Files(3), 3)}, {"test-4.igb", Pack(Files(4), 4)}});
+  candidate = LoadFromSource(volume.mount(), Unsigned());
+  ASSERT_TRUE(candidate.ok()) << candidate.status();
+  EXPECT_EQ(candidate->bundle->snapshot->revision, 4u);
+  volume.Publish({{"test-4.igb", Pack(Files(4), 4)}});
+  candidate = LoadFromSource(volume.mount(), Unsigned());
+  ASSERT_TRUE(candidate.ok()) << candidate.status();
+  EXPECT_EQ(candidate->bundle->snapshot->revision, 4u);
 }
 
 TEST_F(SourceTest, SourceDirectoryWhoseTestsFailIsFailedPrecondition) {

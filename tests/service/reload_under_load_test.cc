@@ -1,7 +1,8 @@
 // Hot reload under load, over real gRPC: 8 client threads call the server
 // without pause while revisions are published and bad candidates dropped
-// in. Zero failed RPCs; every answer names a revision that was really
-// active; no thread sees its revision go backwards.
+// in, into a packed file and into a ConfigMap volume. Zero failed RPCs; every
+// answer names a revision that was really active; no thread sees its revision
+// go backwards.
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "server/app/server.h"
 #include "server/bundle/manager.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/kubelet_volume.h"
 #include "tests/testing/reload_driver.h"
 #include "tests/testing/tee_request.h"
 #include "tests/testing/test_bundles.h"
@@ -24,13 +26,61 @@ namespace {
 namespace it = ::importgate::testing;
 namespace v1 = ::importgate::v1;
 
-TEST(ReloadUnderLoadTest, NoFailedCallsAndRevisionsOnlyMoveForward) {
+// Where the revisions are published: one packed file replaced atomically,
+// or a Kubernetes ConfigMap volume (kubelet layout, "..data" swapped) of
+// source files or of packed files.
+enum class Layout { kPackedFile, kConfigMapSource, kConfigMapPacked };
+
+class ReloadUnderLoadTest : public ::testing::TestWithParam<Layout> {};
+
+INSTANTIATE_TEST_SUITE_P(Layouts, ReloadUnderLoadTest,
+                         ::testing::Values(Layout::kPackedFile,
+                                           Layout::kConfigMapSource,
+                                           Layout::kConfigMapPacked),
+                         [](const ::testing::TestParamInfo<Layout>& info) {
+                           switch (info.param) {
+                             case Layout::kPackedFile:
+                               return "PackedFile";
+                             case Layout::kConfigMapSource:
+                               return "ConfigMapSource";
+                             case Layout::kConfigMapPacked:
+                               return "ConfigMapPacked";
+                           }
+                           return "Unknown";
+                         });
+
+TEST_P(ReloadUnderLoadTest, NoFailedCallsAndRevisionsOnlyMoveForward) {
   constexpr int kClients = 8;
   constexpr uint64_t kLastRevision = 10;
   std::string dir = it::WriteBundleDirectory({});
   std::string source = dir + "/bundle.igb";
-  ASSERT_TRUE(
-      bundle::WriteFileAtomically(source, it::PackedSmallBundle(1)).ok());
+  it::KubeletVolume volume(dir + "/configmap");
+  it::PublishFunction publish;
+  switch (GetParam()) {
+    case Layout::kPackedFile:
+      publish = [&source](const std::string& packed) {
+        EXPECT_TRUE(bundle::WriteFileAtomically(source, packed).ok());
+      };
+      break;
+    case Layout::kConfigMapSource:
+      source = volume.mount();
+      // The candidate's files as ConfigMap keys; a torn artifact stands
+      // for a ConfigMap whose rules do not parse.
+      publish = [&volume](const std::string& packed) {
+        auto unpacked = bundle::UnpackArtifact(packed);
+        volume.Publish(unpacked.ok()
+                           ? unpacked->files
+                           : it::BundleFiles(it::TestManifest(99), "rules {"));
+      };
+      break;
+    case Layout::kConfigMapPacked:
+      source = volume.mount();
+      publish = [&volume](const std::string& packed) {
+        volume.Publish({{"marketplace.igb", packed}});
+      };
+      break;
+  }
+  publish(it::PackedSmallBundle(1));
   it::FakeClock clock(absl::FromUnixSeconds(1'705'000'000));
   bundle::PolicyStore store(&clock);
   bundle::ManagerOptions options;
@@ -74,7 +124,7 @@ TEST(ReloadUnderLoadTest, NoFailedCallsAndRevisionsOnlyMoveForward) {
     });
   }
   std::set<uint64_t> activated =
-      it::PublishRevisions(&manager, source, 1, kLastRevision);
+      it::PublishRevisions(&manager, publish, 1, kLastRevision);
   stop = true;
   for (auto& t : clients) t.join();
 

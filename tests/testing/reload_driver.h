@@ -7,6 +7,7 @@
 #ifndef IMPORTGATE_TESTS_TESTING_RELOAD_DRIVER_H_
 #define IMPORTGATE_TESTS_TESTING_RELOAD_DRIVER_H_
 
+#include <functional>
 #include <set>
 #include <string>
 
@@ -16,11 +17,14 @@
 
 namespace importgate::testing {
 
-// Publishes to `source` and reloads through `manager`; returns the set of
-// revisions activated (the starting one included). Reports a gtest failure
-// when a good candidate is not activated or a bad one is.
+// Puts one candidate, a packed bundle's bytes, where the manager reads it.
+using PublishFunction = std::function<void(const std::string& packed)>;
+
+// Publishes with `publish` and reloads through `manager`; returns the set
+// of revisions activated (the starting one included). Reports a gtest
+// failure when a good candidate is not activated or a bad one is.
 inline std::set<uint64_t> PublishRevisions(bundle::BundleManager* manager,
-                                           const std::string& source,
+                                           const PublishFunction& publish,
                                            uint64_t first, uint64_t last) {
   std::set<uint64_t> activated = {first};
   for (uint64_t r = first + 1; r <= last; ++r) {
@@ -41,17 +45,29 @@ inline std::set<uint64_t> PublishRevisions(bundle::BundleManager* manager,
         bad = PackedSmallBundle(r - 2);  // an older revision
         break;
     }
-    EXPECT_TRUE(bundle::WriteFileAtomically(source, bad).ok());
+    publish(bad);
     EXPECT_EQ(manager->Reload().outcome,
               bundle::ReloadResult::Outcome::kRefused)
         << "bad candidate before revision " << r;
-    EXPECT_TRUE(bundle::WriteFileAtomically(source, good).ok());
+    publish(good);
     bundle::ReloadResult result = manager->Reload();
     EXPECT_EQ(result.outcome, bundle::ReloadResult::Outcome::kActivated)
         << result.message;
     activated.insert(r);
   }
   return activated;
+}
+
+// PublishRevisions into one packed file, replaced atomically.
+inline std::set<uint64_t> PublishRevisions(bundle::BundleManager* manager,
+                                           const std::string& source,
+                                           uint64_t first, uint64_t last) {
+  return PublishRevisions(
+      manager,
+      [&source](const std::string& packed) {
+        EXPECT_TRUE(bundle::WriteFileAtomically(source, packed).ok());
+      },
+      first, last);
 }
 
 }  // namespace importgate::testing

@@ -1,0 +1,447 @@
+#include "tests/eval/reference_model.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "server/eval/request.h"
+
+namespace importgate::testing {
+namespace {
+
+namespace pv1 = ::importgate::policy::v1;
+namespace v1 = ::importgate::v1;
+
+// Money in nano-units (10^-9): up to 10^22, times a rate in micro units of
+// up to 10^15, stays far below 2^127, so cross-multiplying is exact.
+using Amount = __int128;
+constexpr int64_t kMicrosPerUnit = 1'000'000;
+
+// The request's facts, read straight from its wire fields.
+struct Facts {
+  std::string hs;  // the HS code's digits, dots removed; "" when absent
+  absl::string_view category;
+  absl::string_view origin;          // "" when absent
+  absl::string_view seller_country;  // "" when absent
+  absl::string_view destination;
+  v1::SellerKind seller_kind = v1::SELLER_KIND_UNSPECIFIED;
+  v1::Channel channel = v1::CHANNEL_UNSPECIFIED;
+  const v1::Money* price = nullptr;  // null when absent
+  absl::Time at;
+  const google::protobuf::Map<std::string, std::string>* attributes = nullptr;
+};
+
+// A fact a condition needs and the request lacks. docs/policy-format.md
+// does not say which one an error names when several are missing; the
+// model names the first in this order (seller country, origin, price),
+// which is also the engine's.
+enum class Fact { kNone, kSellerCountry, kOrigin, kPrice, kPriceRate };
+
+// A Match against the facts: it fails (some condition is false), or it
+// holds, or it would hold but for a missing fact.
+struct MatchResult {
+  bool fails = false;
+  Fact missing = Fact::kNone;
+};
+
+std::string Digits(absl::string_view text) {
+  std::string digits;
+  for (char c : text) {
+    if (c != '.') digits += c;
+  }
+  return digits;
+}
+
+bool Contains(const google::protobuf::RepeatedPtrField<std::string>& list,
+              absl::string_view value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+bool ContainsEnum(const google::protobuf::RepeatedField<int>& list, int value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// Section 6: the item's digits start with the prefix; a range "low-high"
+// of equal-length prefixes holds every prefix between its ends, and digit
+// strings of equal length compare like the numbers they spell.
+bool HsPatternMatches(absl::string_view pattern, const std::string& item) {
+  std::vector<std::string> ends = absl::StrSplit(pattern, '-');
+  const std::string low = Digits(ends.front());
+  const std::string high = Digits(ends.back());
+  if (item.size() < low.size()) return false;
+  const std::string head = item.substr(0, low.size());
+  return low <= head && head <= high;
+}
+
+// Section 6: equal, or below it on whole segments.
+bool CategoryMatches(absl::string_view listed, absl::string_view item) {
+  return item == listed || absl::StartsWith(item, absl::StrCat(listed, "/"));
+}
+
+bool AttributeHolds(const pv1::AttributeCondition& condition,
+                    const Facts& facts) {
+  auto it = facts.attributes->find(condition.key());
+  const bool present = it != facts.attributes->end();
+  switch (condition.test_case()) {
+    case pv1::AttributeCondition::kEquals:
+      return present && it->second == condition.equals();
+    case pv1::AttributeCondition::kIn:
+      return present && Contains(condition.in().values(), it->second);
+    case pv1::AttributeCondition::kPresent:
+      return present == condition.present();
+    case pv1::AttributeCondition::TEST_NOT_SET:
+      break;
+  }
+  return false;
+}
+
+Amount ToAmount(const v1::Money& money) {
+  return static_cast<Amount>(money.units()) * 1'000'000'000 + money.nanos();
+}
+
+// Section 5, one Match: a conjunction of the conditions that are set.
+MatchResult EvaluateMatch(
+    const pv1::Match& m, const Facts& facts,
+    const absl::flat_hash_map<std::string, int64_t>& fx_micros) {
+  MatchResult result;
+  bool seller_country_missing = false;
+  bool origin_missing = false;
+  Fact price_missing = Fact::kNone;
+
+  // The product selector: an HS prefix OR a category.
+  if (m.hs_codes_size() > 0 || m.categories_size() > 0) {
+    bool product = false;
+    if (!facts.hs.empty()) {
+      for (const std::string& pattern : m.hs_codes()) {
+        product = product || HsPatternMatches(pattern, facts.hs);
+      }
+    }
+    if (!facts.category.empty()) {
+      for (const std::string& category : m.categories()) {
+        product = product || CategoryMatches(category, facts.category);
+      }
+    }
+    if (!product) result.fails = true;
+  }
+  if (m.origin_countries_size() > 0 || m.origin_countries_not_size() > 0) {
+    if (facts.origin.empty()) {
+      origin_missing = true;
+    } else if ((m.origin_countries_size() > 0 &&
+                !Contains(m.origin_countries(), facts.origin)) ||
+               Contains(m.origin_countries_not(), facts.origin)) {
+      result.fails = true;
+    }
+  }
+  if (m.destination_countries_size() > 0 &&
+      !Contains(m.destination_countries(), facts.destination)) {
+    result.fails = true;
+  }
+  if (m.seller_kinds_size() > 0 &&
+      !ContainsEnum(m.seller_kinds(), facts.seller_kind)) {
+    result.fails = true;
+  }
+  if (m.channels_size() > 0 && !ContainsEnum(m.channels(), facts.channel)) {
+    result.fails = true;
+  }
+  if (m.seller_countries_size() > 0) {
+    if (facts.seller_country.empty()) {
+      seller_country_missing = true;
+    } else if (!Contains(m.seller_countries(), facts.seller_country)) {
+      result.fails = true;
+    }
+  }
+  if (m.has_unit_price()) {
+    const pv1::PriceCondition& condition = m.unit_price();
+    const bool below = condition.has_below();
+    const v1::Money& bound = below ? condition.below() : condition.at_least();
+    if (facts.price == nullptr) {
+      price_missing = Fact::kPrice;
+    } else if (!fx_micros.contains(facts.price->currency_code())) {
+      price_missing = Fact::kPriceRate;
+    } else {
+      // Section 8: price / rate(price) against bound / rate(bound), both
+      // in the base currency, cross-multiplied so nothing is rounded.
+      const Amount price =
+          ToAmount(*facts.price) * fx_micros.at(bound.currency_code());
+      const Amount threshold =
+          ToAmount(bound) * fx_micros.at(facts.price->currency_code());
+      if ((price < threshold) != below) result.fails = true;
+    }
+  }
+  for (const pv1::AttributeCondition& condition : m.attributes()) {
+    if (!AttributeHolds(condition, facts)) result.fails = true;
+  }
+
+  if (result.fails) return result;
+  if (seller_country_missing) {
+    result.missing = Fact::kSellerCountry;
+  } else if (origin_missing) {
+    result.missing = Fact::kOrigin;
+  } else {
+    result.missing = price_missing;
+  }
+  return result;
+}
+
+// Section 11, step 2: each field set in `match` counts once, the product
+// selector (hs_codes, categories) once for both.
+int Specificity(const pv1::Match& m) {
+  return (m.hs_codes_size() > 0 || m.categories_size() > 0) +
+         (m.origin_countries_size() > 0) + (m.origin_countries_not_size() > 0) +
+         (m.seller_kinds_size() > 0) + (m.destination_countries_size() > 0) +
+         (m.channels_size() > 0) + m.has_unit_price() +
+         (m.attributes_size() > 0) + (m.seller_countries_size() > 0);
+}
+
+absl::Status MissingFactError(const pv1::Manifest& manifest,
+                              const pv1::Rule& rule, Fact fact,
+                              const Facts& facts) {
+  switch (fact) {
+    case Fact::kSellerCountry:
+      return absl::InvalidArgumentError(
+          absl::StrCat("seller.country: is required here: rule \"", rule.id(),
+                       "\" tests the seller's country"));
+    case Fact::kOrigin:
+      return absl::InvalidArgumentError(
+          absl::StrCat("item.origin_country: is required here: rule \"",
+                       rule.id(), "\" tests the origin country"));
+    case Fact::kPrice:
+      return absl::InvalidArgumentError(
+          absl::StrCat("item.unit_price: is required here: rule \"", rule.id(),
+                       "\" tests the unit price"));
+    case Fact::kPriceRate:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "item.unit_price.currency_code: \"", facts.price->currency_code(),
+          "\" has no exchange rate in bundle \"", manifest.name(),
+          "\" revision ", manifest.revision(), ", which rule \"", rule.id(),
+          "\" needs"));
+    case Fact::kNone:
+      break;
+  }
+  return absl::OkStatus();
+}
+
+// Nanoseconds since 1970, saturated to int64: the engine's known window
+// bug, for ReferenceModel::Clock::kInt64NanosForTriage only.
+int64_t SaturatedNanos(absl::Time t) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  if (t <= absl::FromUnixNanos(kMin)) return kMin;
+  if (t >= absl::FromUnixNanos(kMax)) return kMax;
+  return absl::ToUnixNanos(t);
+}
+
+// A positive decimal with at most 6 decimals, in millionths (section 8).
+absl::StatusOr<int64_t> ParseMicros(absl::string_view text) {
+  std::vector<absl::string_view> parts = absl::StrSplit(text, '.');
+  if (parts.size() > 2 || parts[0].empty() ||
+      (parts.size() == 2 && (parts[1].empty() || parts[1].size() > 6))) {
+    return absl::InvalidArgumentError(absl::StrCat("bad rate \"", text, "\""));
+  }
+  std::string digits(parts[0]);
+  std::string fraction(parts.size() == 2 ? parts[1] : "");
+  fraction.resize(6, '0');
+  int64_t micros = 0;
+  for (char c : digits + fraction) {
+    if (c < '0' || c > '9' || micros > (int64_t{1} << 60)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad rate \"", text, "\""));
+    }
+    micros = micros * 10 + (c - '0');
+  }
+  return micros;
+}
+
+absl::StatusOr<std::optional<absl::Time>> ParseEdge(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  absl::Time t;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad time \"", text, "\": ", error));
+  }
+  return t;
+}
+
+}  // namespace
+
+std::string ReferenceAnswer::DebugString() const {
+  if (!status.ok()) return status.ToString();
+  return absl::StrCat(
+      v1::Effect_Name(effect), " by ",
+      rule_id.empty() ? "the default" : absl::StrCat("\"", rule_id, "\""), " (",
+      reason_code, ") matched [", absl::StrJoin(matched_rule_ids, ", "),
+      "] ttl ", absl::FormatDuration(cache_ttl));
+}
+
+absl::StatusOr<ReferenceModel> ReferenceModel::Create(
+    const policy::ParsedBundle& bundle,
+    std::shared_ptr<const IsoCodes> iso_codes) {
+  ReferenceModel model;
+  model.manifest_ = bundle.manifest;
+  model.iso_codes_ = std::move(iso_codes);
+  if (bundle.manifest.has_fx()) {
+    const pv1::FxTable& fx = bundle.manifest.fx();
+    model.fx_micros_[fx.base_currency()] = kMicrosPerUnit;
+    for (const pv1::FxRate& rate : fx.rates()) {
+      absl::StatusOr<int64_t> micros = ParseMicros(rate.per_base());
+      if (!micros.ok()) return micros.status();
+      model.fx_micros_[rate.currency_code()] = *micros;
+    }
+  }
+  for (const policy::RuleSource& source : bundle.rules) {
+    Rule rule;
+    rule.proto = source.rule;
+    absl::StatusOr<std::optional<absl::Time>> from =
+        ParseEdge(rule.proto.effective_from());
+    if (!from.ok()) return from.status();
+    absl::StatusOr<std::optional<absl::Time>> until =
+        ParseEdge(rule.proto.effective_until());
+    if (!until.ok()) return until.status();
+    rule.from = *from;
+    rule.until = *until;
+    rule.specificity = Specificity(rule.proto.match());
+    model.rules_.push_back(std::move(rule));
+  }
+  return model;
+}
+
+ReferenceAnswer ReferenceModel::Decide(
+    const v1::IsImportAllowedRequest& request, absl::Time now,
+    Clock clock) const {
+  ReferenceAnswer answer;
+  {
+    // Section 12 belongs to NormalizeRequest; only its verdict is used.
+    eval::DecisionInput unused;
+    answer.status = eval::NormalizeRequest(request, *iso_codes_, now, &unused);
+    if (!answer.status.ok()) return answer;
+  }
+  Facts facts;
+  facts.hs = Digits(request.item().hs_code());
+  facts.category = request.item().category();
+  facts.origin = request.item().origin_country();
+  facts.seller_country = request.seller().country();
+  facts.destination = request.destination_country();
+  facts.seller_kind = request.seller().kind();
+  facts.channel = request.channel();
+  if (request.item().has_unit_price())
+    facts.price = &request.item().unit_price();
+  facts.at = request.has_evaluation_time()
+                 ? absl::FromUnixSeconds(request.evaluation_time().seconds()) +
+                       absl::Nanoseconds(request.evaluation_time().nanos())
+                 : now;
+  facts.attributes = &request.attributes();
+
+  // Section 7: from <= t < until.
+  auto in_window = [&](const Rule& rule) {
+    if (clock == Clock::kExact) {
+      return (!rule.from.has_value() || *rule.from <= facts.at) &&
+             (!rule.until.has_value() || facts.at < *rule.until);
+    }
+    const int64_t at = SaturatedNanos(facts.at);
+    const int64_t from = rule.from.has_value()
+                             ? SaturatedNanos(*rule.from)
+                             : std::numeric_limits<int64_t>::min();
+    const int64_t until = rule.until.has_value()
+                              ? SaturatedNanos(*rule.until)
+                              : std::numeric_limits<int64_t>::max();
+    return from <= at && at < until;
+  };
+
+  // Every rule in its window whose match holds (possibly but for a missing
+  // fact) and none of whose exceptions holds (section 9).
+  struct Candidate {
+    const Rule* rule;
+    Fact missing;  // kNone: matches; else undecidable
+  };
+  std::vector<Candidate> candidates;
+  for (const Rule& rule : rules_) {
+    if (!in_window(rule)) continue;
+    MatchResult match = EvaluateMatch(rule.proto.match(), facts, fx_micros_);
+    if (match.fails) continue;
+    bool exempt = false;
+    Fact exception_missing = Fact::kNone;
+    for (const pv1::Match& exception : rule.proto.unless()) {
+      MatchResult e = EvaluateMatch(exception, facts, fx_micros_);
+      if (e.fails) continue;
+      if (e.missing == Fact::kNone) {
+        exempt = true;
+        break;
+      }
+      if (exception_missing == Fact::kNone) exception_missing = e.missing;
+    }
+    if (exempt) continue;
+    candidates.push_back({&rule, match.missing != Fact::kNone
+                                     ? match.missing
+                                     : exception_missing});
+  }
+
+  // Section 11: priority, specificity, DENY over ALLOW, id.
+  std::sort(candidates.begin(), candidates.end(),
+            [](const Candidate& x, const Candidate& y) {
+              const Rule& a = *x.rule;
+              const Rule& b = *y.rule;
+              if (a.proto.priority() != b.proto.priority()) {
+                return a.proto.priority() > b.proto.priority();
+              }
+              if (a.specificity != b.specificity) {
+                return a.specificity > b.specificity;
+              }
+              const bool a_denies = a.proto.effect() == v1::EFFECT_DENY;
+              const bool b_denies = b.proto.effect() == v1::EFFECT_DENY;
+              if (a_denies != b_denies) return a_denies;
+              return a.proto.id() < b.proto.id();
+            });
+
+  // Section 10: an undecidable rule ranked above every matching rule
+  // rejects the request; one ranked below the decider is left out.
+  const Rule* decider = nullptr;
+  for (const Candidate& c : candidates) {
+    if (c.missing != Fact::kNone) {
+      if (decider == nullptr) {
+        answer.status =
+            MissingFactError(manifest_, c.rule->proto, c.missing, facts);
+        return answer;
+      }
+      continue;
+    }
+    if (decider == nullptr) decider = c.rule;
+    answer.matched_rule_ids.push_back(c.rule->proto.id());
+  }
+
+  // Sections 3 and 4: the decider's effect and reason, else the default.
+  if (decider != nullptr) {
+    answer.effect = decider->proto.effect();
+    answer.rule_id = decider->proto.id();
+    answer.reason_code = decider->proto.reason_code();
+  } else {
+    answer.effect = manifest_.default_effect();
+    answer.reason_code = manifest_.default_reason_code();
+  }
+  const google::protobuf::Duration& ttl =
+      decider != nullptr && decider->proto.has_cache_ttl()
+          ? decider->proto.cache_ttl()
+          : manifest_.default_cache_ttl();
+  answer.cache_ttl =
+      absl::Seconds(ttl.seconds()) + absl::Nanoseconds(ttl.nanos());
+  // README: a cached answer never outlives the bundle's next effective
+  // date, the first window edge after t.
+  for (const Rule& rule : rules_) {
+    for (const std::optional<absl::Time>& edge : {rule.from, rule.until}) {
+      if (edge.has_value() && *edge > facts.at) {
+        answer.cache_ttl = std::min(answer.cache_ttl, *edge - facts.at);
+      }
+    }
+  }
+  return answer;
+}
+
+}  // namespace importgate::testing
