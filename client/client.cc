@@ -29,6 +29,26 @@ absl::Status ToAbsl(const grpc::Status& s) {
                       s.error_message());
 }
 
+// Errors returned to the caller as they are, never turned into a fallback
+// decision: a malformed request (no fallback is right for it) and a message
+// over a size limit (a fail-open ALLOW would let through what the bundle
+// denies).
+bool IsCallersError(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kInvalidArgument ||
+         status.code() == absl::StatusCode::kResourceExhausted;
+}
+
+// INVALID_ARGUMENT when `message` is over `budget`, naming it: the server
+// would refuse it, so it is not sent.
+absl::Status CheckRequestBudget(const google::protobuf::Message& message,
+                                size_t budget, absl::string_view what) {
+  const size_t size = message.ByteSizeLong();
+  if (size <= budget) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "request: ", size, " bytes is over the request budget ", what, " (",
+      budget, " bytes): no valid request is that large"));
+}
+
 bool Retryable(absl::StatusCode code) {
   return code == absl::StatusCode::kUnavailable ||
          code == absl::StatusCode::kFailedPrecondition;
@@ -202,6 +222,12 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
   // The RPC part of Unary, for a request the cache did not answer.
   void Send(v1::IsImportAllowedRequest request, std::string key,
             const CallOptions& call, Client::Callback done) {
+    if (absl::Status budget =
+            CheckRequestBudget(request, kMaxItemRequestBytes, "of one request");
+        !budget.ok()) {
+      done(std::move(budget));
+      return;
+    }
     request.set_min_bundle_revision(
         std::max(request.min_bundle_revision(), highest_revision()));
     const FailureMode mode = call.failure_mode.value_or(options_.failure_mode);
@@ -218,7 +244,7 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
          done = std::move(done)](absl::Status status,
                                  v1::IsImportAllowedResponse response) {
           if (!status.ok()) {
-            if (status.code() == absl::StatusCode::kInvalidArgument) {
+            if (IsCallersError(status)) {
               done(std::move(status));
             } else {
               done(Fallback(mode, status, sku));
@@ -269,6 +295,14 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
       done(std::move(*results));
       return;
     }
+    if (absl::Status budget = CheckRequestBudget(
+            batch, BatchRequestBudget(options_.max_batch_items),
+            absl::StrCat("of a batch of up to ", options_.max_batch_items,
+                         " items"));
+        !budget.ok()) {
+      done(std::move(budget));
+      return;
+    }
     const FailureMode mode = call.failure_mode.value_or(options_.failure_mode);
     auto self = shared_from_this();
     auto rpc = std::make_shared<RetryingCall<v1::BatchIsImportAllowedRequest,
@@ -282,7 +316,7 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
          skus = std::move(skus), mode, done = std::move(done)](
             absl::Status status, v1::BatchIsImportAllowedResponse response) {
           if (!status.ok()) {
-            if (status.code() == absl::StatusCode::kInvalidArgument) {
+            if (IsCallersError(status)) {
               done(std::move(status));
               return;
             }
@@ -400,6 +434,10 @@ absl::Status ValidateOptions(const ClientOptions& options, bool need_target) {
   if (options.max_attempts < 1) {
     return absl::InvalidArgumentError("max_attempts: must be at least 1");
   }
+  if (options.max_batch_items < 1 || options.max_batch_items > 10000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_batch_items: must be 1 to 10000, got ", options.max_batch_items));
+  }
   if (options.deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("deadline: must be positive");
   }
@@ -419,6 +457,12 @@ absl::StatusOr<Client> Client::Create(ClientOptions options) {
           : absl::StrCat("ipv4:", absl::StrJoin(options.replicas, ","));
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
+  // gRPC's 4 MiB default would refuse a full batch of long answers: size
+  // the limits from the API's byte budgets instead.
+  args.SetMaxReceiveMessageSize(
+      static_cast<int>(BatchResponseBudget(options.max_batch_items)));
+  args.SetMaxSendMessageSize(
+      static_cast<int>(BatchRequestBudget(options.max_batch_items)));
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (options.tls.has_value()) {
     grpc::SslCredentialsOptions ssl;

@@ -18,6 +18,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "server/common/version.h"
+#include "server/service/limits.h"
 
 namespace importgate::app {
 
@@ -61,9 +62,11 @@ ImportgateServer::~ImportgateServer() { Shutdown(absl::ZeroDuration()); }
 absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
     const ServerOptions& options, bundle::PolicyStore* store,
     const Clock* clock, bundle::BundleManager* manager) {
-  if (options.max_batch_items < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_batch_items: must be at least 1, got ", options.max_batch_items));
+  if (options.max_batch_items < 1 ||
+      options.max_batch_items > kMaxMaxBatchItems) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_batch_items: must be 1 to ", kMaxMaxBatchItems,
+                     ", got ", options.max_batch_items));
   }
   if (options.listen_address.empty()) {
     return absl::InvalidArgumentError("listen_address: is required");
@@ -80,6 +83,12 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
   const bool shared_admin = options.admin_listen_address.empty() &&
                             IsLoopbackAddress(options.listen_address);
   grpc::ServerBuilder builder;
+  // Byte budgets (service/limits.h): a full batch of the largest valid
+  // requests is received, and a full batch of the longest answers sent.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      service::TransportReceiveLimit(options.max_batch_items)));
+  builder.SetMaxSendMessageSize(
+      static_cast<int>(service::BatchResponseBudget(options.max_batch_items)));
   builder.AddListeningPort(options.listen_address,
                            grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(&server->decisions_);

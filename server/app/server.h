@@ -29,9 +29,14 @@ struct ServerOptions {
   // loopback address, and nowhere otherwise (the admin API is not for
   // every caller).
   std::string admin_listen_address;
-  // Largest BatchIsImportAllowed request.
+  // Largest BatchIsImportAllowed request, 1 to kMaxMaxBatchItems. The
+  // message size limits follow from it (service/limits.h).
   int max_batch_items = 1000;
 };
+
+// The largest max_batch_items: its byte budgets stay within gRPC's int
+// message size limits.
+inline constexpr int kMaxMaxBatchItems = 10000;
 
 // True for 127.0.0.0/8, [::1], localhost and unix: addresses.
 bool IsLoopbackAddress(absl::string_view address);

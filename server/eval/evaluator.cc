@@ -301,6 +301,7 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
 
   verdict->rule = nullptr;
   verdict->matched.clear();
+  verdict->matched_truncated = false;
   for (uint32_t candidate : candidates) {
     const uint32_t index = candidate >> kCandidateShift;
     const CompiledRule& rule = snapshot.rules[index];
@@ -334,6 +335,12 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
       }
     }
     if (verdict->rule == nullptr) verdict->rule = &rule;
+    if (verdict->matched.size() == kMaxMatchedRuleIds) {
+      // The deciding rule is known and errors come only from rules ranked
+      // above it: nothing later changes the answer.
+      verdict->matched_truncated = true;
+      break;
+    }
     verdict->matched.push_back(index);
   }
 
@@ -369,6 +376,7 @@ void FillDecision(const PolicySnapshot& snapshot, const Verdict& verdict,
   for (uint32_t index : verdict.matched) {
     decision->add_matched_rule_ids(snapshot.rules[index].id);
   }
+  decision->set_matched_rule_ids_truncated(verdict.matched_truncated);
   int64_t nanos = absl::ToInt64Nanoseconds(verdict.cache_ttl);
   decision->mutable_cache_ttl()->set_seconds(nanos / 1'000'000'000);
   decision->mutable_cache_ttl()->set_nanos(

@@ -22,11 +22,18 @@
 
 namespace importgate::eval {
 
+// The most matched rules an answer lists (Decision.matched_rule_ids): with
+// rule ids of at most 128 bytes, this bounds the size of every answer (see
+// service/limits.h).
+inline constexpr size_t kMaxMatchedRuleIds = 32;
+
 // What decided, as indices into the snapshot (no strings copied).
 struct Verdict {
   importgate::v1::Effect effect = importgate::v1::EFFECT_UNSPECIFIED;
   const compiler::CompiledRule* rule = nullptr;  // null: the default decided
-  absl::InlinedVector<uint32_t, 8> matched;      // resolution order
+  // The first kMaxMatchedRuleIds matching rules, in resolution order.
+  absl::InlinedVector<uint32_t, 8> matched;
+  bool matched_truncated = false;  // more rules matched than `matched` holds
   absl::Duration cache_ttl;
 };
 

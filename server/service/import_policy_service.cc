@@ -11,6 +11,7 @@
 #include "grpcpp/support/slice.h"
 #include "server/eval/evaluator.h"
 #include "server/service/grpc_status.h"
+#include "server/service/limits.h"
 #include "server/service/response_encoder.h"
 
 namespace importgate::service {
@@ -82,6 +83,18 @@ grpc::Status Parse(const grpc::ByteBuffer& bytes,
   return grpc::Status::OK;
 }
 
+// INVALID_ARGUMENT when `bytes` is over `budget` (service/limits.h): no
+// valid request is, so it is refused before it is parsed.
+grpc::Status CheckBudget(const grpc::ByteBuffer& bytes, size_t budget,
+                         absl::string_view what) {
+  if (bytes.Length() <= budget) return grpc::Status::OK;
+  return grpc::Status(
+      grpc::StatusCode::INVALID_ARGUMENT,
+      absl::StrCat("request: ", bytes.Length(),
+                   " bytes is over the request budget ", what, " (", budget,
+                   " bytes): no valid request is that large"));
+}
+
 // Hands the bytes of `out` to gRPC without copying them.
 grpc::ByteBuffer Adopt(WireBuffer* out) {
   WireBuffer::Bytes bytes = out->Release();
@@ -99,6 +112,11 @@ ImportPolicyService::ImportPolicyService(const bundle::PolicyStore* store,
 grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
+  if (grpc::Status budget =
+          CheckBudget(*request_bytes, kMaxItemRequestBytes, "of one request");
+      !budget.ok()) {
+    return FinishWith(context, budget);
+  }
   CallArena arena;
   auto* request = arena.Create<v1::IsImportAllowedRequest>();
   if (grpc::Status parsed = Parse(*request_bytes, request); !parsed.ok()) {
@@ -124,6 +142,13 @@ grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
 grpc::ServerUnaryReactor* ImportPolicyService::BatchIsImportAllowed(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
+  if (grpc::Status budget = CheckBudget(
+          *request_bytes, BatchRequestBudget(options_.max_batch_items),
+          absl::StrCat("of a batch of up to ", options_.max_batch_items,
+                       " items"));
+      !budget.ok()) {
+    return FinishWith(context, budget);
+  }
   CallArena arena;
   auto* request = arena.Create<v1::BatchIsImportAllowedRequest>();
   if (grpc::Status parsed = Parse(*request_bytes, request); !parsed.ok()) {

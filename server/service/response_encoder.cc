@@ -162,7 +162,7 @@ class ResponseWriter {
         bundle_(bundle),
         sku_(sku),
         f_(FieldsOf(snapshot, verdict)) {
-    // importgate.v1.Decision, fields 1 to 8.
+    // importgate.v1.Decision, fields 1 to 9.
     decision_size_ =
         OptionalVarintSize(f_.allowed ? 1 : 0) +
         OptionalVarintSize(AsVarint(f_.effect)) +
@@ -172,6 +172,7 @@ class ResponseWriter {
     for (uint32_t index : verdict_.matched) {
       decision_size_ += DelimitedSize(snapshot_.rules[index].id.size());
     }
+    decision_size_ += OptionalVarintSize(verdict_.matched_truncated ? 1 : 0);
     // importgate.v1.IsImportAllowedResponse: decision = 1, bundle = 2,
     // sku = 3; decision and bundle are always set.
     size_ = DelimitedSize(decision_size_) +
@@ -194,6 +195,7 @@ class ResponseWriter {
     p = PutDelimitedHeader(p, 8, DurationSize(f_));
     p = PutOptionalVarint(p, 1, AsVarint(f_.ttl_seconds));
     p = PutOptionalVarint(p, 2, AsVarint(f_.ttl_nanos));
+    p = PutOptionalVarint(p, 9, verdict_.matched_truncated ? 1 : 0);
     p = PutBundleRef(p, 2, bundle_);
     return PutOptionalString(p, 3, sku_);
   }

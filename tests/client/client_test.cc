@@ -16,9 +16,11 @@
 #include "server/bundle/loader.h"
 #include "server/bundle/policy_store.h"
 #include "server/eval/request.h"
+#include "server/service/limits.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_policy_server.h"
 #include "tests/testing/self_signed.h"
+#include "tests/testing/largest_messages.h"
 #include "tests/testing/test_bundles.h"
 
 namespace importgate::client {
@@ -55,11 +57,13 @@ ClientOptions Options(const std::string& target) {
   return o;
 }
 
-// A real importgate server over SmallBundle(revision).
+// A real importgate server over SmallBundle(revision), or over `files`.
 struct RealServer {
-  explicit RealServer(uint64_t revision) {
-    auto bundle = bundle::LoadBundle("mem", it::SmallBundle(revision),
-                                     it::RealIsoCodes());
+  explicit RealServer(uint64_t revision,
+                      std::vector<policy::SourceFile> files = {}) {
+    auto bundle = bundle::LoadBundle(
+        "mem", files.empty() ? it::SmallBundle(revision) : files,
+        it::RealIsoCodes());
     EXPECT_TRUE(bundle.ok()) << bundle.status();
     EXPECT_TRUE(store.Activate(*bundle).ok());
     app::ServerOptions options;
@@ -73,6 +77,80 @@ struct RealServer {
   bundle::PolicyStore store{&clock};
   std::unique_ptr<app::ImportgateServer> server;
 };
+
+// --- Byte budgets ---------------------------------------------------------
+
+// The client's copy of the server's budgets (service/limits.h).
+static_assert(kMaxItemRequestBytes == service::kMaxItemRequestBytes);
+static_assert(kMaxItemResponseBytes == service::kMaxItemResponseBytes);
+
+TEST(ClientBudgetTest, BatchBudgetsAreTheServers) {
+  for (int items : {1, 2, 100, 1000, 10000}) {
+    EXPECT_EQ(BatchRequestBudget(items), service::BatchRequestBudget(items));
+    EXPECT_EQ(BatchResponseBudget(items), service::BatchResponseBudget(items));
+  }
+}
+
+// The failure: a full batch of denials by a rule with a long legal
+// basis overflowed gRPC's default 4 MiB receive limit, and a fail-open
+// listing service got ALLOW for every item. With the budgets, the whole
+// batch is decided.
+TEST(ClientBudgetTest, FullBatchOfTheLongestAnswersIsDecided) {
+  RealServer server(
+      1, it::BundleFiles(it::TestManifest(), it::LongestAnswerRules()));
+  ClientOptions o = Options(server.address());
+  o.failure_mode = FailureMode::kFailOpen;
+  o.deadline = absl::Seconds(30);
+  auto client = Client::Create(o);
+  ASSERT_TRUE(client.ok());
+  std::vector<v1::IsImportAllowedRequest> batch(1000,
+                                                it::LargestRequest(16));
+  for (auto& r : batch) r.set_min_bundle_revision(0);
+  auto results = client->BatchIsImportAllowed(batch);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 1000u);
+  for (const auto& result : *results) {
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_EQ(result->source, Source::kServer) << result->fallback_cause;
+    ASSERT_FALSE(result->allowed());
+  }
+}
+
+// A request over the budget is refused before it is sent, naming the
+// budget; a response over the client's limit is an error, never a
+// fallback decision, whatever the failure mode.
+TEST(ClientBudgetTest, OverBudgetIsAnErrorNeverAFallback) {
+  it::FakePolicyServer fake(1);
+  ClientOptions o = Options(fake.address());
+  o.failure_mode = FailureMode::kFailOpen;
+  auto client = Client::Create(o);
+  v1::IsImportAllowedRequest big = Request();
+  big.mutable_item()->set_sku(std::string(kMaxItemRequestBytes, 's'));
+  auto unary = client->IsImportAllowed(big);
+  EXPECT_EQ(unary.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unary.status().message(),
+              HasSubstr("over the request budget of one request"));
+  auto batch = client->BatchIsImportAllowed(
+      std::vector<v1::IsImportAllowedRequest>(1001, big));
+  EXPECT_EQ(batch.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(batch.status().message(),
+              HasSubstr("over the request budget of a batch of up to 1000"));
+  EXPECT_EQ(fake.calls(), 0);
+
+  // A client configured for batches of 1 receives at most one answer's
+  // budget: two of the longest answers exceed it.
+  RealServer server(
+      1, it::BundleFiles(it::TestManifest(), it::LongestAnswerRules()));
+  ClientOptions small = Options(server.address());
+  small.failure_mode = FailureMode::kFailOpen;
+  small.max_batch_items = 1;
+  auto small_client = Client::Create(small);
+  ASSERT_TRUE(small_client.ok());
+  auto two = small_client->BatchIsImportAllowed(
+      std::vector<v1::IsImportAllowedRequest>(2, Request()));
+  EXPECT_EQ(two.status().code(), absl::StatusCode::kResourceExhausted)
+      << two.status();
+}
 
 TEST(ClientOptionsTest, BadOptionsAreInvalidArgument) {
   ClientOptions o;

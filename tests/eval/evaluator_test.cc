@@ -1380,6 +1380,34 @@ TEST(EvaluateTimeTest, OpenEndedRuleHoldsToTheEndOfYear9999) {
   }
 }
 
+// An answer lists at most kMaxMatchedRuleIds matched rules, the first in
+// resolution order, and says when there were more: every answer then fits
+// the response budget, however many rules a bundle has for one item.
+TEST(EvaluateResolutionTest, MatchedRuleIdsAreCappedAndSayWhenTruncated) {
+  for (size_t count :
+       {eval::kMaxMatchedRuleIds, eval::kMaxMatchedRuleIds + 1, size_t{200}}) {
+    SCOPED_TRACE(count);
+    std::string rules;
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < count; ++i) {
+      ids.push_back(absl::StrCat("r", 1000 + i));  // id order = rank order
+      absl::StrAppend(&rules,
+                      Rule(ids.back(), kDeny, 0, R"pb(hs_codes: [ "94" ])pb"));
+    }
+    auto snapshot = MustCompile(rules);
+    ASSERT_TRUE(snapshot != nullptr);
+    auto decision =
+        EvaluateRequest(*snapshot, RequestBuilder().Hs("9405.21").Build());
+    ASSERT_TRUE(decision.ok()) << decision.status();
+    const size_t listed = std::min(count, eval::kMaxMatchedRuleIds);
+    EXPECT_EQ(MatchedIds(*decision),
+              std::vector<std::string>(ids.begin(), ids.begin() + listed));
+    EXPECT_EQ(decision->matched_rule_ids_truncated(),
+              count > eval::kMaxMatchedRuleIds);
+    EXPECT_EQ(decision->rule_id(), "r1000");
+  }
+}
+
 // --- Index ----------------------------------------------------------------
 
 TEST(EvaluateIndexTest, ManyRulesOnDistinctCodesStillDecideCorrectly) {

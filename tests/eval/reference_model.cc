@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -229,16 +228,6 @@ absl::Status MissingFactError(const pv1::Manifest& manifest,
   return absl::OkStatus();
 }
 
-// Nanoseconds since 1970, saturated to int64: the engine's known window
-// bug, for ReferenceModel::Clock::kInt64NanosForTriage only.
-int64_t SaturatedNanos(absl::Time t) {
-  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
-  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  if (t <= absl::FromUnixNanos(kMin)) return kMin;
-  if (t >= absl::FromUnixNanos(kMax)) return kMax;
-  return absl::ToUnixNanos(t);
-}
-
 // A positive decimal with at most 6 decimals, in millionths (section 8).
 absl::StatusOr<int64_t> ParseMicros(absl::string_view text) {
   std::vector<absl::string_view> parts = absl::StrSplit(text, '.');
@@ -315,8 +304,7 @@ absl::StatusOr<ReferenceModel> ReferenceModel::Create(
 }
 
 ReferenceAnswer ReferenceModel::Decide(
-    const v1::IsImportAllowedRequest& request, absl::Time now,
-    Clock clock) const {
+    const v1::IsImportAllowedRequest& request, absl::Time now) const {
   ReferenceAnswer answer;
   {
     // Section 12 belongs to NormalizeRequest; only its verdict is used.
@@ -342,18 +330,8 @@ ReferenceAnswer ReferenceModel::Decide(
 
   // Section 7: from <= t < until.
   auto in_window = [&](const Rule& rule) {
-    if (clock == Clock::kExact) {
-      return (!rule.from.has_value() || *rule.from <= facts.at) &&
-             (!rule.until.has_value() || facts.at < *rule.until);
-    }
-    const int64_t at = SaturatedNanos(facts.at);
-    const int64_t from = rule.from.has_value()
-                             ? SaturatedNanos(*rule.from)
-                             : std::numeric_limits<int64_t>::min();
-    const int64_t until = rule.until.has_value()
-                              ? SaturatedNanos(*rule.until)
-                              : std::numeric_limits<int64_t>::max();
-    return from <= at && at < until;
+    return (!rule.from.has_value() || *rule.from <= facts.at) &&
+           (!rule.until.has_value() || facts.at < *rule.until);
   };
 
   // Every rule in its window whose match holds (possibly but for a missing
@@ -414,7 +392,12 @@ ReferenceAnswer ReferenceModel::Decide(
       continue;
     }
     if (decider == nullptr) decider = c.rule;
-    answer.matched_rule_ids.push_back(c.rule->proto.id());
+    // Decision.matched_rule_ids: "at most 32", then the truncated flag.
+    if (answer.matched_rule_ids.size() == 32) {
+      answer.matched_rule_ids_truncated = true;
+    } else {
+      answer.matched_rule_ids.push_back(c.rule->proto.id());
+    }
   }
 
   // Sections 3 and 4: the decider's effect and reason, else the default.

@@ -48,6 +48,7 @@ struct ReferenceAnswer {
   std::string rule_id;      // "" when the manifest default decided
   std::string reason_code;  // the deciding rule's, or the default's
   std::vector<std::string> matched_rule_ids;  // in resolution order
+  bool matched_rule_ids_truncated = false;    // more matched than listed
   absl::Duration cache_ttl;
 
   // One line: "DENY by \"r1\" (R_1) matched [r1, r2] ttl 60s", or the
@@ -57,17 +58,6 @@ struct ReferenceAnswer {
 
 class ReferenceModel {
  public:
-  // How effective windows compare the evaluation time with their edges.
-  enum class Clock {
-    // As documented: absl::Time instants, exact for any year.
-    kExact,
-    // FOR TRIAGE ONLY, never the reference: instants saturated to int64
-    // nanoseconds since 1970 (open ends at INT64_MIN / INT64_MAX), which
-    // reproduces the engine's known window bug. A test uses it to tell
-    // mismatches that bug explains from those it does not.
-    kInt64NanosForTriage,
-  };
-
   // Reads `bundle`, which must compile; `iso_codes` validates requests.
   // Returns INVALID_ARGUMENT when a window edge or an FX rate cannot be
   // read (a bundle the compiler would refuse).
@@ -76,8 +66,9 @@ class ReferenceModel {
       std::shared_ptr<const IsoCodes> iso_codes);
 
   // Decides `request` at its evaluation_time, or at `now` when unset.
+  // Effective windows compare absl::Time instants, exact for any year.
   ReferenceAnswer Decide(const importgate::v1::IsImportAllowedRequest& request,
-                         absl::Time now, Clock clock = Clock::kExact) const;
+                         absl::Time now) const;
 
  private:
   struct Rule {

@@ -215,6 +215,7 @@ TEST(ResponseEncoderRandomTest, AnyVerdictEncodesAsTheGeneratedMessage) {
       verdict.matched.push_back(
           static_cast<uint32_t>(random() % snapshot.rules.size()));
     }
+    verdict.matched_truncated = random() % 3 == 0;
     verdict.cache_ttl = absl::Nanoseconds(
         random() % 3 == 0 ? 0
                           : static_cast<int64_t>(random() % 5) * 1'000'000'000 +
@@ -273,7 +274,8 @@ TEST(ResponseEncoderFieldsTest, EveryFieldOfTheEncodedMessagesIsKnown) {
   for (const Expect& e : std::vector<Expect>{
            {v1::Decision::descriptor(),
             {"allowed", "effect", "rule_id", "reason_code", "message",
-             "legal_basis", "matched_rule_ids", "cache_ttl"}},
+             "legal_basis", "matched_rule_ids", "cache_ttl",
+             "matched_rule_ids_truncated"}},
            {v1::BundleRef::descriptor(), {"name", "revision", "digest"}},
            {v1::IsImportAllowedResponse::descriptor(),
             {"decision", "bundle", "sku"}},

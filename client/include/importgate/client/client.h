@@ -12,15 +12,18 @@
 //   options.cache_max_entries = 100000;
 //   auto client = importgate::client::Client::Create(options);
 //   auto result = client->IsImportAllowed(request);
-//   if (!result.ok()) ...           // only INVALID_ARGUMENT: a bug in the
-//   request if (!result->allowed()) ...     // DENY, or the fail-closed
-//   fallback
+//   if (!result.ok()) ...        // INVALID_ARGUMENT or RESOURCE_EXHAUSTED
+//   if (!result->allowed()) ...  // DENY, or the fail-closed fallback
 //
 // Outcomes: a result is OK with a decision from the server, from the cache,
 // or from the fallback policy (when importgate cannot answer in time); its
 // `source` says which, and a fallback decision carries its own reason code.
-// Only INVALID_ARGUMENT (the request is malformed: fix it) comes back as an
-// error, since no fallback could be right for a request the server rejects.
+// Two errors come back as errors, never as a fallback: INVALID_ARGUMENT
+// (the request is malformed: fix it; no fallback could be right for a
+// request the server rejects, and one over the request budget below is
+// refused before it is sent), and RESOURCE_EXHAUSTED (a message over a
+// size limit: a fallback ALLOW there would let through what the bundle
+// denies).
 //
 // @par Thread Safety
 // A Client is cheap to copy (copies share one channel, cache and revision
@@ -67,6 +70,21 @@ struct TlsOptions {
   std::string client_key_pem;
 };
 
+// Byte budgets of the decision API, the server's own
+// (server/service/limits.h; tests check the two agree): the largest valid
+// request and the largest answer for one item, and for a batch of up to
+// `max_batch_items`. The client sizes gRPC's message limits from them.
+inline constexpr size_t kMaxItemRequestBytes = 24 * 1024;
+inline constexpr size_t kMaxItemResponseBytes = 12 * 1024;
+constexpr size_t BatchRequestBudget(int max_batch_items) {
+  return static_cast<size_t>(max_batch_items) * (kMaxItemRequestBytes + 16) +
+         1024;
+}
+constexpr size_t BatchResponseBudget(int max_batch_items) {
+  return static_cast<size_t>(max_batch_items) * (kMaxItemResponseBytes + 16) +
+         1024;
+}
+
 struct ClientOptions {
   // A gRPC target: "host:port", or "dns:///name:port" to balance over every
   // address the name resolves to. Ignored when `replicas` is set.
@@ -87,6 +105,9 @@ struct ClientOptions {
   FailureMode failure_mode = FailureMode::kFailClosed;
   // TLS; unset: plaintext (loopback and meshes with their own mTLS).
   std::optional<TlsOptions> tls;
+  // The server's --max_batch_items (1 to 10000): the largest batch, which
+  // sizes the message limits above.
+  int max_batch_items = 1000;
   // Decision cache size in entries; 0 disables the cache.
   size_t cache_max_entries = 0;
   // The clock used for cache expiry; unset: the wall clock. For tests.
