@@ -13,6 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "server/bundle/artifact.h"
+#include "tests/testing/kubelet_volume.h"
 #include "tests/testing/test_bundles.h"
 
 namespace importgate::bundle {
@@ -92,6 +93,26 @@ TEST_F(WatcherTest, FileEditInsideASourceDirectoryIsNoticed) {
   Watch(dir_ + "/src", /*inotify=*/true, absl::ZeroDuration());
   ASSERT_TRUE(
       WriteFileAtomically(dir_ + "/src/rules/r.textproto", "# v2").ok());
+  EXPECT_TRUE(counter_.WaitFor(1));
+}
+
+// A ConfigMap update swaps the mount's "..data" link (kubelet layout):
+// inotify on the mount notices it, and so does polling alone.
+class ConfigMapWatcherTest : public WatcherTest,
+                             public ::testing::WithParamInterface<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(InotifyOrPolling, ConfigMapWatcherTest,
+                         ::testing::Bool());
+
+TEST_P(ConfigMapWatcherTest, DataSwapIsNoticed) {
+  const bool inotify = GetParam();
+  it::KubeletVolume volume(dir_ + "/configmap");
+  volume.Publish(
+      {{"manifest.textproto", "name: \"a\""}, {"rules/r.textproto", "# v1"}});
+  Watch(volume.mount(), inotify,
+        inotify ? absl::ZeroDuration() : absl::Milliseconds(20));
+  volume.Publish({{"manifest.textproto", "name: \"b\""},
+                  {"rules/r.textproto", "# v2, longer"}});
   EXPECT_TRUE(counter_.WaitFor(1));
 }
 
