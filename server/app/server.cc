@@ -89,6 +89,10 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
       service::TransportReceiveLimit(options.max_batch_items)));
   builder.SetMaxSendMessageSize(
       static_cast<int>(service::BatchResponseBudget(options.max_batch_items)));
+  if (options.interceptor_factories) {
+    builder.experimental().SetInterceptorCreators(
+        options.interceptor_factories());
+  }
   builder.AddListeningPort(options.listen_address,
                            grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(&server->decisions_);
@@ -101,6 +105,10 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
   if (shared_admin) server->admin_port_ = server->port_;
   if (!options.admin_listen_address.empty()) {
     grpc::ServerBuilder admin_builder;
+    if (options.interceptor_factories) {
+      admin_builder.experimental().SetInterceptorCreators(
+          options.interceptor_factories());
+    }
     admin_builder.AddListeningPort(options.admin_listen_address,
                                    grpc::InsecureServerCredentials(),
                                    &server->admin_port_);

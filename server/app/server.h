@@ -8,13 +8,16 @@
 #ifndef IMPORTGATE_SERVER_APP_SERVER_H_
 #define IMPORTGATE_SERVER_APP_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "grpcpp/support/server_interceptor.h"
 #include "server/bundle/policy_store.h"
 #include "server/common/clock.h"
 #include "server/service/import_policy_service.h"
@@ -32,6 +35,11 @@ struct ServerOptions {
   // Largest BatchIsImportAllowed request, 1 to kMaxMaxBatchItems. The
   // message size limits follow from it (service/limits.h).
   int max_batch_items = 1000;
+  // Interceptors for every call on every port, made once per server; unset:
+  // none. Tests install one that audits what the server sends.
+  std::function<std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>()>
+      interceptor_factories;
 };
 
 // The largest max_batch_items: its byte budgets stay within gRPC's int

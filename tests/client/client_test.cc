@@ -19,9 +19,10 @@
 #include "server/service/limits.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_policy_server.h"
-#include "tests/testing/self_signed.h"
 #include "tests/testing/largest_messages.h"
+#include "tests/testing/self_signed.h"
 #include "tests/testing/test_bundles.h"
+#include "tests/testing/wire_audit.h"
 
 namespace importgate::client {
 namespace {
@@ -68,6 +69,7 @@ struct RealServer {
     EXPECT_TRUE(store.Activate(*bundle).ok());
     app::ServerOptions options;
     options.listen_address = "127.0.0.1:0";
+    options.interceptor_factories = it::WireAudit::Factories;
     server = *app::ImportgateServer::Start(options, &store, &clock);
   }
   std::string address() const {
@@ -103,8 +105,7 @@ TEST(ClientBudgetTest, FullBatchOfTheLongestAnswersIsDecided) {
   o.deadline = absl::Seconds(30);
   auto client = Client::Create(o);
   ASSERT_TRUE(client.ok());
-  std::vector<v1::IsImportAllowedRequest> batch(1000,
-                                                it::LargestRequest(16));
+  std::vector<v1::IsImportAllowedRequest> batch(1000, it::LargestRequest(16));
   for (auto& r : batch) r.set_min_bundle_revision(0);
   auto results = client->BatchIsImportAllowed(batch);
   ASSERT_TRUE(results.ok()) << results.status();

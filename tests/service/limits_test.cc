@@ -22,6 +22,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/largest_messages.h"
 #include "tests/testing/test_bundles.h"
+#include "tests/testing/wire_audit.h"
 
 namespace importgate::service {
 namespace {
@@ -76,6 +77,7 @@ class LimitsServerTest : public ::testing::Test {
     ASSERT_TRUE(store_.Activate(*bundle).ok());
     app::ServerOptions options;
     options.listen_address = "127.0.0.1:0";
+    options.interceptor_factories = it::WireAudit::Factories;
     auto server = app::ImportgateServer::Start(options, &store_, &clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);

@@ -19,6 +19,7 @@
 #include "tests/testing/reload_driver.h"
 #include "tests/testing/tee_request.h"
 #include "tests/testing/test_bundles.h"
+#include "tests/testing/wire_audit.h"
 
 namespace importgate::app {
 namespace {
@@ -89,6 +90,7 @@ TEST_P(ReloadUnderLoadTest, NoFailedCallsAndRevisionsOnlyMoveForward) {
   bundle::BundleManager manager(&store, &clock, options);
   ServerOptions server_options;
   server_options.listen_address = "127.0.0.1:0";
+  server_options.interceptor_factories = it::WireAudit::Factories;
   auto server =
       ImportgateServer::Start(server_options, &store, &clock, &manager);
   ASSERT_TRUE(server.ok()) << server.status();

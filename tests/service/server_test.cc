@@ -2,6 +2,7 @@
 // port, the same wiring main() uses, with an injected clock.
 #include "server/app/server.h"
 
+#include <filesystem>
 #include <future>
 #include <memory>
 
@@ -13,10 +14,12 @@
 #include "gtest/gtest.h"
 #include "importgate/admin/v1/policy_admin.grpc.pb.h"
 #include "importgate/v1/import_policy.grpc.pb.h"
+#include "server/bundle/manager.h"
 #include "server/common/utf8.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/tee_request.h"
 #include "tests/testing/test_bundles.h"
+#include "tests/testing/wire_audit.h"
 
 namespace importgate::app {
 namespace {
@@ -35,6 +38,7 @@ class ServerTest : public ::testing::Test {
   void StartServer(ServerOptions options) {
     server_.reset();
     options.listen_address = "127.0.0.1:0";
+    options.interceptor_factories = it::WireAudit::Factories;
     auto server = ImportgateServer::Start(options, &store_, &clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -390,6 +394,64 @@ TEST_F(ServerTest, AdminStatusShowsTheActiveBundle) {
   EXPECT_EQ(status.server_version(), ServerVersion());
 }
 
+// Refusals quote what they refuse: a rule id, a file name and a long
+// multi-byte category that are not all UTF-8 or cut anywhere. Reload's
+// message and GetStatus's last attempt stay UTF-8 (the wire audit re-parses
+// both answers too).
+TEST(AdminRefusalTest, RefusalsQuotingOddTextAreValidUtf8) {
+  it::FakeClock clock(absl::FromUnixSeconds(1'705'000'000));
+  bundle::PolicyStore store(&clock);
+  std::string long_category;
+  for (int i = 0; i < 40; ++i) long_category += "\u670d\u88c5";
+  const std::vector<std::vector<policy::SourceFile>> refused = {
+      it::BundleFiles(it::TestManifest(2),
+                      "rules { id: \"r\\351\" effect: EFFECT_DENY "
+                      "reason_code: \"C\" message: \"caf\\351\" "
+                      "match { hs_codes: [\"61\"] } }"),
+      it::BundleFiles(it::TestManifest(2),
+                      absl::StrCat("rules { id: \"r\" effect: EFFECT_DENY "
+                                   "reason_code: \"C\" message: \"m\" "
+                                   "match { categories: [\"",
+                                   long_category, "\"] } }")),
+      [] {
+        auto files = it::SmallBundle(2);
+        files.push_back({"rules/caf\xe9.textproto", "rules {}"});
+        return files;
+      }(),
+  };
+  for (size_t i = 0; i < refused.size(); ++i) {
+    SCOPED_TRACE(i);
+    const std::string dir = it::WriteBundleDirectory(refused[i]);
+    bundle::ManagerOptions manager_options;
+    manager_options.source = dir;
+    manager_options.source_options.iso_codes = it::RealIsoCodes();
+    bundle::BundleManager manager(&store, &clock, manager_options);
+    ServerOptions options;
+    options.listen_address = "127.0.0.1:0";
+    options.interceptor_factories = it::WireAudit::Factories;
+    auto server = ImportgateServer::Start(options, &store, &clock, &manager);
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto admin = adminv1::PolicyAdmin::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                            grpc::InsecureChannelCredentials()));
+    grpc::ClientContext reload_context;
+    adminv1::ReloadResponse reload;
+    grpc::Status s = admin->Reload(&reload_context, {}, &reload);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(reload.outcome(), adminv1::RELOAD_OUTCOME_REFUSED);
+    EXPECT_TRUE(IsValidUtf8(reload.message()));
+    grpc::ClientContext status_context;
+    adminv1::GetStatusResponse status;
+    s = admin->GetStatus(&status_context, {}, &status);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_FALSE(status.last_attempt().activated());
+    EXPECT_FALSE(status.last_attempt().error().empty());
+    EXPECT_TRUE(IsValidUtf8(status.last_attempt().error()));
+    (*server)->Shutdown(absl::ZeroDuration());
+    std::filesystem::remove_all(dir);
+  }
+}
+
 TEST(ServerStartTest, RejectsBadOptions) {
   it::FakeClock clock(absl::UnixEpoch());
   bundle::PolicyStore store(&clock);
@@ -437,6 +499,7 @@ TEST(AdminListenTest, AdminMovesToItsOwnAddressWhenListenIsNotLoopback) {
   bundle::PolicyStore store(&clock);
   ServerOptions options;
   options.listen_address = "0.0.0.0:0";
+  options.interceptor_factories = it::WireAudit::Factories;
   {
     auto server = ImportgateServer::Start(options, &store, &clock);
     ASSERT_TRUE(server.ok()) << server.status();
