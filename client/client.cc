@@ -4,6 +4,7 @@
 #include <atomic>
 #include <future>
 #include <random>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -63,12 +64,31 @@ absl::Duration Jitter(absl::Duration limit) {
       std::uniform_int_distribution<int64_t>(0, us - 1)(rng));
 }
 
+// True on a thread that has run a gRPC callback: one of gRPC's own
+// threads (a thread's role never changes, so the flag is never cleared).
+thread_local bool t_on_grpc_callback_thread = false;
+
 // The gRPC transport: the generated stub's callback API, and grpc::Alarm
 // for timers.
 class GrpcConnection final : public Connection {
  public:
   explicit GrpcConnection(std::shared_ptr<grpc::Channel> channel)
       : stub_(v1::ImportPolicyService::NewStub(std::move(channel))) {}
+
+  // Debian's gRPC 1.51 runs callbacks on the threads of a shared completion
+  // queue that the last Channel shuts down when it is destroyed. A Channel
+  // destroyed on one of those threads (the last Client copy released by
+  // the completion of a call still in flight) frees that queue twice
+  // (grpc/grpc#32584, #37858; AddressSanitizer caught it in client_test).
+  // So on a gRPC thread the stub, and with it the channel, is released on
+  // a thread of our own.
+  ~GrpcConnection() override {
+    if (t_on_grpc_callback_thread) {
+      std::thread([stub = std::move(stub_)]() mutable {
+        stub.reset();
+      }).detach();
+    }
+  }
 
   void IsImportAllowed(const v1::IsImportAllowedRequest& request,
                        absl::Time deadline, UnaryDone done) override {
@@ -96,6 +116,7 @@ class GrpcConnection final : public Connection {
   void RunAt(absl::Time when, std::function<void()> fn) override {
     auto* alarm = new grpc::Alarm();
     alarm->Set(absl::ToChronoTime(when), [alarm, fn = std::move(fn)](bool) {
+      t_on_grpc_callback_thread = true;
       fn();
       delete alarm;
     });
@@ -115,6 +136,7 @@ class GrpcConnection final : public Connection {
     attempt->context.set_deadline(absl::ToChronoTime(deadline));
     invoke(&attempt->context, &attempt->request, &attempt->response,
            [attempt, done = std::move(done)](grpc::Status status) {
+             t_on_grpc_callback_thread = true;
              std::unique_ptr<Attempt> owned(attempt);
              done(ToAbsl(status), std::move(owned->response));
            });
