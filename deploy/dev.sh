@@ -5,9 +5,11 @@
 #   bash deploy/dev.sh run    # install, build, serve policies/default on 127.0.0.1:50051
 #   bash deploy/dev.sh test   # install, build, run every test (what CI runs)
 #   bash deploy/dev.sh deps   # only install the Debian packages
+#   bash deploy/dev.sh asan   # install, build only the ASan+UBSan tree (bench/fuzz.sh)
 #
 # Environment: BUILD_DIR (default build; the ThreadSanitizer tree is
-# BUILD_DIR-tsan), JOBS (default 2).
+# BUILD_DIR-tsan, the AddressSanitizer + UndefinedBehaviorSanitizer tree with
+# the fuzz targets BUILD_DIR-asan), JOBS (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   iso-codes grpc-proto
   bazel-bootstrap bazel-platforms bazel-rules-java
+  clang-14 libclang-rt-14-dev
 )
 
 log() { printf 'dev.sh: %s\n' "$*" >&2; }
@@ -75,8 +78,36 @@ build_tsan() {
     --target reload_concurrency_test client_concurrency_test
 }
 
+# The unit and service suites again, and the libFuzzer targets of
+# tests/fuzz, built by clang with AddressSanitizer and
+# UndefinedBehaviorSanitizer in their own tree. Every object also gets
+# -fsanitize=fuzzer-no-link (coverage for libFuzzer), so that the fuzz
+# targets and the suites come from one tree. CTest in the main tree runs
+# them (<suite>_asan, fuzz_<target>). -O1 and line tables only (the
+# sanitizers' usual setting; it keeps the added build time down), and no
+# NDEBUG, so assertions run too.
+ASAN_SUITES=(common_test refdata_test policy_test compiler_test hs_index_test
+  eval_test bundle_test reload_concurrency_test response_encoder_test
+  service_test client_test client_concurrency_test)
+FUZZ_TARGETS=(request_fuzzer bundle_fuzzer artifact_fuzzer)
+build_asan() {
+  local san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+  san+=" -fno-omit-frame-pointer -fsanitize=fuzzer-no-link"
+  cmake -S . -B "$BUILD_DIR-asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_CXX_FLAGS="$san" \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
+    -DIMPORTGATE_FUZZ=ON -DIMPORTGATE_BUILD_BENCH=OFF \
+    -DIMPORTGATE_BUF="$PWD/$BUILD_DIR/tools/node_modules/.bin/buf" >/dev/null
+  cmake --build "$BUILD_DIR-asan" -j "$JOBS" \
+    --target "${ASAN_SUITES[@]}" "${FUZZ_TARGETS[@]}"
+}
+
 case "${1:-}" in
   deps) install_deps ;;
+  asan)
+    install_deps
+    build_asan
+    ;;
   run)
     install_deps
     build
@@ -86,12 +117,14 @@ case "${1:-}" in
   test)
     install_deps
     build_tsan
+    build_asan
     build -DIMPORTGATE_TSAN_TEST="$PWD/$BUILD_DIR-tsan/tests/reload_concurrency_test" \
-      -DIMPORTGATE_TSAN_CLIENT_TEST="$PWD/$BUILD_DIR-tsan/tests/client_concurrency_test"
+      -DIMPORTGATE_TSAN_CLIENT_TEST="$PWD/$BUILD_DIR-tsan/tests/client_concurrency_test" \
+      -DIMPORTGATE_ASAN_DIR="$PWD/$BUILD_DIR-asan"
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
     ;;
   *)
-    echo "usage: bash deploy/dev.sh run|test|deps" >&2
+    echo "usage: bash deploy/dev.sh run|test|deps|asan" >&2
     exit 2
     ;;
 esac
