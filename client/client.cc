@@ -39,15 +39,21 @@ bool IsCallersError(const absl::Status& status) {
          status.code() == absl::StatusCode::kResourceExhausted;
 }
 
-// INVALID_ARGUMENT when `message` is over `budget`, naming it: the server
-// would refuse it, so it is not sent.
+// INVALID_ARGUMENT when `message` is over the budget of one request
+// (`batch_items` 0) or of a batch of up to `batch_items`, naming it: the
+// server would refuse it, so it is not sent. Formats only on failure.
 absl::Status CheckRequestBudget(const google::protobuf::Message& message,
-                                size_t budget, absl::string_view what) {
+                                int batch_items) {
+  const size_t budget =
+      batch_items == 0 ? kMaxItemRequestBytes : BatchRequestBudget(batch_items);
   const size_t size = message.ByteSizeLong();
   if (size <= budget) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
-      "request: ", size, " bytes is over the request budget ", what, " (",
-      budget, " bytes): no valid request is that large"));
+      "request: ", size, " bytes is over the request budget ",
+      batch_items == 0
+          ? std::string("of one request")
+          : absl::StrCat("of a batch of up to ", batch_items, " items"),
+      " (", budget, " bytes): no valid request is that large"));
 }
 
 bool Retryable(absl::StatusCode code) {
@@ -244,9 +250,7 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
   // The RPC part of Unary, for a request the cache did not answer.
   void Send(v1::IsImportAllowedRequest request, std::string key,
             const CallOptions& call, Client::Callback done) {
-    if (absl::Status budget =
-            CheckRequestBudget(request, kMaxItemRequestBytes, "of one request");
-        !budget.ok()) {
+    if (absl::Status budget = CheckRequestBudget(request, 0); !budget.ok()) {
       done(std::move(budget));
       return;
     }
@@ -317,10 +321,8 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
       done(std::move(*results));
       return;
     }
-    if (absl::Status budget = CheckRequestBudget(
-            batch, BatchRequestBudget(options_.max_batch_items),
-            absl::StrCat("of a batch of up to ", options_.max_batch_items,
-                         " items"));
+    if (absl::Status budget =
+            CheckRequestBudget(batch, options_.max_batch_items);
         !budget.ok()) {
       done(std::move(budget));
       return;

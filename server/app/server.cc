@@ -4,7 +4,6 @@
 #include <netinet/in.h>
 
 #include <chrono>
-#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,9 +23,25 @@ namespace importgate::app {
 
 namespace {
 
-// Served on every port besides the importgate services themselves.
-constexpr const char* kCommonServices[] = {
-    "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"};
+constexpr const char* kDecisionService =
+    importgate::v1::ImportPolicyService::service_full_name();
+constexpr const char* kAdminService =
+    importgate::admin::v1::PolicyAdmin::service_full_name();
+
+// Makes `server`'s health service know the empty name (the whole server),
+// `services` and the services every port serves, all NOT_SERVING: gRPC's
+// health service knows only the names it is given, and starts out SERVING
+// while no bundle is active yet. Returns it.
+grpc::HealthCheckServiceInterface* ServeHealthFor(
+    grpc::Server* server, std::vector<std::string> services) {
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  services.insert(services.end(), {"", "grpc.health.v1.Health",
+                                   "grpc.reflection.v1alpha.ServerReflection"});
+  for (const std::string& name : services) {
+    health->SetServingStatus(name, false);
+  }
+  return health;
+}
 
 }  // namespace
 
@@ -121,32 +136,15 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
     }
   }
   // Health answers for the empty name (the whole server) and for every
-  // service this port serves, so that a probe configured with a service
-  // name works too; all of them follow the store. gRPC's health service
-  // knows only the names it was given, and starts out SERVING: nothing is
-  // active yet.
-  std::vector<grpc::HealthCheckServiceInterface*> health = {
-      server->server_->GetHealthCheckService()};
-  std::vector<std::string> main_names = {
-      "", importgate::v1::ImportPolicyService::service_full_name()};
-  main_names.insert(main_names.end(), std::begin(kCommonServices),
-                    std::end(kCommonServices));
-  if (shared_admin) {
-    main_names.push_back(
-        importgate::admin::v1::PolicyAdmin::service_full_name());
-  }
-  for (const std::string& name : main_names) {
-    health[0]->SetServingStatus(name, false);
-  }
+  // service a port serves, so that a probe configured with a service name
+  // works too; all of them follow the store.
+  std::vector<grpc::HealthCheckServiceInterface*> health = {ServeHealthFor(
+      server->server_.get(),
+      shared_admin ? std::vector<std::string>{kDecisionService, kAdminService}
+                   : std::vector<std::string>{kDecisionService})};
   if (server->admin_server_ != nullptr) {
-    health.push_back(server->admin_server_->GetHealthCheckService());
-    std::vector<std::string> admin_names = {
-        "", importgate::admin::v1::PolicyAdmin::service_full_name()};
-    admin_names.insert(admin_names.end(), std::begin(kCommonServices),
-                       std::end(kCommonServices));
-    for (const std::string& name : admin_names) {
-      health[1]->SetServingStatus(name, false);
-    }
+    health.push_back(
+        ServeHealthFor(server->admin_server_.get(), {kAdminService}));
   }
   store->SetServingListener([health](bool serving) {
     for (grpc::HealthCheckServiceInterface* h : health) {

@@ -163,7 +163,13 @@ absl::StatusOr<ParsedBundle> ParseBundle(absl::Span<const SourceFile> files) {
   bool have_manifest = false;
   std::vector<std::string> errors;
   for (const SourceFile* file : sorted) {
-    absl::Status status;
+    // Every file is in the layout or an error; the layout then says which
+    // of the three kinds a file is.
+    absl::Status status = CheckLayoutPath(file->path, /*is_directory=*/false);
+    if (!status.ok()) {
+      errors.emplace_back(status.message());
+      continue;
+    }
     if (file->path == kManifestPath) {
       if (have_manifest) {
         errors.push_back(absl::StrCat(file->path, ": given twice"));
@@ -171,7 +177,7 @@ absl::StatusOr<ParsedBundle> ParseBundle(absl::Span<const SourceFile> files) {
       }
       have_manifest = true;
       status = ParseText(*file, &bundle.manifest);
-    } else if (IsSourceIn(file->path, kRulesDirectory)) {
+    } else if (absl::StartsWith(file->path, kRulesDirectory)) {
       importgate::policy::v1::RuleFile rule_file;
       status = ParseText(*file, &rule_file);
       if (status.ok()) {
@@ -182,7 +188,7 @@ absl::StatusOr<ParsedBundle> ParseBundle(absl::Span<const SourceFile> files) {
                                   {file->path, LineAt(lines, i, n)}});
         }
       }
-    } else if (IsSourceIn(file->path, kTestsDirectory)) {
+    } else {  // tests/
       importgate::policy::v1::TestFile test_file;
       status = ParseText(*file, &test_file);
       if (status.ok()) {
@@ -192,12 +198,6 @@ absl::StatusOr<ParsedBundle> ParseBundle(absl::Span<const SourceFile> files) {
           bundle.tests.push_back({std::move(*test_file.mutable_cases(i)),
                                   {file->path, LineAt(lines, i, n)}});
         }
-      }
-    } else {
-      status = CheckLayoutPath(file->path, /*is_directory=*/false);
-      if (status.ok()) {
-        status = absl::InternalError(
-            absl::StrCat(file->path, ": in the layout but not parsed"));
       }
     }
     if (!status.ok()) errors.emplace_back(status.message());

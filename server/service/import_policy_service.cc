@@ -83,16 +83,22 @@ grpc::Status Parse(const grpc::ByteBuffer& bytes,
   return grpc::Status::OK;
 }
 
-// INVALID_ARGUMENT when `bytes` is over `budget` (service/limits.h): no
-// valid request is, so it is refused before it is parsed.
-grpc::Status CheckBudget(const grpc::ByteBuffer& bytes, size_t budget,
-                         absl::string_view what) {
-  if (bytes.Length() <= budget) return grpc::Status::OK;
+// INVALID_ARGUMENT when `bytes` is over the budget of one request
+// (`batch_items` 0) or of a batch of up to `batch_items` (service/limits.h):
+// no valid request is, so it is refused before it is parsed. Formats only
+// on failure: this runs on every call.
+grpc::Status CheckBudget(const grpc::ByteBuffer& bytes, int batch_items) {
+  const size_t budget =
+      batch_items == 0 ? kMaxItemRequestBytes : BatchRequestBudget(batch_items);
+  const size_t size = bytes.Length();
+  if (size <= budget) return grpc::Status::OK;
   return grpc::Status(
       grpc::StatusCode::INVALID_ARGUMENT,
-      absl::StrCat("request: ", bytes.Length(),
-                   " bytes is over the request budget ", what, " (", budget,
-                   " bytes): no valid request is that large"));
+      absl::StrCat("request: ", size, " bytes is over the request budget ",
+                   batch_items == 0 ? std::string("of one request")
+                                    : absl::StrCat("of a batch of up to ",
+                                                   batch_items, " items"),
+                   " (", budget, " bytes): no valid request is that large"));
 }
 
 // Hands the bytes of `out` to gRPC without copying them.
@@ -112,9 +118,7 @@ ImportPolicyService::ImportPolicyService(const bundle::PolicyStore* store,
 grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
-  if (grpc::Status budget =
-          CheckBudget(*request_bytes, kMaxItemRequestBytes, "of one request");
-      !budget.ok()) {
+  if (grpc::Status budget = CheckBudget(*request_bytes, 0); !budget.ok()) {
     return FinishWith(context, budget);
   }
   CallArena arena;
@@ -142,10 +146,8 @@ grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
 grpc::ServerUnaryReactor* ImportPolicyService::BatchIsImportAllowed(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
-  if (grpc::Status budget = CheckBudget(
-          *request_bytes, BatchRequestBudget(options_.max_batch_items),
-          absl::StrCat("of a batch of up to ", options_.max_batch_items,
-                       " items"));
+  if (grpc::Status budget =
+          CheckBudget(*request_bytes, options_.max_batch_items);
       !budget.ok()) {
     return FinishWith(context, budget);
   }
