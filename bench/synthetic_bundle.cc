@@ -566,6 +566,80 @@ Instant PickInstant(Rng& rng) {
   return rng.Percent(85) ? rng.Pick(EdgeInstants()) : RandomInstant(rng);
 }
 
+// Rates of the world's currencies in rupiah per unit (base_per_unit, base
+// IDR), to vary dated tables against the manifest's per-USD quotes.
+constexpr const char* kIdrPerUsd[] = {"15589", "16250.5", "15500.000001"};
+constexpr const char* kIdrPerCny[] = {"2150.27", "2099.26", "0.000001"};
+constexpr const char* kIdrPerJpy[] = {"104.5678", "1000000000"};
+
+// Dated rate tables in one or two files: windows in date order from random
+// instants, sometimes with gaps, the last one sometimes open-ended. Each
+// table rates every world currency (a price threshold may be in any), per
+// USD or in rupiah per unit.
+void AppendRandomRateFiles(Rng& rng, const World& world,
+                           std::vector<policy::SourceFile>* files) {
+  std::vector<Instant> edges;
+  for (size_t n = 2 * rng.Between(1, 5); n > 0 || edges.size() < 2; --n) {
+    // Rate windows start in year 0001 or later (a Timestamp in answers).
+    Instant edge = n > 0 ? PickInstant(rng) : RandomInstant(rng);
+    if (edge.time < MinTimestamp()) edge = RandomInstant(rng);
+    edges.push_back(edge);
+    std::sort(
+        edges.begin(), edges.end(),
+        [](const Instant& a, const Instant& b) { return a.time < b.time; });
+    edges.erase(std::unique(edges.begin(), edges.end(),
+                            [](const Instant& a, const Instant& b) {
+                              return a.time == b.time;
+                            }),
+                edges.end());
+    if (n == 0) ++n;  // keep going until two distinct edges
+  }
+  std::string file[2];
+  const size_t split = rng.Between(0, edges.size());
+  size_t i = 0;
+  while (i + 1 < edges.size()) {
+    const Instant& from = edges[i];
+    // The next edge ends this table; skipping one leaves a gap.
+    size_t end = i + 1;
+    if (end + 1 < edges.size() && rng.Percent(30)) ++end;
+    const bool open = end + 1 >= edges.size() && rng.Percent(30);
+    std::string& out = file[i < split ? 0 : 1];
+    absl::StrAppend(&out, "tables {\n  effective_from: \"", from.text, "\"\n");
+    if (!open) {
+      absl::StrAppend(&out, "  effective_until: \"", edges[end].text, "\"\n");
+    }
+    absl::StrAppend(&out, "  source: \"random table ", i, "\"\n");
+    const bool per_usd = rng.Percent(50);
+    absl::StrAppend(&out, "  base_currency: \"", per_usd ? "USD" : "IDR",
+                    "\"\n");
+    for (const Currency& currency : world.currencies) {
+      const std::string code = currency.code;
+      if (code == (per_usd ? "USD" : "IDR")) continue;
+      const char* rate;
+      if (per_usd) {
+        rate = code == "IDR"   ? rng.Pick(kIdrRates).per_base
+               : code == "CNY" ? rng.Pick(kCnyRates).per_base
+                               : rng.Pick(kJpyRates).per_base;
+      } else {
+        rate = code == "USD"   ? rng.Pick(kIdrPerUsd)
+               : code == "CNY" ? rng.Pick(kIdrPerCny)
+                               : rng.Pick(kIdrPerJpy);
+      }
+      absl::StrAppend(&out, "  rates { currency_code: \"", code, "\" ",
+                      per_usd ? "per_base" : "base_per_unit", ": \"", rate,
+                      "\" }\n");
+    }
+    absl::StrAppend(&out, "}\n");
+    i = end;
+  }
+  for (int f = 0; f < 2; ++f) {
+    if (!file[f].empty()) {
+      files->push_back(
+          {absl::StrCat("rates/random_", f, ".textproto"), std::move(file[f])});
+    }
+  }
+}
+
 constexpr const char* kIdPrefixes[] = {"r", "R", "rule-", "a.", "Z_", "r-0"};
 constexpr int32_t kPriorities[] = {0, 0, 1, 1, 2, 3, -1, 100};
 
@@ -651,15 +725,21 @@ std::vector<policy::SourceFile> RandomBundle(uint64_t seed, size_t rule_count) {
                     "default_cache_ttl { seconds: ", rng.Between(1, 3600),
                     " }\n");
   }
-  absl::StrAppend(&manifest, "fx {\n  base_currency: \"USD\"\n");
-  for (size_t c = 1; c < world.currencies.size(); ++c) {
-    absl::StrAppend(&manifest, "  rates { currency_code: \"",
-                    world.currencies[c].code, "\" per_base: \"",
-                    world.currencies[c].per_base, "\" }\n");
+  // Half the bundles also hold dated rate tables (rates/), with or without
+  // Manifest.fx in the gaps between them.
+  const bool dated = rng.Percent(50);
+  if (!dated || rng.Percent(50)) {
+    absl::StrAppend(&manifest, "fx {\n  base_currency: \"USD\"\n");
+    for (size_t c = 1; c < world.currencies.size(); ++c) {
+      absl::StrAppend(&manifest, "  rates { currency_code: \"",
+                      world.currencies[c].code, "\" per_base: \"",
+                      world.currencies[c].per_base, "\" }\n");
+    }
+    absl::StrAppend(&manifest, "}\n");
   }
-  absl::StrAppend(&manifest, "}\n");
 
   std::vector<policy::SourceFile> files = {{"manifest.textproto", manifest}};
+  if (dated) AppendRandomRateFiles(rng, world, &files);
   const size_t file_count = rng.Between(1, 3);
   std::vector<std::string> rule_files(file_count);
   for (size_t i = 0; i < rule_count; ++i) {

@@ -34,6 +34,22 @@ bool MatchesCharset(absl::string_view s, size_t max_len, bool upper_ok,
   return true;
 }
 
+// The first instant a google.protobuf.Timestamp holds: 0001-01-01T00:00:00Z.
+constexpr absl::Time kMinTimestamp = absl::FromUnixSeconds(-62135596800);
+
+// Micro units as the shortest decimal: 15589000000 -> "15589",
+// 2150270000 -> "2150.27".
+std::string FormatMicros(int64_t micros) {
+  std::string text = absl::StrCat(micros / kFxScale);
+  int64_t fraction = micros % kFxScale;
+  if (fraction != 0) {
+    std::string digits = absl::StrCat(fraction + kFxScale).substr(1);
+    while (digits.back() == '0') digits.pop_back();
+    absl::StrAppend(&text, ".", digits);
+  }
+  return text;
+}
+
 bool IsDecisionEffect(v1::Effect e) {
   return e == v1::EFFECT_ALLOW || e == v1::EFFECT_DENY;
 }
@@ -91,6 +107,7 @@ class Compiler {
     snapshot_ = snapshot.get();
     snapshot_->iso_codes = iso_;
     CompileManifest();
+    CompileRates();
     CompileRules();
     if (!errors_.empty()) return errors_.ToStatus();
     BuildIndex();
@@ -165,38 +182,186 @@ class Compiler {
       ToDuration(m.default_cache_ttl(), ctx, "default_cache_ttl",
                  &snapshot_->default_cache_ttl);
     }
-    if (m.has_fx()) CompileFx(m.fx(), ctx);
   }
 
-  void CompileFx(const pv1::FxTable& fx, const Context& ctx) {
-    snapshot_->base_currency = iso_->Currency(fx.base_currency());
-    if (snapshot_->base_currency == 0) {
-      Error(ctx, "fx.base_currency",
+  // Compiles one FxTable's base and rates into `out`. `field` prefixes
+  // error fields ("fx" or "tables[3]").
+  void CompileRateTable(const pv1::FxTable& fx, const Context& ctx,
+                        const std::string& field, RateTable* out) {
+    out->base = iso_->Currency(fx.base_currency());
+    if (out->base == 0) {
+      Error(ctx, absl::StrCat(field, ".base_currency"),
             absl::StrCat(QuoteForMessage(fx.base_currency()),
                          " is not an ISO 4217 currency code"));
       return;
     }
-    snapshot_->fx_rates[snapshot_->base_currency] = kFxScale;
+    out->rates[out->base] = {kFxScale, "1"};
+    CheckText(ctx, absl::StrCat(field, ".source"), fx.source(),
+              kMaxRateSourceBytes);
+    out->source = fx.source();
+    out->location = policy::FormatLocation(*ctx.where);
     for (int i = 0; i < fx.rates_size(); ++i) {
       const pv1::FxRate& rate = fx.rates(i);
-      std::string field = absl::StrCat("fx.rates[", i, "]");
+      const std::string rate_field = absl::StrCat(field, ".rates[", i, "]");
       CurrencyCode code = iso_->Currency(rate.currency_code());
       if (code == 0) {
-        Error(ctx, absl::StrCat(field, ".currency_code"),
+        Error(ctx, absl::StrCat(rate_field, ".currency_code"),
               absl::StrCat(QuoteForMessage(rate.currency_code()),
                            " is not an ISO 4217 currency code"));
         continue;
       }
-      auto micros = policy::ParseMicroDecimal(rate.per_base());
-      if (!micros.ok()) {
-        Error(ctx, absl::StrCat(field, ".per_base"), micros.status().message());
+      const bool per_base = !rate.per_base().empty();
+      if (per_base == !rate.base_per_unit().empty()) {
+        Error(ctx, rate_field, "set exactly one of per_base or base_per_unit");
         continue;
       }
-      if (!snapshot_->fx_rates.emplace(code, *micros).second) {
-        Error(ctx, absl::StrCat(field, ".currency_code"),
+      const RateTable::Quote quote = per_base ? RateTable::Quote::kPerBase
+                                              : RateTable::Quote::kBasePerUnit;
+      const char* quote_field = per_base ? "per_base" : "base_per_unit";
+      if (i == 0) {
+        out->quote = quote;
+      } else if (quote != out->quote) {
+        Error(ctx, absl::StrCat(rate_field, ".", quote_field),
+              absl::StrCat("every rate of a table uses the same quote, and "
+                           "rates[0] uses ",
+                           per_base ? "base_per_unit" : "per_base"));
+        continue;
+      }
+      auto micros = policy::ParseMicroDecimal(per_base ? rate.per_base()
+                                                       : rate.base_per_unit());
+      if (!micros.ok()) {
+        Error(ctx, absl::StrCat(rate_field, ".", quote_field),
+              micros.status().message());
+        continue;
+      }
+      if (!out->rates.emplace(code, FxRate{*micros, FormatMicros(*micros)})
+               .second) {
+        Error(ctx, absl::StrCat(rate_field, ".currency_code"),
               absl::StrCat(QuoteForMessage(rate.currency_code()),
                            " is listed twice (or is the base currency)"));
       }
+    }
+  }
+
+  // The dated tables of rates/ and Manifest.fx, as RatePeriods: each dated
+  // table in force for its window, Manifest.fx in every gap.
+  void CompileRates() {
+    struct Dated {
+      absl::Time from, until;
+      const RateTable* table;
+      const policy::SourceLocation* where;
+    };
+    std::vector<Dated> dated;
+    const policy::SourceLocation* previous_where = nullptr;
+    absl::Time previous_from = absl::InfinitePast();
+    if (bundle_.rate_tables.size() > kMaxRateTables) {
+      errors_.Add(
+          bundle_.rate_tables[kMaxRateTables].location, "", "tables",
+          absl::StrCat("a bundle holds at most ", kMaxRateTables,
+                       " rate tables, got ", bundle_.rate_tables.size()));
+      return;
+    }
+    for (const policy::RateTableSource& source : bundle_.rate_tables) {
+      Context ctx{&source.location, "", ""};
+      const pv1::FxTable& fx = source.table;
+      const size_t errors_before = ErrorCount();
+      RateTable table;
+      CompileRateTable(fx, ctx, "table", &table);
+      if (fx.source().empty()) {
+        Error(ctx, "table.source",
+              "is required: name the rates' source and the period they "
+              "stand for");
+      }
+      absl::Time from = absl::InfinitePast(), until = absl::InfiniteFuture();
+      if (fx.effective_from().empty()) {
+        Error(ctx, "table.effective_from", "is required for a dated table");
+      } else if (auto t = policy::ParseRfc3339(fx.effective_from()); !t.ok()) {
+        Error(ctx, "table.effective_from", t.status().message());
+      } else {
+        from = *t;
+      }
+      if (!fx.effective_until().empty()) {
+        if (auto t = policy::ParseRfc3339(fx.effective_until()); !t.ok()) {
+          Error(ctx, "table.effective_until", t.status().message());
+        } else {
+          until = *t;
+        }
+      }
+      if (ErrorCount() != errors_before) continue;
+      // Answers carry the window as google.protobuf.Timestamp, whose range
+      // starts in year 0001 (ParseRfc3339 also reads year 0000).
+      if (from < kMinTimestamp) {
+        Error(ctx, "table.effective_from",
+              "must be in year 0001 or later (google.protobuf.Timestamp)");
+        continue;
+      }
+      if (until <= from) {
+        Error(ctx, "table.effective_until",
+              absl::StrCat(QuoteForMessage(fx.effective_until()),
+                           " is not after effective_from ",
+                           QuoteForMessage(fx.effective_from()),
+                           ": the window is empty"));
+        continue;
+      }
+      if (previous_where != nullptr &&
+          previous_where->file == source.location.file &&
+          from <= previous_from) {
+        Error(ctx, "table.effective_from",
+              absl::StrCat(QuoteForMessage(fx.effective_from()),
+                           " is not after the previous table's (",
+                           policy::FormatLocation(*previous_where),
+                           "): list a file's tables in date order"));
+        continue;
+      }
+      previous_where = &source.location;
+      previous_from = from;
+      snapshot_->rate_tables.push_back(std::move(table));
+      dated.push_back(
+          {from, until, &snapshot_->rate_tables.back(), &source.location});
+    }
+    std::stable_sort(
+        dated.begin(), dated.end(),
+        [](const Dated& a, const Dated& b) { return a.from < b.from; });
+    for (size_t i = 1; i < dated.size(); ++i) {
+      if (dated[i].from < dated[i - 1].until) {
+        Context ctx{dated[i].where, "", ""};
+        Error(ctx, "table.effective_from",
+              absl::StrCat(policy::FormatRfc3339(dated[i].from),
+                           " overlaps the table at ",
+                           policy::FormatLocation(*dated[i - 1].where),
+                           ", in force until ",
+                           policy::FormatRfc3339(dated[i - 1].until),
+                           ": tables' windows must not overlap"));
+      }
+    }
+    const RateTable* fallback = nullptr;
+    if (bundle_.manifest.has_fx()) {
+      SourceLocation where{policy::kManifestPath, 0};
+      Context ctx{&where, "", ""};
+      const pv1::FxTable& fx = bundle_.manifest.fx();
+      if (!fx.effective_from().empty() || !fx.effective_until().empty()) {
+        Error(ctx, "fx",
+              "applies at every instant no dated table covers: put a dated "
+              "table in rates/ instead of setting effective_from or "
+              "effective_until");
+      }
+      snapshot_->rate_tables.emplace_back();
+      CompileRateTable(fx, ctx, "fx", &snapshot_->rate_tables.back());
+      fallback = &snapshot_->rate_tables.back();
+    }
+    if (!errors_.empty()) return;
+    // Dated windows, with the fallback in the gaps around them.
+    auto& periods = snapshot_->rate_periods;
+    absl::Time covered = absl::InfinitePast();
+    for (const Dated& d : dated) {
+      if (fallback != nullptr && covered < d.from) {
+        periods.push_back({covered, d.from, fallback});
+      }
+      periods.push_back({d.from, d.until, d.table});
+      covered = d.until;
+    }
+    if (fallback != nullptr && covered < absl::InfiniteFuture()) {
+      periods.push_back({covered, absl::InfiniteFuture(), fallback});
     }
   }
 
@@ -293,6 +458,17 @@ class Compiler {
                          QuoteForMessage(r.effective_from()),
                          ": the window is empty"));
     }
+    if (ErrorCount() == errors_before) {
+      if (r.match().has_unit_price()) {
+        CheckPriceRates(ctx, "match.unit_price", r.match().unit_price(), *out);
+      }
+      for (int i = 0; i < r.unless_size(); ++i) {
+        if (r.unless(i).has_unit_price()) {
+          CheckPriceRates(ctx, absl::StrCat("unless[", i, "].unit_price"),
+                          r.unless(i).unit_price(), *out);
+        }
+      }
+    }
     out->cache_ttl = snapshot_->default_cache_ttl;
     if (r.has_cache_ttl())
       ToDuration(r.cache_ttl(), ctx, "cache_ttl", &out->cache_ttl);
@@ -300,6 +476,42 @@ class Compiler {
   }
 
   size_t ErrorCount() const { return errors_.count(); }
+
+  // A price threshold converts a price in another currency with the rates
+  // in force at the decision's instant: every table in force during the
+  // rule's window must rate the threshold's currency, and the bundle must
+  // hold some table. (An instant no table covers is a decision-time
+  // error: FAILED_PRECONDITION.)
+  void CheckPriceRates(const Context& ctx, absl::string_view field,
+                       const pv1::PriceCondition& condition,
+                       const CompiledRule& rule) {
+    const v1::Money& money =
+        condition.has_below() ? condition.below() : condition.at_least();
+    const std::string currency_field =
+        absl::StrCat(field, condition.has_below() ? ".below" : ".at_least",
+                     ".currency_code");
+    if (snapshot_->rate_periods.empty()) {
+      Error(ctx, currency_field,
+            "the bundle has no exchange-rate table (manifest fx or rates/), "
+            "so no price in another currency could be compared");
+      return;
+    }
+    const CurrencyCode currency = iso_->Currency(money.currency_code());
+    for (const RatePeriod& period : snapshot_->rate_periods) {
+      if (period.until <= rule.effective_from ||
+          period.from >= rule.effective_until) {
+        continue;
+      }
+      if (!period.table->rates.contains(currency)) {
+        Error(ctx, currency_field,
+              absl::StrCat(QuoteForMessage(money.currency_code()),
+                           " has no rate in the rate table at ",
+                           period.table->location,
+                           ", which is in force within the rule's window"));
+        return;
+      }
+    }
+  }
 
   // Compiles one Match; returns its specificity (number of condition
   // fields set, the product selector counting once).
@@ -467,13 +679,6 @@ class Compiler {
                          " is not an ISO 4217 currency code"));
       return;
     }
-    auto rate = snapshot_->fx_rates.find(currency);
-    if (rate == snapshot_->fx_rates.end()) {
-      Error(ctx, absl::StrCat(field, ".currency_code"),
-            absl::StrCat(QuoteForMessage(money->currency_code()),
-                         " has no rate in the manifest's fx table"));
-      return;
-    }
     auto amount = policy::ToNanoAmount(money->units(), money->nanos());
     if (!amount.ok()) {
       Error(ctx, field, amount.status().message());
@@ -484,7 +689,7 @@ class Compiler {
       return;
     }
     bound.amount = *amount;
-    bound.rate = rate->second;
+    bound.currency = currency;
     out->price = bound;
   }
 

@@ -25,6 +25,10 @@ inline constexpr int kMaxHsRangeSize = 1000;
 inline constexpr size_t kMaxMessageBytes = 1024;
 inline constexpr size_t kMaxLegalBasisBytes = 2048;
 inline constexpr size_t kMaxDescriptionBytes = 4096;
+// A rate table's source is sent with every decision that converts a price.
+inline constexpr size_t kMaxRateSourceBytes = 256;
+// At most this many dated rate tables (a weekly table for 1,900 years).
+inline constexpr size_t kMaxRateTables = 100'000;
 
 // Validates and compiles `bundle` against the code tables in `iso_codes`.
 //
@@ -33,7 +37,9 @@ inline constexpr size_t kMaxDescriptionBytes = 4096;
 //   "<file>:<line>: rule \"<id>\": <field>: <what is wrong>"
 // e.g. an unknown currency or country, a bad HS pattern or category, a
 // duplicate rule id, an empty match, a window that ends before it starts, a
-// missing effect or reason code, a price condition with no FX rate, text
+// missing effect or reason code, a price condition whose currency a rate
+// table in force during the rule's window does not rate, a rate table
+// that overlaps another or is out of date order within its file, text
 // that is not UTF-8 or longer than its bound above.
 absl::StatusOr<std::shared_ptr<const PolicySnapshot>> Compile(
     const policy::ParsedBundle& bundle,

@@ -12,6 +12,7 @@
 #define IMPORTGATE_SERVER_COMPILER_SNAPSHOT_H_
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,13 +41,47 @@ inline uint64_t HsKey(uint64_t value, int digits) {
   return value * 16 + static_cast<uint64_t>(digits);
 }
 
-// A price threshold: amount in its currency plus that currency's FX rate, so
-// that a comparison is one cross-multiplication.
+// A price threshold: an amount in its currency. The rate that converts a
+// price into it depends on the decision's instant (RatePeriod).
 struct PriceBound {
   enum class Kind { kBelow, kAtLeast };
   Kind kind = Kind::kBelow;
   NanoAmount amount = 0;
-  int64_t rate = kFxScale;  // micro units of the bound's currency per base
+  CurrencyCode currency = 0;
+};
+
+// One currency's rate in a RateTable: micro units (kFxScale = 1), in the
+// table's quote, and the decimal text answers report ("15589", "2150.27").
+struct FxRate {
+  int64_t micros = kFxScale;
+  std::string text;
+};
+
+// The compiled form of an FxTable: every rate against one base currency.
+// Comparing price p (currency c) with threshold b (currency d) is one exact
+// cross-multiplication, whichever the quote:
+//   kPerBase      (r = units of the currency per base unit): p*r_d < b*r_c
+//   kBasePerUnit  (v = base units per unit of the currency): p*v_c < b*v_d
+// With amounts of at most 10^22 nanos and rates of at most 10^15 micros,
+// every product fits an int128.
+struct RateTable {
+  enum class Quote { kPerBase, kBasePerUnit };
+  CurrencyCode base = 0;
+  Quote quote = Quote::kPerBase;
+  // Every currency the table converts, the base included (micros
+  // kFxScale, text "1").
+  absl::flat_hash_map<CurrencyCode, FxRate> rates;
+  std::string source;    // FxTable.source; may be empty for Manifest.fx
+  std::string location;  // "rates/kmk_2024.textproto:12" or the manifest
+};
+
+// A stretch of time in which one table's rates are in force:
+// [from, until). Periods are sorted, never overlap, and may leave gaps
+// (instants at which no rate is known).
+struct RatePeriod {
+  absl::Time from = absl::InfinitePast();
+  absl::Time until = absl::InfiniteFuture();
+  const RateTable* table = nullptr;  // into PolicySnapshot::rate_tables
 };
 
 struct AttributeTest {
@@ -120,10 +155,12 @@ struct PolicySnapshot {
   absl::flat_hash_map<std::string, std::vector<Posting>> category_index;
   std::vector<Posting> unindexed;
 
-  // FX: micro units of each currency per base unit (the base maps to
-  // kFxScale). Currencies absent here cannot be compared.
-  CurrencyCode base_currency = 0;
-  absl::flat_hash_map<CurrencyCode, int64_t> fx_rates;
+  // Exchange rates: the dated tables (rates/) in date order, then
+  // Manifest.fx if set. `rate_periods` says which is in force when: each
+  // dated table for its window, Manifest.fx in every gap between them.
+  // A deque, so that the periods' table pointers stay valid.
+  std::deque<RateTable> rate_tables;
+  std::vector<RatePeriod> rate_periods;
 
   // Every effective_from / effective_until, sorted and unique: a decision
   // may not be cached past the next one.

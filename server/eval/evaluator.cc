@@ -1,6 +1,7 @@
 #include "server/eval/evaluator.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/base/internal/prefetch.h"
 #include "absl/strings/match.h"
@@ -23,7 +24,8 @@ enum class Missing {
   kOrigin,
   kSellerCountry,
   kPrice,
-  kPriceCurrency,
+  kPriceCurrency,  // the rates in force do not rate the price's currency
+  kRates,          // no rates are in force at the decision's instant
 };
 
 // The outcome of a conjunction: false as soon as one condition is false;
@@ -32,6 +34,83 @@ struct Outcome {
   bool holds = true;
   Missing missing = Missing::kNone;
 };
+
+// The exchange rates of one decision: the period in force at its instant,
+// found the first time a price needs converting, and the first conversion.
+class Rates {
+ public:
+  Rates(const PolicySnapshot& snapshot, absl::Time at)
+      : snapshot_(snapshot), at_(at) {}
+
+  // The period in force, or null when none is.
+  const compiler::RatePeriod* Period() {
+    if (!looked_up_) {
+      looked_up_ = true;
+      const auto& periods = snapshot_.rate_periods;
+      auto it =
+          std::upper_bound(periods.begin(), periods.end(), at_,
+                           [](absl::Time t, const compiler::RatePeriod& p) {
+                             return t < p.until;
+                           });
+      if (it != periods.end() && it->from <= at_) period_ = &*it;
+    }
+    return period_;
+  }
+
+  eval::PriceConversion first;         // the first conversion, if any
+  CurrencyCode missing_threshold = 0;  // for the kRates error
+
+ private:
+  const PolicySnapshot& snapshot_;
+  const absl::Time at_;
+  bool looked_up_ = false;
+  const compiler::RatePeriod* period_ = nullptr;
+};
+
+// The largest amount google.type.Money holds, in nanos.
+constexpr policy::NanoAmount kMaxConvertedNanos =
+    static_cast<policy::NanoAmount>(std::numeric_limits<int64_t>::max()) *
+        1'000'000'000 +
+    999'999'999;
+
+// Whether price `p` of `in` is below the bound `b`, exactly; converts with
+// `rates` when the currencies differ. Returns kNone with the answer in
+// `*below`, or the fact that is missing.
+Missing PriceBelow(const PriceBound& b, const DecisionInput& in, Rates* rates,
+                   bool* below) {
+  if (in.price_currency == b.currency) {
+    *below = in.price < b.amount;
+    return Missing::kNone;
+  }
+  const compiler::RatePeriod* period = rates->Period();
+  if (period == nullptr) {
+    rates->missing_threshold = b.currency;
+    return Missing::kRates;
+  }
+  const auto& table_rates = period->table->rates;
+  auto price_rate = table_rates.find(in.price_currency);
+  auto bound_rate = table_rates.find(b.currency);
+  if (price_rate == table_rates.end() || bound_rate == table_rates.end()) {
+    return Missing::kPriceCurrency;  // the compiler checked the bound's
+  }
+  // Both sides in the base currency, cross-multiplied (snapshot.h).
+  const int64_t r_price = price_rate->second.micros;
+  const int64_t r_bound = bound_rate->second.micros;
+  const bool per_base =
+      period->table->quote == compiler::RateTable::Quote::kPerBase;
+  const policy::NanoAmount num = per_base ? r_bound : r_price;
+  const policy::NanoAmount den = per_base ? r_price : r_bound;
+  *below = in.price * num < b.amount * den;
+  if (rates->first.period == nullptr) {
+    rates->first.period = period;
+    rates->first.price_currency = in.price_currency;
+    rates->first.threshold_currency = b.currency;
+    // Non-negative, so division rounds down; saturated at the largest
+    // Money, which is still above every threshold (kMaxMoneyUnits).
+    rates->first.converted = std::min(in.price * num / den, kMaxConvertedNanos);
+  }
+  return Missing::kNone;
+}
 
 bool Contains(const std::vector<CountryCode>& sorted, CountryCode code) {
   return std::binary_search(sorted.begin(), sorted.end(), code);
@@ -79,8 +158,8 @@ enum Checked : uint32_t {
 };
 
 // Evaluates every condition of `m` except those in `checked`.
-Outcome Evaluate(const PolicySnapshot& snapshot, const CompiledMatch& m,
-                 const DecisionInput& in, uint32_t checked) {
+Outcome Evaluate(const CompiledMatch& m, const DecisionInput& in,
+                 uint32_t checked, Rates* rates) {
   Outcome out;
   auto need = [&out](Missing what) {
     if (out.missing == Missing::kNone) out.missing = what;
@@ -119,30 +198,29 @@ Outcome Evaluate(const PolicySnapshot& snapshot, const CompiledMatch& m,
     if (!AttributeHolds(t, in)) return {false, Missing::kNone};
   }
   if (m.price.has_value()) {
+    bool below = false;
     if (!in.has_price) {
       need(Missing::kPrice);
-    } else {
-      auto rate = snapshot.fx_rates.find(in.price_currency);
-      if (rate == snapshot.fx_rates.end()) {
-        need(Missing::kPriceCurrency);
-      } else {
-        // price / rate_p  vs  bound / rate_b, cross-multiplied (exact).
-        const PriceBound& b = *m.price;
-        policy::NanoAmount lhs = in.price * b.rate;
-        policy::NanoAmount rhs = b.amount * rate->second;
-        bool below = lhs < rhs;
-        if (below != (b.kind == PriceBound::Kind::kBelow)) {
-          return {false, Missing::kNone};
-        }
-      }
+    } else if (Missing missing = PriceBelow(*m.price, in, rates, &below);
+               missing != Missing::kNone) {
+      need(missing);
+    } else if (below != (m.price->kind == PriceBound::Kind::kBelow)) {
+      return {false, Missing::kNone};
     }
   }
   return out;
 }
 
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+}
+
 absl::Status MissingFactError(const PolicySnapshot& snapshot,
                               const CompiledRule& rule, Missing missing,
-                              const DecisionInput& in) {
+                              const DecisionInput& in, Rates& rates) {
   switch (missing) {
     case Missing::kOrigin:
       return absl::InvalidArgumentError(
@@ -156,12 +234,24 @@ absl::Status MissingFactError(const PolicySnapshot& snapshot,
       return absl::InvalidArgumentError(
           absl::StrCat("item.unit_price: is required here: rule \"", rule.id,
                        "\" tests the unit price"));
-    case Missing::kPriceCurrency:
+    case Missing::kPriceCurrency: {
+      const compiler::RatePeriod* period = rates.Period();
       return absl::InvalidArgumentError(absl::StrCat(
           "item.unit_price.currency_code: \"",
           UnpackCurrency(in.price_currency),
           "\" has no exchange rate in bundle \"", snapshot.name, "\" revision ",
-          snapshot.revision, ", which rule \"", rule.id, "\" needs"));
+          snapshot.revision, " at ", policy::FormatRfc3339(in.at),
+          " (rate table ", period->table->location, "), which rule \"", rule.id,
+          "\" needs"));
+    }
+    case Missing::kRates:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "item.unit_price: bundle \"", snapshot.name, "\" revision ",
+          snapshot.revision, " has no exchange rates in force at ",
+          policy::FormatRfc3339(in.at), ", so \"",
+          UnpackCurrency(in.price_currency), "\" cannot be converted to \"",
+          UnpackCurrency(rates.missing_threshold), "\" for rule \"", rule.id,
+          "\"; a newer revision may carry them"));
     case Missing::kNone:
       break;
   }
@@ -302,6 +392,7 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
   verdict->rule = nullptr;
   verdict->matched.clear();
   verdict->matched_truncated = false;
+  Rates rates(snapshot, in.at);
   for (uint32_t candidate : candidates) {
     const uint32_t index = candidate >> kCandidateShift;
     const CompiledRule& rule = snapshot.rules[index];
@@ -311,13 +402,14 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
     }
     if ((candidate & kNeedsCheck) != 0) {
       Outcome outcome =
-          Evaluate(snapshot, rule.match, in,
+          Evaluate(rule.match, in,
                    kCheckedProduct |
-                       (candidate & (kCheckedDestination | kCheckedOrigin)));
+                       (candidate & (kCheckedDestination | kCheckedOrigin)),
+                   &rates);
       if (!outcome.holds) continue;
       bool exempt = false;
       for (const CompiledMatch& exception : rule.unless) {
-        Outcome e = Evaluate(snapshot, exception, in, kCheckedNothing);
+        Outcome e = Evaluate(exception, in, kCheckedNothing, &rates);
         if (e.holds && e.missing == Missing::kNone) {
           exempt = true;
           break;
@@ -329,7 +421,7 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
       if (outcome.missing != Missing::kNone) {
         // Undecidable: an error only if this rule could decide the outcome.
         if (verdict->rule == nullptr) {
-          return MissingFactError(snapshot, rule, outcome.missing, in);
+          return MissingFactError(snapshot, rule, outcome.missing, in, rates);
         }
         continue;
       }
@@ -353,6 +445,12 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
                                snapshot.window_edges.end(), in.at);
   if (edge != snapshot.window_edges.end()) {
     verdict->cache_ttl = std::min(verdict->cache_ttl, *edge - in.at);
+  }
+  // Nor, when it converted a price, past the end of the rates' period.
+  verdict->conversion = rates.first;
+  if (rates.first.period != nullptr) {
+    verdict->cache_ttl =
+        std::min(verdict->cache_ttl, rates.first.period->until - in.at);
   }
   return absl::OkStatus();
 }
@@ -381,6 +479,41 @@ void FillDecision(const PolicySnapshot& snapshot, const Verdict& verdict,
   decision->mutable_cache_ttl()->set_seconds(nanos / 1'000'000'000);
   decision->mutable_cache_ttl()->set_nanos(
       static_cast<int32_t>(nanos % 1'000'000'000));
+  if (verdict.conversion.period == nullptr) {
+    decision->clear_price_conversion();
+  } else {
+    FillPriceConversion(verdict.conversion,
+                        decision->mutable_price_conversion());
+  }
+}
+
+void FillPriceConversion(const PriceConversion& conversion,
+                         v1::PriceConversion* out) {
+  out->Clear();
+  const compiler::RatePeriod& period = *conversion.period;
+  const compiler::RateTable& table = *period.table;
+  v1::Money* converted = out->mutable_converted_price();
+  converted->set_currency_code(UnpackCurrency(conversion.threshold_currency));
+  converted->set_units(
+      static_cast<int64_t>(conversion.converted / 1'000'000'000));
+  converted->set_nanos(
+      static_cast<int32_t>(conversion.converted % 1'000'000'000));
+  for (CurrencyCode currency :
+       {conversion.price_currency, conversion.threshold_currency}) {
+    if (currency == table.base) continue;
+    v1::ExchangeRate* rate = out->add_rates();
+    const bool per_base = table.quote == compiler::RateTable::Quote::kPerBase;
+    rate->set_unit_currency(UnpackCurrency(per_base ? table.base : currency));
+    rate->set_quote_currency(UnpackCurrency(per_base ? currency : table.base));
+    rate->set_rate(table.rates.at(currency).text);
+  }
+  out->set_rate_source(table.source);
+  if (period.from != absl::InfinitePast()) {
+    SetTimestamp(period.from, out->mutable_rates_effective_from());
+  }
+  if (period.until != absl::InfiniteFuture()) {
+    SetTimestamp(period.until, out->mutable_rates_effective_until());
+  }
 }
 
 absl::Status DecideRequest(const PolicySnapshot& snapshot,

@@ -27,6 +27,18 @@ namespace importgate::eval {
 // service/limits.h).
 inline constexpr size_t kMaxMatchedRuleIds = 32;
 
+// A price converted into a threshold's currency (Decision.price_conversion).
+struct PriceConversion {
+  // The period whose table's rates were applied; null: no price was
+  // converted.
+  const compiler::RatePeriod* period = nullptr;
+  CurrencyCode price_currency = 0;
+  CurrencyCode threshold_currency = 0;
+  // The price in the threshold's currency, in nanos, rounded down, at most
+  // the largest Money (INT64_MAX units and 999999999 nanos).
+  policy::NanoAmount converted = 0;
+};
+
 // What decided, as indices into the snapshot (no strings copied).
 struct Verdict {
   importgate::v1::Effect effect = importgate::v1::EFFECT_UNSPECIFIED;
@@ -35,15 +47,21 @@ struct Verdict {
   absl::InlinedVector<uint32_t, 8> matched;
   bool matched_truncated = false;  // more rules matched than `matched` holds
   absl::Duration cache_ttl;
+  // The first price conversion in resolution order, if any. A decision
+  // that converted a price is never cached past the end of the rates'
+  // period.
+  PriceConversion conversion;
 };
 
 // Decides `input` against `snapshot`.
 //
-// Returns OK with the verdict, or INVALID_ARGUMENT naming the missing fact
-// when a rule that could decide the outcome needs a fact the request does
-// not carry (item.unit_price, its currency's FX rate, item.origin_country,
-// seller.country). A rule that ranks below the deciding rule never causes
-// an error; it is left out of `matched` instead.
+// Returns OK with the verdict, or an error when a rule that could decide
+// the outcome needs a fact the request does not carry: INVALID_ARGUMENT
+// naming item.unit_price, item.origin_country, seller.country, or a price
+// currency that the rates in force do not rate; FAILED_PRECONDITION when
+// no exchange rates are in force at the decision's instant (a newer bundle
+// revision may carry them). A rule that ranks below the deciding rule
+// never causes an error; it is left out of `matched` instead.
 absl::Status Decide(const compiler::PolicySnapshot& snapshot,
                     const DecisionInput& input, Verdict* verdict);
 
@@ -57,6 +75,10 @@ absl::Status DecideRequest(
 // Writes `verdict` as a wire Decision.
 void FillDecision(const compiler::PolicySnapshot& snapshot,
                   const Verdict& verdict, importgate::v1::Decision* decision);
+
+// Writes a conversion (period not null) as Decision.price_conversion.
+void FillPriceConversion(const PriceConversion& conversion,
+                         importgate::v1::PriceConversion* out);
 
 // DecideRequest + FillDecision: the whole decision for one wire request.
 absl::Status Evaluate(const compiler::PolicySnapshot& snapshot,

@@ -112,6 +112,26 @@ int LineAt(const std::vector<int>& lines, int index, int count) {
   return static_cast<int>(lines.size()) == count ? lines[index] : 0;
 }
 
+// Parses `file` as a FileMessage whose top-level repeated field `field`
+// (reached through `elements`) holds the elements, and appends each to
+// `out` with its file and line.
+template <typename FileMessage, typename Element, typename Source>
+absl::Status ParseElements(
+    const SourceFile& file, absl::string_view field,
+    google::protobuf::RepeatedPtrField<Element>* (FileMessage::*elements)(),
+    std::vector<Source>* out) {
+  FileMessage message;
+  absl::Status status = ParseText(file, &message);
+  if (!status.ok()) return status;
+  std::vector<int> lines = ElementLines(file.content, field);
+  google::protobuf::RepeatedPtrField<Element>& parsed = *(message.*elements)();
+  const int n = parsed.size();
+  for (int i = 0; i < n; ++i) {
+    out->push_back({std::move(parsed[i]), {file.path, LineAt(lines, i, n)}});
+  }
+  return absl::OkStatus();
+}
+
 // True for "<directory><name><suffix>" with a non-empty name of one path
 // segment and a recognised suffix.
 bool IsSourceIn(absl::string_view path, absl::string_view directory) {
@@ -131,8 +151,10 @@ bool IsSourceIn(absl::string_view path, absl::string_view directory) {
 absl::Status CheckLayoutPath(absl::string_view path, bool is_directory) {
   if (is_directory
           ? path == absl::StripSuffix(kRulesDirectory, "/") ||
+                path == absl::StripSuffix(kRatesDirectory, "/") ||
                 path == absl::StripSuffix(kTestsDirectory, "/")
           : path == kManifestPath || IsSourceIn(path, kRulesDirectory) ||
+                IsSourceIn(path, kRatesDirectory) ||
                 IsSourceIn(path, kTestsDirectory)) {
     return absl::OkStatus();
   }
@@ -142,7 +164,8 @@ absl::Status CheckLayoutPath(absl::string_view path, bool is_directory) {
   return absl::InvalidArgumentError(absl::StrCat(
       ToValidUtf8(path), is_directory ? " (a directory)" : "",
       ": not part of the bundle layout, which holds only ", kManifestPath, ", ",
-      kRulesDirectory, any, " and ", kTestsDirectory, any,
+      kRulesDirectory, any, ", ", kRatesDirectory, any, " and ",
+      kTestsDirectory, any,
       " (hidden names, \".name\", are ignored); move or remove it"));
 }
 
@@ -178,27 +201,17 @@ absl::StatusOr<ParsedBundle> ParseBundle(absl::Span<const SourceFile> files) {
       have_manifest = true;
       status = ParseText(*file, &bundle.manifest);
     } else if (absl::StartsWith(file->path, kRulesDirectory)) {
-      importgate::policy::v1::RuleFile rule_file;
-      status = ParseText(*file, &rule_file);
-      if (status.ok()) {
-        std::vector<int> lines = ElementLines(file->content, "rules");
-        const int n = rule_file.rules_size();
-        for (int i = 0; i < n; ++i) {
-          bundle.rules.push_back({std::move(*rule_file.mutable_rules(i)),
-                                  {file->path, LineAt(lines, i, n)}});
-        }
-      }
+      status = ParseElements<importgate::policy::v1::RuleFile>(
+          *file, "rules", &importgate::policy::v1::RuleFile::mutable_rules,
+          &bundle.rules);
+    } else if (absl::StartsWith(file->path, kRatesDirectory)) {
+      status = ParseElements<importgate::policy::v1::RateFile>(
+          *file, "tables", &importgate::policy::v1::RateFile::mutable_tables,
+          &bundle.rate_tables);
     } else {  // tests/
-      importgate::policy::v1::TestFile test_file;
-      status = ParseText(*file, &test_file);
-      if (status.ok()) {
-        std::vector<int> lines = ElementLines(file->content, "cases");
-        const int n = test_file.cases_size();
-        for (int i = 0; i < n; ++i) {
-          bundle.tests.push_back({std::move(*test_file.mutable_cases(i)),
-                                  {file->path, LineAt(lines, i, n)}});
-        }
-      }
+      status = ParseElements<importgate::policy::v1::TestFile>(
+          *file, "cases", &importgate::policy::v1::TestFile::mutable_cases,
+          &bundle.tests);
     }
     if (!status.ok()) errors.emplace_back(status.message());
   }

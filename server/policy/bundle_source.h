@@ -7,6 +7,7 @@
 // Layout of a source bundle (paths relative to the bundle root):
 //   manifest.textproto   importgate.policy.v1.Manifest
 //   rules/*.textproto    importgate.policy.v1.RuleFile (or *.txtpb)
+//   rates/*.textproto    importgate.policy.v1.RateFile (or *.txtpb)
 //   tests/*.textproto    importgate.policy.v1.TestFile (or *.txtpb)
 // and nothing else: any other file or directory is an error, so that a
 // file the author meant as a rule is never silently left out. Hidden
@@ -26,6 +27,7 @@ namespace importgate::policy {
 
 inline constexpr char kManifestPath[] = "manifest.textproto";
 inline constexpr char kRulesDirectory[] = "rules/";
+inline constexpr char kRatesDirectory[] = "rates/";
 inline constexpr char kTestsDirectory[] = "tests/";
 // The file name endings of rule and test files, in the order the error
 // messages list them.
@@ -49,6 +51,11 @@ struct RuleSource {
   SourceLocation location;
 };
 
+struct RateTableSource {
+  importgate::policy::v1::FxTable table;
+  SourceLocation location;
+};
+
 struct TestSource {
   importgate::policy::v1::TestCase test;
   SourceLocation location;
@@ -58,16 +65,17 @@ struct TestSource {
 struct ParsedBundle {
   importgate::policy::v1::Manifest manifest;
   std::vector<RuleSource> rules;  // in file path order, then file order
-  std::vector<TestSource> tests;  // likewise
+  std::vector<RateTableSource> rate_tables;  // likewise
+  std::vector<TestSource> tests;             // likewise
 };
 
 // "file:line" or "file" when the line is unknown.
 std::string FormatLocation(const SourceLocation& location);
 
 // Whether a bundle may hold `path` (relative to the bundle root, '/'
-// separators): the manifest, a rule or test file, or (`is_directory`) the
-// rules/ or tests/ directory. Returns INVALID_ARGUMENT naming the path and
-// what the layout allows otherwise.
+// separators): the manifest, a rule, rate or test file, or
+// (`is_directory`) the rules/, rates/ or tests/ directory. Returns
+// INVALID_ARGUMENT naming the path and what the layout allows otherwise.
 absl::Status CheckLayoutPath(absl::string_view path, bool is_directory);
 
 // Parses the files of a bundle. Files are processed in path order, so the

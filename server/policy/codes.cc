@@ -116,6 +116,10 @@ absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text) {
   return t;
 }
 
+std::string FormatRfc3339(absl::Time t) {
+  return absl::FormatTime("%E4Y-%m-%d%ET%H:%M:%E*SZ", t, absl::UTCTimeZone());
+}
+
 absl::StatusOr<int64_t> ParseMicroDecimal(absl::string_view text) {
   constexpr int64_t kMax = 1'000'000'000LL * 1'000'000;  // 10^9, in micros
   int64_t whole = 0;

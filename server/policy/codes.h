@@ -66,6 +66,11 @@ absl::StatusOr<NanoAmount> ToNanoAmount(int64_t units, int32_t nanos);
 // every such instant exactly.
 absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text);
 
+// Formats `t` as ParseRfc3339 reads it, in UTC with a four-digit year and
+// only the fractional digits needed: "2023-09-26T17:00:00Z",
+// "0001-01-01T00:00:00.5Z". Allocates the result.
+std::string FormatRfc3339(absl::Time t);
+
 // Parses a positive decimal with at most 6 decimals ("15500", "7.2") into
 // millionths; at most 10^9. Returns INVALID_ARGUMENT otherwise.
 absl::StatusOr<int64_t> ParseMicroDecimal(absl::string_view text);

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "google/protobuf/io/coded_stream.h"
@@ -151,6 +152,106 @@ char* PutBundleRef(char* p, uint8_t field, const BundleRefFields& b) {
   return PutOptionalString(p, 3, b.digest);
 }
 
+// google.protobuf.Timestamp: seconds = 1, nanos = 2.
+struct TimestampFields {
+  bool set = false;
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+  size_t size() const {
+    return OptionalVarintSize(AsVarint(seconds)) +
+           OptionalVarintSize(AsVarint(nanos));
+  }
+};
+TimestampFields TimestampOf(absl::Time t, absl::Time unset) {
+  TimestampFields f;
+  if (t == unset) return f;
+  f.set = true;
+  f.seconds = absl::ToUnixSeconds(t);
+  f.nanos = static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(f.seconds)));
+  return f;
+}
+size_t OptionalTimestampSize(const TimestampFields& t) {
+  return t.set ? DelimitedSize(t.size()) : 0;
+}
+char* PutOptionalTimestamp(char* p, uint8_t field, const TimestampFields& t) {
+  if (!t.set) return p;
+  p = PutDelimitedHeader(p, field, t.size());
+  p = PutOptionalVarint(p, 1, AsVarint(t.seconds));
+  return PutOptionalVarint(p, 2, AsVarint(t.nanos));
+}
+
+// importgate.v1.PriceConversion, as eval::FillPriceConversion sets it:
+// converted_price = 1 (Money: currency_code = 1, units = 2, nanos = 3),
+// rates = 2 (ExchangeRate: unit_currency = 1, quote_currency = 2,
+// rate = 3), rate_source = 3, rates_effective_from = 4,
+// rates_effective_until = 5.
+class ConversionWriter {
+ public:
+  explicit ConversionWriter(const eval::PriceConversion& c) {
+    const compiler::RatePeriod& period = *c.period;
+    const compiler::RateTable& table = *period.table;
+    threshold_ = UnpackCurrency(c.threshold_currency);
+    units_ = static_cast<int64_t>(c.converted / 1'000'000'000);
+    nanos_ = static_cast<int32_t>(c.converted % 1'000'000'000);
+    money_size_ = DelimitedSize(threshold_.size()) +
+                  OptionalVarintSize(AsVarint(units_)) +
+                  OptionalVarintSize(AsVarint(nanos_));
+    const bool per_base = table.quote == compiler::RateTable::Quote::kPerBase;
+    for (CurrencyCode currency : {c.price_currency, c.threshold_currency}) {
+      if (currency == table.base) continue;
+      Rate& r = rates_[rate_count_++];
+      r.unit = UnpackCurrency(per_base ? table.base : currency);
+      r.quote = UnpackCurrency(per_base ? currency : table.base);
+      r.text = table.rates.at(currency).text;
+      r.size = OptionalStringSize(r.unit) + OptionalStringSize(r.quote) +
+               OptionalStringSize(r.text);
+    }
+    source_ = table.source;
+    from_ = TimestampOf(period.from, absl::InfinitePast());
+    until_ = TimestampOf(period.until, absl::InfiniteFuture());
+    size_ = DelimitedSize(money_size_) + OptionalStringSize(source_) +
+            OptionalTimestampSize(from_) + OptionalTimestampSize(until_);
+    for (int i = 0; i < rate_count_; ++i)
+      size_ += DelimitedSize(rates_[i].size);
+  }
+
+  size_t size() const { return size_; }
+
+  char* Put(char* p) const {
+    p = PutDelimitedHeader(p, 1, money_size_);
+    p = PutString(p, 1, threshold_);
+    p = PutOptionalVarint(p, 2, AsVarint(units_));
+    p = PutOptionalVarint(p, 3, AsVarint(nanos_));
+    for (int i = 0; i < rate_count_; ++i) {
+      const Rate& r = rates_[i];
+      p = PutDelimitedHeader(p, 2, r.size);
+      p = PutOptionalString(p, 1, r.unit);
+      p = PutOptionalString(p, 2, r.quote);
+      p = PutOptionalString(p, 3, r.text);
+    }
+    p = PutOptionalString(p, 3, source_);
+    p = PutOptionalTimestamp(p, 4, from_);
+    return PutOptionalTimestamp(p, 5, until_);
+  }
+
+ private:
+  struct Rate {
+    std::string unit, quote;  // three letters: no allocation
+    absl::string_view text;
+    size_t size = 0;
+  };
+  std::string threshold_;
+  int64_t units_ = 0;
+  int32_t nanos_ = 0;
+  size_t money_size_ = 0;
+  Rate rates_[2];
+  int rate_count_ = 0;
+  absl::string_view source_;
+  TimestampFields from_, until_;
+  size_t size_ = 0;
+};
+
 // One IsImportAllowedResponse, sized first and then written.
 class ResponseWriter {
  public:
@@ -162,7 +263,7 @@ class ResponseWriter {
         bundle_(bundle),
         sku_(sku),
         f_(FieldsOf(snapshot, verdict)) {
-    // importgate.v1.Decision, fields 1 to 9.
+    // importgate.v1.Decision, fields 1 to 10.
     decision_size_ =
         OptionalVarintSize(f_.allowed ? 1 : 0) +
         OptionalVarintSize(AsVarint(f_.effect)) +
@@ -173,6 +274,10 @@ class ResponseWriter {
       decision_size_ += DelimitedSize(snapshot_.rules[index].id.size());
     }
     decision_size_ += OptionalVarintSize(verdict_.matched_truncated ? 1 : 0);
+    if (verdict_.conversion.period != nullptr) {
+      conversion_.emplace(verdict_.conversion);
+      decision_size_ += DelimitedSize(conversion_->size());
+    }
     // importgate.v1.IsImportAllowedResponse: decision = 1, bundle = 2,
     // sku = 3; decision and bundle are always set.
     size_ = DelimitedSize(decision_size_) +
@@ -196,6 +301,10 @@ class ResponseWriter {
     p = PutOptionalVarint(p, 1, AsVarint(f_.ttl_seconds));
     p = PutOptionalVarint(p, 2, AsVarint(f_.ttl_nanos));
     p = PutOptionalVarint(p, 9, verdict_.matched_truncated ? 1 : 0);
+    if (conversion_.has_value()) {
+      p = PutDelimitedHeader(p, 10, conversion_->size());
+      p = conversion_->Put(p);
+    }
     p = PutBundleRef(p, 2, bundle_);
     return PutOptionalString(p, 3, sku_);
   }
@@ -206,6 +315,7 @@ class ResponseWriter {
   const BundleRefFields& bundle_;
   const absl::string_view sku_;
   const DecisionFields f_;
+  std::optional<ConversionWriter> conversion_;
   size_t decision_size_ = 0;
   size_t size_ = 0;
 };

@@ -99,8 +99,7 @@ TEST(ClientBudgetTest, BatchBudgetsAreTheServers) {
 // listing service got ALLOW for every item. With the budgets, the whole
 // batch is decided.
 TEST(ClientBudgetTest, FullBatchOfTheLongestAnswersIsDecided) {
-  RealServer server(
-      1, it::BundleFiles(it::TestManifest(), it::LongestAnswerRules()));
+  RealServer server(1, it::LongestAnswerFiles());
   ClientOptions o = Options(server.address());
   o.failure_mode = FailureMode::kFailOpen;
   o.deadline = absl::Seconds(30);
@@ -115,6 +114,7 @@ TEST(ClientBudgetTest, FullBatchOfTheLongestAnswersIsDecided) {
     ASSERT_TRUE(result.ok()) << result.status();
     ASSERT_EQ(result->source, Source::kServer) << result->fallback_cause;
     ASSERT_FALSE(result->allowed());
+    ASSERT_TRUE(result->decision.has_price_conversion());
   }
 }
 
@@ -141,15 +141,18 @@ TEST(ClientBudgetTest, OverBudgetIsAnErrorNeverAFallback) {
 
   // A client configured for batches of 1 receives at most one answer's
   // budget: two of the longest answers exceed it.
-  RealServer server(
-      1, it::BundleFiles(it::TestManifest(), it::LongestAnswerRules()));
+  RealServer server(1, it::LongestAnswerFiles());
   ClientOptions small = Options(server.address());
   small.failure_mode = FailureMode::kFailOpen;
   small.max_batch_items = 1;
   auto small_client = Client::Create(small);
   ASSERT_TRUE(small_client.ok());
+  // Priced, since the longest answer also converts the price.
+  v1::IsImportAllowedRequest priced = Request();
+  priced.mutable_item()->mutable_unit_price()->set_currency_code("USD");
+  priced.mutable_item()->mutable_unit_price()->set_units(1);
   auto two = small_client->BatchIsImportAllowed(
-      std::vector<v1::IsImportAllowedRequest>(2, Request()));
+      std::vector<v1::IsImportAllowedRequest>(2, priced));
   EXPECT_EQ(two.status().code(), absl::StatusCode::kResourceExhausted)
       << two.status();
 }

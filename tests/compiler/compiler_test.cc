@@ -130,7 +130,7 @@ TEST(CompileRuleErrorsTest, EachErrorNamesFileLineRuleAndField) {
        WithMatch(
            R"pb(unit_price { below { currency_code: "EUR" units: 100 } })pb"),
        "r1", "match.unit_price.below.currency_code",
-       "\"EUR\" has no rate in the manifest's fx table"},
+       "\"EUR\" has no rate in the rate table at manifest.textproto"},
       {"hs pattern with a letter",
        WithMatch(R"pb(hs_codes: [ "61", "61a" ])pb"), "r1", "match.hs_codes[1]",
        "\"61a\" is not an HS code"},
@@ -558,7 +558,7 @@ TEST(CompileManifestErrorsTest, PriceRuleWithoutFxTableIsAnError) {
   ASSERT_FALSE(snapshot.ok());
   EXPECT_THAT(Message(snapshot.status()),
               HasSubstr("rule \"p\": match.unit_price.below.currency_code: "
-                        "\"USD\" has no rate"));
+                        "the bundle has no exchange-rate table"));
 }
 
 // --- The compiled snapshot ------------------------------------------------
@@ -572,16 +572,32 @@ TEST(CompileSnapshotTest, ManifestAndFxAreCompiled) {
   EXPECT_EQ(snapshot->default_reason_code, "NO_RULE_MATCHED");
   EXPECT_EQ(snapshot->default_message, "no rule matched");
   EXPECT_EQ(snapshot->default_cache_ttl, absl::Seconds(60));
-  EXPECT_EQ(snapshot->base_currency, PackCurrency("USD"));
   EXPECT_TRUE(snapshot->iso_codes == it::RealIsoCodes());
-  EXPECT_EQ(snapshot->fx_rates.size(), 3u);
-  const std::vector<std::pair<std::string, int64_t>> want_rates = {
-      {"USD", 1'000'000}, {"IDR", 15'500'000'000}, {"CNY", 7'200'000}};
-  for (const auto& [currency, rate] : want_rates) {
-    SCOPED_TRACE(currency);
-    auto found = snapshot->fx_rates.find(PackCurrency(currency));
-    ASSERT_TRUE(found != snapshot->fx_rates.end());
-    EXPECT_EQ(found->second, rate);
+  // Manifest.fx alone: one table, in force at every instant.
+  ASSERT_EQ(snapshot->rate_tables.size(), 1u);
+  ASSERT_EQ(snapshot->rate_periods.size(), 1u);
+  EXPECT_EQ(snapshot->rate_periods[0].from, absl::InfinitePast());
+  EXPECT_EQ(snapshot->rate_periods[0].until, absl::InfiniteFuture());
+  const compiler::RateTable& table = *snapshot->rate_periods[0].table;
+  EXPECT_EQ(&table, &snapshot->rate_tables[0]);
+  EXPECT_EQ(table.base, PackCurrency("USD"));
+  EXPECT_EQ(table.quote, compiler::RateTable::Quote::kPerBase);
+  EXPECT_EQ(table.location, "manifest.textproto");
+  EXPECT_EQ(table.rates.size(), 3u);
+  struct Want {
+    std::string currency;
+    int64_t micros;
+    std::string text;
+  };
+  const std::vector<Want> want_rates = {{"USD", 1'000'000, "1"},
+                                        {"IDR", 15'500'000'000, "15500"},
+                                        {"CNY", 7'200'000, "7.2"}};
+  for (const Want& want : want_rates) {
+    SCOPED_TRACE(want.currency);
+    auto found = table.rates.find(PackCurrency(want.currency));
+    ASSERT_TRUE(found != table.rates.end());
+    EXPECT_EQ(found->second.micros, want.micros);
+    EXPECT_EQ(found->second.text, want.text);
   }
 }
 
@@ -768,11 +784,11 @@ TEST(CompileSnapshotTest, PriceBoundsCarryAmountAndRate) {
   ASSERT_TRUE(cny->match.price.has_value());
   EXPECT_EQ(cny->match.price->kind, PriceBound::Kind::kBelow);
   EXPECT_EQ(static_cast<int64_t>(cny->match.price->amount), 719'990'000'000);
-  EXPECT_EQ(cny->match.price->rate, 7'200'000);
+  EXPECT_EQ(cny->match.price->currency, PackCurrency("CNY"));
   ASSERT_TRUE(usd->match.price.has_value());
   EXPECT_EQ(usd->match.price->kind, PriceBound::Kind::kAtLeast);
   EXPECT_EQ(static_cast<int64_t>(usd->match.price->amount), 100'000'000'000);
-  EXPECT_EQ(usd->match.price->rate, compiler::kFxScale);
+  EXPECT_EQ(usd->match.price->currency, PackCurrency("USD"));
 }
 
 TEST(CompileSnapshotTest, AttributeConditionsKeepTheirTests) {

@@ -104,6 +104,9 @@ ReferenceAnswer EngineAnswer(const compiler::PolicySnapshot& snapshot,
   answer.matched_rule_ids_truncated = decision.matched_rule_ids_truncated();
   answer.cache_ttl = absl::Seconds(decision.cache_ttl().seconds()) +
                      absl::Nanoseconds(decision.cache_ttl().nanos());
+  if (decision.has_price_conversion()) {
+    answer.price_conversion = decision.price_conversion();
+  }
   // Fields the model does not produce, checked against the verdict.
   const bool consistent =
       decision.allowed() == (verdict.effect == v1::EFFECT_ALLOW) &&
@@ -130,7 +133,11 @@ bool SameAnswer(const ReferenceAnswer& a, const ReferenceAnswer& b) {
           a.reason_code == b.reason_code &&
           a.matched_rule_ids == b.matched_rule_ids &&
           a.matched_rule_ids_truncated == b.matched_rule_ids_truncated &&
-          a.cache_ttl == b.cache_ttl);
+          a.cache_ttl == b.cache_ttl &&
+          a.price_conversion.has_value() == b.price_conversion.has_value() &&
+          (!a.price_conversion.has_value() ||
+           a.price_conversion->SerializeAsString() ==
+               b.price_conversion->SerializeAsString()));
 }
 
 // Compiles `bundle` and runs both on `request`; false when the bundle does
@@ -220,7 +227,9 @@ struct Coverage {
     std::string key;
     if (!answer.status.ok()) {
       absl::string_view message = answer.status.message();
-      key = absl::StrCat("error ", message.substr(0, message.find(':')));
+      key =
+          absl::StrCat("error ", absl::StatusCodeToString(answer.status.code()),
+                       " ", message.substr(0, message.find(':')));
     } else if (answer.rule_id.empty()) {
       key = "decided by the default";
     } else {
@@ -229,6 +238,14 @@ struct Coverage {
                          " matched");
     }
     ++outcomes[key];
+    if (answer.price_conversion.has_value()) {
+      ++outcomes[absl::StrCat(
+          "price converted, ", answer.price_conversion->rates_size(),
+          " rate(s), ",
+          answer.price_conversion->has_rates_effective_until()
+              ? "window ends"
+              : "window open")];
+    }
   }
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,7 +43,18 @@ struct Facts {
 // does not say which one an error names when several are missing; the
 // model names the first in this order (seller country, origin, price),
 // which is also the engine's.
-enum class Fact { kNone, kSellerCountry, kOrigin, kPrice, kPriceRate };
+enum class Fact { kNone, kSellerCountry, kOrigin, kPrice, kPriceRate, kRates };
+
+using Table = ReferenceModel::Table;
+
+// The rates of one decision (section 8): the table in force at its instant
+// (null when none is), the window it stands for, and the first conversion.
+struct Rates {
+  const Table* table = nullptr;
+  Table window;  // from/until: when `table` is in force around the instant
+  std::optional<v1::PriceConversion> first;
+  std::string missing_threshold;  // for Fact::kRates
+};
 
 // A Match against the facts: it fails (some condition is false), or it
 // holds, or it would hold but for a missing fact.
@@ -107,9 +119,75 @@ Amount ToAmount(const v1::Money& money) {
 }
 
 // Section 5, one Match: a conjunction of the conditions that are set.
-MatchResult EvaluateMatch(
-    const pv1::Match& m, const Facts& facts,
-    const absl::flat_hash_map<std::string, int64_t>& fx_micros) {
+// A Timestamp of `t`.
+void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
+  const absl::Duration since = t - absl::UnixEpoch();
+  const int64_t seconds =
+      absl::ToInt64Seconds(absl::Floor(since, absl::Seconds(1)));
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(since - absl::Seconds(seconds))));
+}
+
+// Section 8: the price against a threshold. Sets *below, or returns the
+// missing fact.
+Fact ComparePrice(const v1::Money& price, const v1::Money& bound, Rates* rates,
+                  bool* below) {
+  if (price.currency_code() == bound.currency_code()) {
+    *below = ToAmount(price) < ToAmount(bound);
+    return Fact::kNone;
+  }
+  if (rates->table == nullptr) {
+    rates->missing_threshold = bound.currency_code();
+    return Fact::kRates;
+  }
+  const Table& table = *rates->table;
+  auto p = table.rates.find(price.currency_code());
+  auto b = table.rates.find(bound.currency_code());
+  if (p == table.rates.end() || b == table.rates.end()) return Fact::kPriceRate;
+  // Value in the base currency: amount / per_base, or amount *
+  // base_per_unit. Cross-multiplied, so nothing is rounded.
+  const Amount p_rate = p->second.first, b_rate = b->second.first;
+  const Amount lhs = ToAmount(price) * (table.per_base ? b_rate : p_rate);
+  const Amount rhs = ToAmount(bound) * (table.per_base ? p_rate : b_rate);
+  *below = lhs < rhs;
+  if (!rates->first.has_value()) {
+    v1::PriceConversion c;
+    // The price in the threshold's currency, rounded down to the nano.
+    // Saturated at the largest Money: larger amounts exceed every threshold.
+    const Amount kLargestMoney =
+        static_cast<Amount>(std::numeric_limits<int64_t>::max()) *
+            1'000'000'000 +
+        999'999'999;
+    const Amount converted =
+        std::min(lhs / (table.per_base ? p_rate : b_rate), kLargestMoney);
+    c.mutable_converted_price()->set_currency_code(bound.currency_code());
+    c.mutable_converted_price()->set_units(
+        static_cast<int64_t>(converted / 1'000'000'000));
+    c.mutable_converted_price()->set_nanos(
+        static_cast<int32_t>(converted % 1'000'000'000));
+    for (const std::string& currency :
+         {price.currency_code(), bound.currency_code()}) {
+      if (currency == table.base) continue;
+      v1::ExchangeRate* rate = c.add_rates();
+      rate->set_unit_currency(table.per_base ? table.base : currency);
+      rate->set_quote_currency(table.per_base ? currency : table.base);
+      rate->set_rate(table.rates.at(currency).second);
+    }
+    c.set_rate_source(table.source);
+    if (rates->window.from.has_value()) {
+      SetTime(*rates->window.from, c.mutable_rates_effective_from());
+    }
+    if (rates->window.until.has_value()) {
+      SetTime(*rates->window.until, c.mutable_rates_effective_until());
+    }
+    rates->first = std::move(c);
+  }
+  return Fact::kNone;
+}
+
+MatchResult EvaluateMatch(const pv1::Match& m, const Facts& facts,
+                          Rates* rates) {
   MatchResult result;
   bool seller_country_missing = false;
   bool origin_missing = false;
@@ -157,26 +235,24 @@ MatchResult EvaluateMatch(
       result.fails = true;
     }
   }
-  if (m.has_unit_price()) {
+  for (const pv1::AttributeCondition& condition : m.attributes()) {
+    if (!AttributeHolds(condition, facts)) result.fails = true;
+  }
+  // The price is tested (and converted) only when every other condition
+  // holds or lacks a fact, as the engine stops at the first false one.
+  if (m.has_unit_price() && !result.fails) {
     const pv1::PriceCondition& condition = m.unit_price();
     const bool below = condition.has_below();
     const v1::Money& bound = below ? condition.below() : condition.at_least();
+    bool is_below = false;
     if (facts.price == nullptr) {
       price_missing = Fact::kPrice;
-    } else if (!fx_micros.contains(facts.price->currency_code())) {
-      price_missing = Fact::kPriceRate;
-    } else {
-      // Section 8: price / rate(price) against bound / rate(bound), both
-      // in the base currency, cross-multiplied so nothing is rounded.
-      const Amount price =
-          ToAmount(*facts.price) * fx_micros.at(bound.currency_code());
-      const Amount threshold =
-          ToAmount(bound) * fx_micros.at(facts.price->currency_code());
-      if ((price < threshold) != below) result.fails = true;
+    } else if (Fact f = ComparePrice(*facts.price, bound, rates, &is_below);
+               f != Fact::kNone) {
+      price_missing = f;
+    } else if (is_below != below) {
+      result.fails = true;
     }
-  }
-  for (const pv1::AttributeCondition& condition : m.attributes()) {
-    if (!AttributeHolds(condition, facts)) result.fails = true;
   }
 
   if (result.fails) return result;
@@ -200,9 +276,13 @@ int Specificity(const pv1::Match& m) {
          (m.attributes_size() > 0) + (m.seller_countries_size() > 0);
 }
 
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%E4Y-%m-%d%ET%H:%M:%E*SZ", t, absl::UTCTimeZone());
+}
+
 absl::Status MissingFactError(const pv1::Manifest& manifest,
                               const pv1::Rule& rule, Fact fact,
-                              const Facts& facts) {
+                              const Facts& facts, const Rates& rates) {
   switch (fact) {
     case Fact::kSellerCountry:
       return absl::InvalidArgumentError(
@@ -220,8 +300,16 @@ absl::Status MissingFactError(const pv1::Manifest& manifest,
       return absl::InvalidArgumentError(absl::StrCat(
           "item.unit_price.currency_code: \"", facts.price->currency_code(),
           "\" has no exchange rate in bundle \"", manifest.name(),
-          "\" revision ", manifest.revision(), ", which rule \"", rule.id(),
+          "\" revision ", manifest.revision(), " at ", Rfc3339(facts.at),
+          " (rate table ", rates.table->location, "), which rule \"", rule.id(),
           "\" needs"));
+    case Fact::kRates:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "item.unit_price: bundle \"", manifest.name(), "\" revision ",
+          manifest.revision(), " has no exchange rates in force at ",
+          Rfc3339(facts.at), ", so \"", facts.price->currency_code(),
+          "\" cannot be converted to \"", rates.missing_threshold,
+          "\" for rule \"", rule.id(), "\"; a newer revision may carry them"));
     case Fact::kNone:
       break;
   }
@@ -249,6 +337,21 @@ absl::StatusOr<int64_t> ParseMicros(absl::string_view text) {
   return micros;
 }
 
+// A rate's decimal as answers show it: no leading or trailing zeros
+// ("015500.50" -> "15500.5", "7.0" -> "7").
+std::string Canonical(absl::string_view text) {
+  std::string s(text);
+  if (s.find('.') != std::string::npos) {
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+  }
+  size_t zeros = 0;
+  while (zeros + 1 < s.size() && s[zeros] == '0' && s[zeros + 1] != '.') {
+    ++zeros;
+  }
+  return s.substr(zeros);
+}
+
 absl::StatusOr<std::optional<absl::Time>> ParseEdge(const std::string& text) {
   if (text.empty()) return std::nullopt;
   absl::Time t;
@@ -268,7 +371,11 @@ std::string ReferenceAnswer::DebugString() const {
       v1::Effect_Name(effect), " by ",
       rule_id.empty() ? "the default" : absl::StrCat("\"", rule_id, "\""), " (",
       reason_code, ") matched [", absl::StrJoin(matched_rule_ids, ", "),
-      "] ttl ", absl::FormatDuration(cache_ttl));
+      "] ttl ", absl::FormatDuration(cache_ttl),
+      price_conversion.has_value()
+          ? absl::StrCat(" converted {", price_conversion->ShortDebugString(),
+                         "}")
+          : "");
 }
 
 absl::StatusOr<ReferenceModel> ReferenceModel::Create(
@@ -277,14 +384,42 @@ absl::StatusOr<ReferenceModel> ReferenceModel::Create(
   ReferenceModel model;
   model.manifest_ = bundle.manifest;
   model.iso_codes_ = std::move(iso_codes);
-  if (bundle.manifest.has_fx()) {
-    const pv1::FxTable& fx = bundle.manifest.fx();
-    model.fx_micros_[fx.base_currency()] = kMicrosPerUnit;
+  auto read_table = [](const pv1::FxTable& fx,
+                       std::string location) -> absl::StatusOr<Table> {
+    Table table;
+    table.base = fx.base_currency();
+    table.rates[fx.base_currency()] = {kMicrosPerUnit, "1"};
+    table.source = fx.source();
+    table.location = std::move(location);
     for (const pv1::FxRate& rate : fx.rates()) {
-      absl::StatusOr<int64_t> micros = ParseMicros(rate.per_base());
+      table.per_base = !rate.per_base().empty();
+      const std::string& text =
+          table.per_base ? rate.per_base() : rate.base_per_unit();
+      absl::StatusOr<int64_t> micros = ParseMicros(text);
       if (!micros.ok()) return micros.status();
-      model.fx_micros_[rate.currency_code()] = *micros;
+      table.rates[rate.currency_code()] = {*micros, Canonical(text)};
     }
+    absl::StatusOr<std::optional<absl::Time>> from =
+        ParseEdge(fx.effective_from());
+    if (!from.ok()) return from.status();
+    absl::StatusOr<std::optional<absl::Time>> until =
+        ParseEdge(fx.effective_until());
+    if (!until.ok()) return until.status();
+    table.from = *from;
+    table.until = *until;
+    return table;
+  };
+  if (bundle.manifest.has_fx()) {
+    absl::StatusOr<Table> table =
+        read_table(bundle.manifest.fx(), policy::kManifestPath);
+    if (!table.ok()) return table.status();
+    model.fallback_ = std::move(*table);
+  }
+  for (const policy::RateTableSource& source : bundle.rate_tables) {
+    absl::StatusOr<Table> table =
+        read_table(source.table, policy::FormatLocation(source.location));
+    if (!table.ok()) return table.status();
+    model.dated_.push_back(std::move(*table));
   }
   for (const policy::RuleSource& source : bundle.rules) {
     Rule rule;
@@ -301,6 +436,34 @@ absl::StatusOr<ReferenceModel> ReferenceModel::Create(
     model.rules_.push_back(std::move(rule));
   }
   return model;
+}
+
+const ReferenceModel::Table* ReferenceModel::TableAt(absl::Time t,
+                                                     Table* window) const {
+  // A dated table in force at t wins (section 8).
+  for (const Table& table : dated_) {
+    if ((!table.from.has_value() || *table.from <= t) &&
+        (!table.until.has_value() || t < *table.until)) {
+      window->from = table.from;
+      window->until = table.until;
+      return &table;
+    }
+  }
+  if (!fallback_.has_value()) return nullptr;
+  // Manifest.fx, for the gap between the dated tables around t.
+  window->from.reset();
+  window->until.reset();
+  for (const Table& table : dated_) {
+    if (table.until.has_value() && *table.until <= t &&
+        (!window->from.has_value() || *window->from < *table.until)) {
+      window->from = table.until;
+    }
+    if (table.from.has_value() && t < *table.from &&
+        (!window->until.has_value() || *table.from < *window->until)) {
+      window->until = table.from;
+    }
+  }
+  return &*fallback_;
 }
 
 ReferenceAnswer ReferenceModel::Decide(
@@ -334,21 +497,42 @@ ReferenceAnswer ReferenceModel::Decide(
            (!rule.until.has_value() || facts.at < *rule.until);
   };
 
-  // Every rule in its window whose match holds (possibly but for a missing
-  // fact) and none of whose exceptions holds (section 9).
-  struct Candidate {
-    const Rule* rule;
-    Fact missing;  // kNone: matches; else undecidable
-  };
-  std::vector<Candidate> candidates;
+  Rates rates;
+  rates.table = TableAt(facts.at, &rates.window);
+
+  // Section 11: the rules in their windows, in resolution order: priority,
+  // specificity, DENY over ALLOW, id.
+  std::vector<const Rule*> ordered;
   for (const Rule& rule : rules_) {
-    if (!in_window(rule)) continue;
-    MatchResult match = EvaluateMatch(rule.proto.match(), facts, fx_micros_);
+    if (in_window(rule)) ordered.push_back(&rule);
+  }
+  std::sort(ordered.begin(), ordered.end(), [](const Rule* x, const Rule* y) {
+    const Rule& a = *x;
+    const Rule& b = *y;
+    if (a.proto.priority() != b.proto.priority()) {
+      return a.proto.priority() > b.proto.priority();
+    }
+    if (a.specificity != b.specificity) return a.specificity > b.specificity;
+    const bool a_denies = a.proto.effect() == v1::EFFECT_DENY;
+    const bool b_denies = b.proto.effect() == v1::EFFECT_DENY;
+    if (a_denies != b_denies) return a_denies;
+    return a.proto.id() < b.proto.id();
+  });
+
+  // In that order, each rule whose match holds (possibly but for a missing
+  // fact) and none of whose exceptions holds (section 9). Section 10: an
+  // undecidable rule ranked above every matching rule rejects the request;
+  // one ranked below the decider is left out. Decision.matched_rule_ids:
+  // "at most 32", then the truncated flag, and nothing after it is looked
+  // at (so it converts no price).
+  const Rule* decider = nullptr;
+  for (const Rule* rule : ordered) {
+    MatchResult match = EvaluateMatch(rule->proto.match(), facts, &rates);
     if (match.fails) continue;
     bool exempt = false;
     Fact exception_missing = Fact::kNone;
-    for (const pv1::Match& exception : rule.proto.unless()) {
-      MatchResult e = EvaluateMatch(exception, facts, fx_micros_);
+    for (const pv1::Match& exception : rule->proto.unless()) {
+      MatchResult e = EvaluateMatch(exception, facts, &rates);
       if (e.fails) continue;
       if (e.missing == Fact::kNone) {
         exempt = true;
@@ -357,47 +541,22 @@ ReferenceAnswer ReferenceModel::Decide(
       if (exception_missing == Fact::kNone) exception_missing = e.missing;
     }
     if (exempt) continue;
-    candidates.push_back({&rule, match.missing != Fact::kNone
-                                     ? match.missing
-                                     : exception_missing});
-  }
-
-  // Section 11: priority, specificity, DENY over ALLOW, id.
-  std::sort(candidates.begin(), candidates.end(),
-            [](const Candidate& x, const Candidate& y) {
-              const Rule& a = *x.rule;
-              const Rule& b = *y.rule;
-              if (a.proto.priority() != b.proto.priority()) {
-                return a.proto.priority() > b.proto.priority();
-              }
-              if (a.specificity != b.specificity) {
-                return a.specificity > b.specificity;
-              }
-              const bool a_denies = a.proto.effect() == v1::EFFECT_DENY;
-              const bool b_denies = b.proto.effect() == v1::EFFECT_DENY;
-              if (a_denies != b_denies) return a_denies;
-              return a.proto.id() < b.proto.id();
-            });
-
-  // Section 10: an undecidable rule ranked above every matching rule
-  // rejects the request; one ranked below the decider is left out.
-  const Rule* decider = nullptr;
-  for (const Candidate& c : candidates) {
-    if (c.missing != Fact::kNone) {
+    const Fact missing =
+        match.missing != Fact::kNone ? match.missing : exception_missing;
+    if (missing != Fact::kNone) {
       if (decider == nullptr) {
         answer.status =
-            MissingFactError(manifest_, c.rule->proto, c.missing, facts);
+            MissingFactError(manifest_, rule->proto, missing, facts, rates);
         return answer;
       }
       continue;
     }
-    if (decider == nullptr) decider = c.rule;
-    // Decision.matched_rule_ids: "at most 32", then the truncated flag.
+    if (decider == nullptr) decider = rule;
     if (answer.matched_rule_ids.size() == 32) {
       answer.matched_rule_ids_truncated = true;
-    } else {
-      answer.matched_rule_ids.push_back(c.rule->proto.id());
+      break;
     }
+    answer.matched_rule_ids.push_back(rule->proto.id());
   }
 
   // Sections 3 and 4: the decider's effect and reason, else the default.
@@ -423,6 +582,12 @@ ReferenceAnswer ReferenceModel::Decide(
         answer.cache_ttl = std::min(answer.cache_ttl, *edge - facts.at);
       }
     }
+  }
+  // Section 8: nor, when it converted a price, the rates' window.
+  answer.price_conversion = rates.first;
+  if (rates.first.has_value() && rates.window.until.has_value()) {
+    answer.cache_ttl =
+        std::min(answer.cache_ttl, *rates.window.until - facts.at);
   }
   return answer;
 }

@@ -50,6 +50,9 @@ struct ReferenceAnswer {
   std::vector<std::string> matched_rule_ids;  // in resolution order
   bool matched_rule_ids_truncated = false;    // more matched than listed
   absl::Duration cache_ttl;
+  // Decision.price_conversion: the first price converted in resolution
+  // order (docs/policy-format.md section 8), unset when none was.
+  std::optional<importgate::v1::PriceConversion> price_conversion;
 
   // One line: "DENY by \"r1\" (R_1) matched [r1, r2] ttl 60s", or the
   // status.
@@ -58,6 +61,17 @@ struct ReferenceAnswer {
 
 class ReferenceModel {
  public:
+  // One rate table, as section 8 describes it.
+  struct Table {
+    std::optional<absl::Time> from, until;  // unset: unbounded
+    std::string base;
+    bool per_base = true;  // else base_per_unit
+    // Currency -> the rate in micro units, and its decimal text.
+    absl::flat_hash_map<std::string, std::pair<int64_t, std::string>> rates;
+    std::string source;
+    std::string location;
+  };
+
   // Reads `bundle`, which must compile; `iso_codes` validates requests.
   // Returns INVALID_ARGUMENT when a window edge or an FX rate cannot be
   // read (a bundle the compiler would refuse).
@@ -80,10 +94,14 @@ class ReferenceModel {
 
   ReferenceModel() = default;
 
+  // The table in force at `t` and the window it is in force for (a dated
+  // table's own; Manifest.fx's, the gap around t); null when none is.
+  const Table* TableAt(absl::Time t, Table* window) const;
+
   importgate::policy::v1::Manifest manifest_;
   std::vector<Rule> rules_;  // in source order
-  // Micro units of each currency per base unit, the base included.
-  absl::flat_hash_map<std::string, int64_t> fx_micros_;
+  std::vector<Table> dated_;
+  std::optional<Table> fallback_;  // Manifest.fx
   std::shared_ptr<const IsoCodes> iso_codes_;
 };
 

@@ -45,7 +45,9 @@ TEST(LimitsTest, LargestValidRequestFitsItsBudget) {
 }
 
 TEST(LimitsTest, LongestAnswerFitsItsBudget) {
-  auto snapshot = it::CompileRules(it::LongestAnswerRules());
+  auto parsed = policy::ParseBundle(it::LongestAnswerFiles());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  auto snapshot = compiler::Compile(*parsed, it::RealIsoCodes());
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   v1::IsImportAllowedRequest request = it::LargestRequest(0);
   eval::Verdict verdict;
@@ -53,6 +55,9 @@ TEST(LimitsTest, LongestAnswerFitsItsBudget) {
       eval::DecideRequest(**snapshot, request, absl::UnixEpoch(), &verdict)
           .ok());
   ASSERT_TRUE(verdict.matched_truncated);
+  ASSERT_TRUE(verdict.conversion.period != nullptr);
+  ASSERT_EQ(verdict.conversion.period->table->source.size(),
+            compiler::kMaxRateSourceBytes);
   const std::string name(64, 'n'), digest = "sha256:" + std::string(64, 'f');
   const BundleRefFields ref{name, ~uint64_t{0}, digest};
   WireBuffer unary(64);
@@ -70,9 +75,8 @@ TEST(LimitsTest, LongestAnswerFitsItsBudget) {
 class LimitsServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto bundle = bundle::LoadBundle(
-        "mem", it::BundleFiles(it::TestManifest(), it::LongestAnswerRules()),
-        it::RealIsoCodes());
+    auto bundle =
+        bundle::LoadBundle("mem", it::LongestAnswerFiles(), it::RealIsoCodes());
     ASSERT_TRUE(bundle.ok()) << bundle.status();
     ASSERT_TRUE(store_.Activate(*bundle).ok());
     app::ServerOptions options;

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -202,9 +203,58 @@ TEST(ResponseEncoderRandomTest, AnyVerdictEncodesAsTheGeneratedMessage) {
     rule.effect = random() % 2 ? v1::EFFECT_ALLOW : v1::EFFECT_DENY;
     snapshot.rules.push_back(std::move(rule));
   }
+  // Rate tables of both quotes, with long and empty sources, in force for
+  // bounded and unbounded periods, before and after 1970.
+  const CurrencyCode kCurrencies[] = {PackCurrency("USD"), PackCurrency("IDR"),
+                                      PackCurrency("CNY")};
+  for (int i = 0; i < 4; ++i) {
+    compiler::RateTable& table = snapshot.rate_tables.emplace_back();
+    table.base = kCurrencies[i % 2];
+    table.quote = i < 2 ? compiler::RateTable::Quote::kPerBase
+                        : compiler::RateTable::Quote::kBasePerUnit;
+    for (CurrencyCode c : kCurrencies) {
+      table.rates[c] = {1, c == table.base ? "1" : text()};
+    }
+    table.source = text();
+  }
+  const absl::Time kEdges[] = {
+      absl::InfinitePast(),
+      absl::FromUnixSeconds(-62135596800),
+      absl::FromUnixNanos(-1),
+      absl::UnixEpoch(),
+      absl::FromUnixSeconds(1'700'000'000) + absl::Nanoseconds(7),
+      absl::FromUnixSeconds(253402300799),
+      absl::InfiniteFuture()};
+  for (int i = 0; i < 12; ++i) {
+    absl::Time a = kEdges[random() % std::size(kEdges)];
+    absl::Time b = kEdges[random() % std::size(kEdges)];
+    snapshot.rate_periods.push_back(
+        {std::min(a, b), std::max(a, b),
+         &snapshot.rate_tables[random() % snapshot.rate_tables.size()]});
+  }
+  // Up to the largest Money a conversion saturates at.
+  const policy::NanoAmount kAmounts[] = {
+      0,
+      1,
+      999'999'999,
+      1'000'000'000,
+      99'999'999'999,
+      static_cast<policy::NanoAmount>(std::numeric_limits<int64_t>::max()) *
+              1'000'000'000 +
+          999'999'999};
   for (int round = 0; round < 2000; ++round) {
     SCOPED_TRACE(round);
     eval::Verdict verdict;
+    if (random() % 2 == 0) {
+      verdict.conversion.period =
+          &snapshot.rate_periods[random() % snapshot.rate_periods.size()];
+      verdict.conversion.price_currency = kCurrencies[random() % 3];
+      do {
+        verdict.conversion.threshold_currency = kCurrencies[random() % 3];
+      } while (verdict.conversion.threshold_currency ==
+               verdict.conversion.price_currency);
+      verdict.conversion.converted = kAmounts[random() % std::size(kAmounts)];
+    }
     if (random() % 4 != 0) {
       verdict.rule = &snapshot.rules[random() % snapshot.rules.size()];
       verdict.effect = verdict.rule->effect;
@@ -275,7 +325,13 @@ TEST(ResponseEncoderFieldsTest, EveryFieldOfTheEncodedMessagesIsKnown) {
            {v1::Decision::descriptor(),
             {"allowed", "effect", "rule_id", "reason_code", "message",
              "legal_basis", "matched_rule_ids", "cache_ttl",
-             "matched_rule_ids_truncated"}},
+             "matched_rule_ids_truncated", "price_conversion"}},
+           {v1::PriceConversion::descriptor(),
+            {"converted_price", "rates", "rate_source", "rates_effective_from",
+             "rates_effective_until"}},
+           {v1::ExchangeRate::descriptor(),
+            {"unit_currency", "quote_currency", "rate"}},
+           {v1::Money::descriptor(), {"currency_code", "units", "nanos"}},
            {v1::BundleRef::descriptor(), {"name", "revision", "digest"}},
            {v1::IsImportAllowedResponse::descriptor(),
             {"decision", "bundle", "sku"}},

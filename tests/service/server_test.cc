@@ -148,6 +148,72 @@ TEST_F(ServerTest, CrossBorderTeeDeniedWithRuleReasonAndBundle) {
   EXPECT_EQ(response.bundle().digest(), store_.Current()->digest);
 }
 
+// Dated FX end to end: the same rupiah price from the same bundle is judged
+// at the Minister of Finance's rate of its own week, and the answer says
+// which rate and table decided (unary and batch, through the hand-written
+// encoder that the WireAudit interceptor re-parses).
+TEST_F(ServerTest, RupiahPriceConvertsAtTheRateOfItsDate) {
+  ActivateDefaultBundle();
+  auto speaker = [](int64_t seconds) {
+    v1::IsImportAllowedRequest r;
+    r.mutable_item()->set_sku("SPEAKER-1");
+    r.mutable_item()->set_hs_code("8518.22");
+    r.mutable_item()->set_origin_country("CN");
+    r.mutable_item()->mutable_unit_price()->set_currency_code("IDR");
+    r.mutable_item()->mutable_unit_price()->set_units(1'600'000);
+    r.mutable_seller()->set_kind(v1::SELLER_KIND_CROSS_BORDER);
+    r.set_destination_country("ID");
+    r.set_channel(v1::CHANNEL_CHECKOUT);
+    r.mutable_evaluation_time()->set_seconds(seconds);
+    return r;
+  };
+  // 2024-01-12 10:00 WIB (KMK 2/KM.10/KF.4/2024, USD 15,503) and
+  // 2025-10-10 10:00 WIB (KMK 19/MK/EF.2/2025, USD 16,655).
+  const v1::IsImportAllowedRequest in_2024 = speaker(1'705'028'400);
+  const v1::IsImportAllowedRequest in_2025 = speaker(1'760'065'200);
+  struct Want {
+    v1::Effect effect;
+    std::string rate, source_prefix;
+    int64_t units;
+    int32_t nanos;
+  };
+  const Want want_2024{v1::EFFECT_ALLOW, "15503",
+                       "KMK 2/KM.10/KF.4/2024, 10-16 January 2024", 103,
+                       205831129};
+  const Want want_2025{v1::EFFECT_DENY, "16655",
+                       "KMK 19/MK/EF.2/2025, 8-14 October 2025", 96, 67247072};
+  auto check = [](const v1::Decision& d, const Want& want) {
+    EXPECT_EQ(d.effect(), want.effect);
+    const v1::PriceConversion& c = d.price_conversion();
+    EXPECT_EQ(c.converted_price().currency_code(), "USD");
+    EXPECT_EQ(c.converted_price().units(), want.units);
+    EXPECT_EQ(c.converted_price().nanos(), want.nanos);
+    ASSERT_EQ(c.rates_size(), 1);
+    EXPECT_EQ(c.rates(0).unit_currency(), "USD");
+    EXPECT_EQ(c.rates(0).quote_currency(), "IDR");
+    EXPECT_EQ(c.rates(0).rate(), want.rate);
+    EXPECT_THAT(c.rate_source(), ::testing::StartsWith(want.source_prefix));
+    EXPECT_TRUE(c.has_rates_effective_from());
+    EXPECT_TRUE(c.has_rates_effective_until());
+  };
+  v1::IsImportAllowedResponse response;
+  ASSERT_TRUE(Call(in_2024, &response).ok());
+  check(response.decision(), want_2024);
+  ASSERT_TRUE(Call(in_2025, &response).ok());
+  check(response.decision(), want_2025);
+  EXPECT_EQ(response.decision().rule_id(), "id-2023-cross-border-min-price");
+
+  v1::BatchIsImportAllowedRequest batch;
+  *batch.add_requests() = in_2024;
+  *batch.add_requests() = in_2025;
+  v1::BatchIsImportAllowedResponse results;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->BatchIsImportAllowed(&context, batch, &results).ok());
+  ASSERT_EQ(results.results_size(), 2);
+  check(results.results(0).response().decision(), want_2024);
+  check(results.results(1).response().decision(), want_2025);
+}
+
 TEST_F(ServerTest, DomesticTeeAllowed) {
   ActivateDefaultBundle();
   v1::IsImportAllowedResponse response;

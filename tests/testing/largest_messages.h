@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -16,6 +17,7 @@
 #include "server/eval/request.h"
 #include "server/policy/codes.h"
 #include "tests/testing/tee_request.h"
+#include "tests/testing/test_bundles.h"
 
 namespace importgate::testing {
 
@@ -54,20 +56,46 @@ inline importgate::v1::IsImportAllowedRequest LargestRequest(
 // Rules (a RuleFile in text format) that make the longest answers for a
 // T-shirt (HS 6109): more than eval::kMaxMatchedRuleIds rules deny it, each
 // with an id of 128 bytes, a reason code of 64, and a message and legal
-// basis at the compiler's bounds.
+// basis at the compiler's bounds. The first also converts the price (see
+// LongestAnswerRates).
 inline std::string LongestAnswerRules() {
   std::string rules;
   for (size_t i = 0; i < eval::kMaxMatchedRuleIds + 8; ++i) {
-    absl::StrAppend(&rules, "rules {\n  id: \"", absl::StrFormat("%0128d", i),
-                    "\"\n  effect: EFFECT_DENY\n  reason_code: \"",
-                    std::string(64, 'R'), "\"\n  message: \"",
-                    std::string(compiler::kMaxMessageBytes, 'm'),
-                    "\"\n  legal_basis: \"",
-                    std::string(compiler::kMaxLegalBasisBytes, 'l'),
-                    "\"\n  match { hs_codes: [\"6109\"] }\n",
-                    "  cache_ttl { seconds: 86399 nanos: 999999999 }\n}\n");
+    absl::StrAppend(
+        &rules, "rules {\n  id: \"", absl::StrFormat("%0128d", i),
+        "\"\n  effect: EFFECT_DENY\n  reason_code: \"", std::string(64, 'R'),
+        "\"\n  message: \"", std::string(compiler::kMaxMessageBytes, 'm'),
+        "\"\n  legal_basis: \"",
+        std::string(compiler::kMaxLegalBasisBytes, 'l'),
+        "\"\n  match { hs_codes: [\"6109\"]",
+        i == 0 ? " unit_price { at_least { currency_code: \"CNY\" "
+                 "} }"
+               : "",
+        " }\n", "  cache_ttl { seconds: 86399 nanos: 999999999 }\n}\n");
   }
   return rules;
+}
+
+// A rate table (a RateFile in text format) that makes the longest
+// Decision.price_conversion for LongestAnswerRules: a source at the
+// compiler's bound, a window from year 1 to year 9999 (10-byte varints),
+// two rates of the longest text, and a converted price that saturates.
+inline std::string LongestAnswerRates() {
+  return absl::StrCat(
+      "tables {\n  effective_from: \"0001-01-01T00:00:00.000000001Z\"\n"
+      "  effective_until: \"9999-12-31T23:59:59.999999999Z\"\n  source: \"",
+      std::string(compiler::kMaxRateSourceBytes, 's'),
+      "\"\n  base_currency: \"IDR\"\n"
+      "  rates { currency_code: \"USD\" base_per_unit: \"999999999.999999\" }\n"
+      "  rates { currency_code: \"CNY\" base_per_unit: \"0.000001\" }\n}\n");
+}
+
+// The files of the longest-answer bundle: TestManifest(),
+// LongestAnswerRules() and LongestAnswerRates().
+inline std::vector<policy::SourceFile> LongestAnswerFiles() {
+  return {{"manifest.textproto", TestManifest()},
+          {"rules/r.textproto", LongestAnswerRules()},
+          {"rates/r.textproto", LongestAnswerRates()}};
 }
 
 }  // namespace importgate::testing
