@@ -8,10 +8,13 @@
 #include <google/protobuf/arena.h>
 #include <malloc.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 
 #include "bench/synthetic_bundle.h"
+#include "server/bundle/source_reader.h"
 #include "server/compiler/compiler.h"
 #include "server/eval/evaluator.h"
 #include "server/refdata/iso_codes.h"
@@ -87,7 +90,63 @@ void BM_Compile(benchmark::State& state) {
       static_cast<double>(bytes) / static_cast<double>(rules);
 }
 
+// The default bundle (policies/default, run from the repository root):
+// 167 weeks of dated rate tables. Arg 0: prices in USD, which need no rate
+// (the baseline); arg 1: the same items priced in IDR on dates from
+// September 2023 to November 2026, each converted with its week's rate.
+void BM_DecideDatedFx(benchmark::State& state) {
+  static const auto* snapshot = [] {
+    auto files = bundle::ReadSourceDirectory("policies/default");
+    if (!files.ok()) {
+      std::fprintf(stderr, "run from the repository root: %s\n",
+                   files.status().ToString().c_str());
+      std::exit(1);
+    }
+    auto parsed = policy::ParseBundle(*files);
+    return new std::shared_ptr<const compiler::PolicySnapshot>(
+        *compiler::Compile(*parsed, DebianIsoCodes()));
+  }();
+  const bool idr = state.range(0) == 1;
+  google::protobuf::Arena arena;
+  std::vector<const v1::IsImportAllowedRequest*> requests;
+  const char* kHs[] = {"8518.30", "8517.13", "6912.00", "9405.21", "4901.99"};
+  for (int i = 0; i < 1024; ++i) {
+    auto* r =
+        google::protobuf::Arena::CreateMessage<v1::IsImportAllowedRequest>(
+            &arena);
+    r->mutable_item()->set_sku("SKU");
+    r->mutable_item()->set_hs_code(kHs[i % 5]);
+    r->mutable_item()->set_origin_country("CN");
+    r->mutable_item()->mutable_unit_price()->set_currency_code(idr ? "IDR"
+                                                                   : "USD");
+    r->mutable_item()->mutable_unit_price()->set_units(
+        idr ? 1'000'000 + 1'000 * i : 50 + i % 100);
+    r->mutable_seller()->set_kind(v1::SELLER_KIND_CROSS_BORDER);
+    r->set_destination_country("ID");
+    r->set_channel(v1::CHANNEL_CHECKOUT);
+    // 2023-09-27 plus up to ~1,150 days.
+    r->mutable_evaluation_time()->set_seconds(1'695'772'800 +
+                                              int64_t{97'000} * i);
+    requests.push_back(r);
+  }
+  v1::Decision decision;
+  size_t i = 0, errors = 0, converted = 0;
+  for (auto _ : state) {
+    absl::Status s = eval::Evaluate(**snapshot, *requests[i++ & 1023],
+                                    absl::UnixEpoch(), &decision);
+    errors += !s.ok();
+    converted += s.ok() && decision.has_price_conversion();
+    benchmark::DoNotOptimize(decision);
+  }
+  state.counters["converted_share"] =
+      static_cast<double>(converted) / static_cast<double>(state.iterations());
+  state.counters["error_share"] =
+      static_cast<double>(errors) / static_cast<double>(state.iterations());
+  state.SetItemsProcessed(state.iterations());
+}
+
 BENCHMARK(BM_Decide)->Arg(10)->Arg(1'000)->Arg(100'000)->Arg(1'000'000);
+BENCHMARK(BM_DecideDatedFx)->Arg(0)->Arg(1);
 BENCHMARK(BM_Compile)
     ->Arg(10)
     ->Arg(1'000)

@@ -489,7 +489,8 @@ void FillDecision(const PolicySnapshot& snapshot, const Verdict& verdict,
 
 void FillPriceConversion(const PriceConversion& conversion,
                          v1::PriceConversion* out) {
-  out->Clear();
+  // Field by field rather than Clear(): a reused message keeps its
+  // submessages and string buffers, so a hot loop does not allocate.
   const compiler::RatePeriod& period = *conversion.period;
   const compiler::RateTable& table = *period.table;
   v1::Money* converted = out->mutable_converted_price();
@@ -498,6 +499,7 @@ void FillPriceConversion(const PriceConversion& conversion,
       static_cast<int64_t>(conversion.converted / 1'000'000'000));
   converted->set_nanos(
       static_cast<int32_t>(conversion.converted % 1'000'000'000));
+  out->mutable_rates()->Clear();  // keeps the elements for reuse
   for (CurrencyCode currency :
        {conversion.price_currency, conversion.threshold_currency}) {
     if (currency == table.base) continue;
@@ -510,9 +512,13 @@ void FillPriceConversion(const PriceConversion& conversion,
   out->set_rate_source(table.source);
   if (period.from != absl::InfinitePast()) {
     SetTimestamp(period.from, out->mutable_rates_effective_from());
+  } else {
+    out->clear_rates_effective_from();
   }
   if (period.until != absl::InfiniteFuture()) {
     SetTimestamp(period.until, out->mutable_rates_effective_until());
+  } else {
+    out->clear_rates_effective_until();
   }
 }
 

@@ -87,11 +87,25 @@ const TextSeed kRequestSeeds[] = {
            hs_code: "6912.00"
            category: "home/kitchen/mugs"
            origin_country: "CN"
-           unit_price { currency_code: "IDR" units: 1200000 }
+           unit_price { currency_code: "IDR" units: 1600000 }
          }
          seller { kind: SELLER_KIND_CROSS_BORDER }
          destination_country: "ID"
          channel: CHANNEL_CHECKOUT
+         evaluation_time { seconds: 1705028400 }
+       }
+       requests {
+         item {
+           sku: "MUG-2"
+           hs_code: "6912.00"
+           category: "home/kitchen/mugs"
+           origin_country: "CN"
+           unit_price { currency_code: "IDR" units: 1600000 }
+         }
+         seller { kind: SELLER_KIND_CROSS_BORDER }
+         destination_country: "ID"
+         channel: CHANNEL_CHECKOUT
+         evaluation_time { seconds: 1760065200 }
        }
        requests {
          item {

@@ -21,7 +21,9 @@
 //     matched_rule_ids);
 //   - a batch answers every item, in order, with an error carrying the
 //     evaluator's status code where the evaluator refused the item;
-//   - the evaluator refuses a request only with INVALID_ARGUMENT.
+//   - the evaluator refuses a request only with INVALID_ARGUMENT, or with
+//     FAILED_PRECONDITION when no exchange rate is in force at its instant
+//     (DecisionError).
 // A single request the evaluator refuses is also encoded as a one-item
 // batch, since the same request inside a batch puts its error message on
 // the wire as a proto3 string.
@@ -32,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -123,6 +126,13 @@ void ParseEncoded(absl::string_view bytes, Response* response) {
                                      " differs from the encoder's bytes: ",
                                      response->ShortDebugString()));
 }
+// The errors eval::DecideRequest may return (evaluator.h): a malformed or
+// undecidable request, or no exchange rate in force at its instant.
+bool DecisionError(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kInvalidArgument ||
+         (status.code() == absl::StatusCode::kFailedPrecondition &&
+          absl::StartsWith(status.message(), "item.unit_price: bundle "));
+}
 
 void DecideOne(const bundle::LoadedBundle& loaded,
                const v1::IsImportAllowedRequest& request) {
@@ -141,8 +151,7 @@ void DecideOne(const bundle::LoadedBundle& loaded,
                           response.sku());
     return;
   }
-  IMPORTGATE_FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument,
-                        status.ToString());
+  IMPORTGATE_FUZZ_CHECK(DecisionError(status), status.ToString());
   // The same request as the only item of a batch.
   WireBuffer out(256);
   service::AppendBatchError(status, &out);
@@ -169,9 +178,7 @@ void DecideBatch(const bundle::LoadedBundle& loaded,
       service::AppendBatchResponse(snapshot, verdicts[i], ref,
                                    item.item().sku(), &out);
     } else {
-      IMPORTGATE_FUZZ_CHECK(
-          statuses[i].code() == absl::StatusCode::kInvalidArgument,
-          statuses[i].ToString());
+      IMPORTGATE_FUZZ_CHECK(DecisionError(statuses[i]), statuses[i].ToString());
       service::AppendBatchError(statuses[i], &out);
     }
   }
