@@ -580,9 +580,11 @@ void AppendRandomRateFiles(Rng& rng, const World& world,
                            std::vector<policy::SourceFile>* files) {
   std::vector<Instant> edges;
   for (size_t n = 2 * rng.Between(1, 5); n > 0 || edges.size() < 2; --n) {
-    // Rate windows start in year 0001 or later (a Timestamp in answers).
+    // Rate windows lie in years 0001 to 9999 UTC (Timestamps in answers).
     Instant edge = n > 0 ? PickInstant(rng) : RandomInstant(rng);
-    if (edge.time < MinTimestamp()) edge = RandomInstant(rng);
+    if (edge.time < MinTimestamp() || edge.time > MaxTimestamp()) {
+      edge = RandomInstant(rng);
+    }
     edges.push_back(edge);
     std::sort(
         edges.begin(), edges.end(),

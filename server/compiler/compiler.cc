@@ -36,6 +36,10 @@ bool MatchesCharset(absl::string_view s, size_t max_len, bool upper_ok,
 
 // The first instant a google.protobuf.Timestamp holds: 0001-01-01T00:00:00Z.
 constexpr absl::Time kMinTimestamp = absl::FromUnixSeconds(-62135596800);
+// And the last: 9999-12-31T23:59:59.999999999Z.
+absl::Time MaxTimestamp() {
+  return absl::FromUnixSeconds(253402300799) + absl::Nanoseconds(999'999'999);
+}
 
 // Micro units as the shortest decimal: 15589000000 -> "15589",
 // 2150270000 -> "2150.27".
@@ -200,6 +204,7 @@ class Compiler {
               kMaxRateSourceBytes);
     out->source = fx.source();
     out->location = policy::FormatLocation(*ctx.where);
+    int quoted_by = -1;  // the first rate that set the table's quote
     for (int i = 0; i < fx.rates_size(); ++i) {
       const pv1::FxRate& rate = fx.rates(i);
       const std::string rate_field = absl::StrCat(field, ".rates[", i, "]");
@@ -218,12 +223,14 @@ class Compiler {
       const RateTable::Quote quote = per_base ? RateTable::Quote::kPerBase
                                               : RateTable::Quote::kBasePerUnit;
       const char* quote_field = per_base ? "per_base" : "base_per_unit";
-      if (i == 0) {
+      if (quoted_by < 0) {
         out->quote = quote;
+        quoted_by = i;
       } else if (quote != out->quote) {
         Error(ctx, absl::StrCat(rate_field, ".", quote_field),
               absl::StrCat("every rate of a table uses the same quote, and "
-                           "rates[0] uses ",
+                           "rates[",
+                           quoted_by, "] uses ",
                            per_base ? "base_per_unit" : "per_base"));
         continue;
       }
@@ -246,6 +253,15 @@ class Compiler {
   // The dated tables of rates/ and Manifest.fx, as RatePeriods: each dated
   // table in force for its window, Manifest.fx in every gap.
   void CompileRates() {
+    const size_t errors_before = ErrorCount();
+    CompileRatePeriods();
+    // Price conditions are checked against the periods only when the rate
+    // tables compiled: otherwise each would repeat their errors.
+    rates_failed_ = ErrorCount() != errors_before;
+  }
+
+  void CompileRatePeriods() {
+    const size_t errors_at_start = ErrorCount();
     struct Dated {
       absl::Time from, until;
       const RateTable* table;
@@ -293,6 +309,12 @@ class Compiler {
       if (from < kMinTimestamp) {
         Error(ctx, "table.effective_from",
               "must be in year 0001 or later (google.protobuf.Timestamp)");
+        continue;
+      }
+      if (until != absl::InfiniteFuture() && until > MaxTimestamp()) {
+        Error(ctx, "table.effective_until",
+              "must be in year 9999 or earlier in UTC "
+              "(google.protobuf.Timestamp)");
         continue;
       }
       if (until <= from) {
@@ -349,7 +371,7 @@ class Compiler {
       CompileRateTable(fx, ctx, "fx", &snapshot_->rate_tables.back());
       fallback = &snapshot_->rate_tables.back();
     }
-    if (!errors_.empty()) return;
+    if (ErrorCount() != errors_at_start) return;
     // Dated windows, with the fallback in the gaps around them.
     auto& periods = snapshot_->rate_periods;
     absl::Time covered = absl::InfinitePast();
@@ -490,6 +512,7 @@ class Compiler {
     const std::string currency_field =
         absl::StrCat(field, condition.has_below() ? ".below" : ".at_least",
                      ".currency_code");
+    if (rates_failed_) return;
     if (snapshot_->rate_periods.empty()) {
       Error(ctx, currency_field,
             "the bundle has no exchange-rate table (manifest fx or rates/), "
@@ -796,6 +819,7 @@ class Compiler {
   std::shared_ptr<const IsoCodes> iso_;
   PolicySnapshot* snapshot_ = nullptr;
   Errors errors_;
+  bool rates_failed_ = false;  // a rate table did not compile
 };
 
 }  // namespace

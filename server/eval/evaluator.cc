@@ -52,10 +52,23 @@ class Rates {
                            [](absl::Time t, const compiler::RatePeriod& p) {
                              return t < p.until;
                            });
-      if (it != periods.end() && it->from <= at_) period_ = &*it;
+      if (it == periods.end()) {
+        next_change_ = absl::InfiniteFuture();
+      } else if (it->from <= at_) {
+        period_ = &*it;
+        next_change_ = it->until;
+      } else {
+        next_change_ = it->from;  // in a gap: rates start there
+      }
     }
     return period_;
   }
+
+  // Whether a price needed the rates (converted or not: a missing rate
+  // left a rule out, which may change too); then the answer may change
+  // at NextChange().
+  bool Consulted() const { return looked_up_; }
+  absl::Time NextChange() const { return next_change_; }
 
   eval::PriceConversion first;         // the first conversion, if any
   CurrencyCode missing_threshold = 0;  // for the kRates error
@@ -65,6 +78,7 @@ class Rates {
   const absl::Time at_;
   bool looked_up_ = false;
   const compiler::RatePeriod* period_ = nullptr;
+  absl::Time next_change_ = absl::InfiniteFuture();
 };
 
 // The largest amount google.type.Money holds, in nanos.
@@ -446,11 +460,11 @@ absl::Status Decide(const PolicySnapshot& snapshot, const DecisionInput& in,
   if (edge != snapshot.window_edges.end()) {
     verdict->cache_ttl = std::min(verdict->cache_ttl, *edge - in.at);
   }
-  // Nor, when it converted a price, past the end of the rates' period.
+  // Nor, when a price needed the rates, past the next change of rates.
   verdict->conversion = rates.first;
-  if (rates.first.period != nullptr) {
+  if (rates.Consulted()) {
     verdict->cache_ttl =
-        std::min(verdict->cache_ttl, rates.first.period->until - in.at);
+        std::min(verdict->cache_ttl, rates.NextChange() - in.at);
   }
   return absl::OkStatus();
 }

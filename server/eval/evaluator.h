@@ -48,8 +48,9 @@ struct Verdict {
   bool matched_truncated = false;  // more rules matched than `matched` holds
   absl::Duration cache_ttl;
   // The first price conversion in resolution order, if any. A decision
-  // that converted a price is never cached past the end of the rates'
-  // period.
+  // for which a price needed the rates (converted, or left out for want of
+  // a rate) is never cached past the next change of rates: the end of the
+  // period in force, or the start of the next one.
   PriceConversion conversion;
 };
 

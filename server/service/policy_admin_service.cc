@@ -27,6 +27,15 @@ void FillInfo(const bundle::ActivationRecord& record,
   info->set_rule_count(static_cast<int64_t>(b.snapshot->rules.size()));
   info->set_test_case_count(static_cast<int64_t>(b.test_case_count));
   info->set_description(b.snapshot->description);
+  const auto& periods = b.snapshot->rate_periods;
+  if (!periods.empty() && periods.back().until != absl::InfiniteFuture()) {
+    // Up to year 9999: seconds and nanos, not int64 nanoseconds.
+    const absl::Time until = periods.back().until;
+    const int64_t seconds = absl::ToUnixSeconds(until);
+    info->mutable_rates_in_force_until()->set_seconds(seconds);
+    info->mutable_rates_in_force_until()->set_nanos(static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(until - absl::FromUnixSeconds(seconds))));
+  }
 }
 
 template <typename Response>

@@ -117,6 +117,9 @@ TEST(RateTablesCompileTest, EachErrorNamesFileLineAndField) {
        "table.effective_until: \"next week\""},
       {"year 0000", Files(Table("0000-06-01T00:00:00Z", kW1)),
        "must be in year 0001 or later"},
+      {"an end in year 10000 UTC",
+       Files(Table(kW1, "9999-12-31T23:59:59-05:00")),
+       "table.effective_until: must be in year 9999 or earlier in UTC"},
       {"no source", Files(Table(kW1, kW2, "15589", "")),
        "table.source: is required"},
       {"rate not a decimal", Files(Table(kW1, kW2, "15.589,00")),
@@ -148,6 +151,32 @@ TEST(RateTablesCompileTest, EachErrorNamesFileLineAndField) {
     EXPECT_EQ(snapshot.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(snapshot.status().message()), HasSubstr(c.want));
   }
+}
+
+// One error is reported once: a bad first rate does not make the table's
+// other rates wrong, and a bundle with a broken manifest or rate table does
+// not also claim that its price rules have no rates.
+TEST(RateTablesCompileTest, ErrorsDoNotCascade) {
+  const std::string bad_first_rate = absl::StrCat(
+      "tables {\n  effective_from: \"", kW1, "\"\n  source: \"s\"\n",
+      "  base_currency: \"IDR\"\n",
+      "  rates { currency_code: \"XYZ\" base_per_unit: \"1\" }\n",
+      "  rates { currency_code: \"USD\" base_per_unit: \"15589\" }\n}\n");
+  auto snapshot = Compile(Files(bad_first_rate));
+  ASSERT_FALSE(snapshot.ok());
+  const std::string message(snapshot.status().message());
+  EXPECT_THAT(message, HasSubstr("\"XYZ\" is not an ISO 4217 currency code"));
+  EXPECT_THAT(message, ::testing::Not(HasSubstr("same quote")));
+  EXPECT_THAT(message, ::testing::Not(HasSubstr("no exchange-rate table")));
+
+  auto bad_manifest = Compile(
+      Files(Table(kW1, kW2),
+            absl::StrCat(kManifest, "default_cache_ttl { seconds: -1 }")));
+  ASSERT_FALSE(bad_manifest.ok());
+  EXPECT_THAT(std::string(bad_manifest.status().message()),
+              ::testing::Not(HasSubstr("no exchange-rate table")));
+  EXPECT_THAT(std::string(bad_manifest.status().message()),
+              HasSubstr("default_cache_ttl"));
 }
 
 TEST(RateTablesCompileTest, ThresholdCurrencyOutsideTheRulesWindowIsFine) {

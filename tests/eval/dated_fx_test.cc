@@ -278,5 +278,39 @@ TEST(DatedFxTest, CacheTtlEndsAtTheNextRateChangeOnlyWhenAPriceConverted) {
   }
 }
 
+// A rule ranked below the deciding one that is left out for want of a rate
+// would match once rates are in force: the answer (its matched_rule_ids)
+// may change there, so it is not cached past it.
+TEST(DatedFxTest, CacheTtlEndsWhereMissingRatesBegin) {
+  std::vector<policy::SourceFile> files = {
+      {"manifest.textproto", kManifestHead},
+      {"rules/r.textproto", absl::StrCat(kRules, R"pb(
+         rules {
+           id: "tees-closed"
+           effect: EFFECT_DENY
+           priority: 10
+           reason_code: "CLOSED"
+           message: "closed"
+           match { hs_codes: [ "8518" ] }
+         }
+       )pb")},
+      {"rates/kmk.textproto", kRates}};
+  auto parsed = policy::ParseBundle(files);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  auto snapshot = compiler::Compile(*parsed, it::RealIsoCodes());
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  // In the gap before 2024-01-10 00:00 WIB, 90 s before rates resume.
+  const absl::Time at = At("2024-01-10T00:00:00+07:00") - absl::Seconds(90);
+  eval::Verdict verdict;
+  ASSERT_TRUE(eval::DecideRequest(**snapshot, Request("IDR", 10, 0, at),
+                                  absl::UnixEpoch(), &verdict)
+                  .ok());
+  ASSERT_TRUE(verdict.rule != nullptr);
+  EXPECT_EQ(verdict.rule->id, "tees-closed");
+  EXPECT_EQ(verdict.matched.size(), 1u);  // min-price left out
+  EXPECT_EQ(verdict.cache_ttl, absl::Seconds(90));
+  EXPECT_TRUE(verdict.conversion.period == nullptr);
+}
+
 }  // namespace
 }  // namespace importgate

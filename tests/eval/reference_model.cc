@@ -54,6 +54,7 @@ struct Rates {
   Table window;  // from/until: when `table` is in force around the instant
   std::optional<v1::PriceConversion> first;
   std::string missing_threshold;  // for Fact::kRates
+  bool consulted = false;         // a price needed the rates
 };
 
 // A Match against the facts: it fails (some condition is false), or it
@@ -137,6 +138,7 @@ Fact ComparePrice(const v1::Money& price, const v1::Money& bound, Rates* rates,
     *below = ToAmount(price) < ToAmount(bound);
     return Fact::kNone;
   }
+  rates->consulted = true;
   if (rates->table == nullptr) {
     rates->missing_threshold = bound.currency_code();
     return Fact::kRates;
@@ -449,8 +451,7 @@ const ReferenceModel::Table* ReferenceModel::TableAt(absl::Time t,
       return &table;
     }
   }
-  if (!fallback_.has_value()) return nullptr;
-  // Manifest.fx, for the gap between the dated tables around t.
+  // In a gap between the dated tables around t: Manifest.fx, if any.
   window->from.reset();
   window->until.reset();
   for (const Table& table : dated_) {
@@ -463,7 +464,7 @@ const ReferenceModel::Table* ReferenceModel::TableAt(absl::Time t,
       window->until = table.from;
     }
   }
-  return &*fallback_;
+  return fallback_.has_value() ? &*fallback_ : nullptr;
 }
 
 ReferenceAnswer ReferenceModel::Decide(
@@ -583,9 +584,10 @@ ReferenceAnswer ReferenceModel::Decide(
       }
     }
   }
-  // Section 8: nor, when it converted a price, the rates' window.
+  // Section 8: nor, when a price needed the rates, the rates' window (or
+  // the gap's).
   answer.price_conversion = rates.first;
-  if (rates.first.has_value() && rates.window.until.has_value()) {
+  if (rates.consulted && rates.window.until.has_value()) {
     answer.cache_ttl =
         std::min(answer.cache_ttl, *rates.window.until - facts.at);
   }

@@ -95,7 +95,8 @@ class ReferenceModel {
   ReferenceModel() = default;
 
   // The table in force at `t` and the window it is in force for (a dated
-  // table's own; Manifest.fx's, the gap around t); null when none is.
+  // table's own; in a gap, Manifest.fx and the gap's bounds); null when no
+  // table is in force (`window` is then still the gap).
   const Table* TableAt(absl::Time t, Table* window) const;
 
   importgate::policy::v1::Manifest manifest_;

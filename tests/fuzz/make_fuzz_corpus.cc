@@ -92,7 +92,7 @@ const TextSeed kRequestSeeds[] = {
          seller { kind: SELLER_KIND_CROSS_BORDER }
          destination_country: "ID"
          channel: CHANNEL_CHECKOUT
-         evaluation_time { seconds: 1705028400 }
+         evaluation_time { seconds: 1699585200 }
        }
        requests {
          item {

@@ -167,9 +167,9 @@ TEST_F(ServerTest, RupiahPriceConvertsAtTheRateOfItsDate) {
     r.mutable_evaluation_time()->set_seconds(seconds);
     return r;
   };
-  // 2024-01-12 10:00 WIB (KMK 2/KM.10/KF.4/2024, USD 15,503) and
+  // 2023-11-10 10:00 WIB (KMK 4/KM.10/KF.4/2023, USD 15,879) and
   // 2025-10-10 10:00 WIB (KMK 19/MK/EF.2/2025, USD 16,655).
-  const v1::IsImportAllowedRequest in_2024 = speaker(1'705'028'400);
+  const v1::IsImportAllowedRequest in_2023 = speaker(1'699'585'200);
   const v1::IsImportAllowedRequest in_2025 = speaker(1'760'065'200);
   struct Want {
     v1::Effect effect;
@@ -177,9 +177,9 @@ TEST_F(ServerTest, RupiahPriceConvertsAtTheRateOfItsDate) {
     int64_t units;
     int32_t nanos;
   };
-  const Want want_2024{v1::EFFECT_ALLOW, "15503",
-                       "KMK 2/KM.10/KF.4/2024, 10-16 January 2024", 103,
-                       205831129};
+  const Want want_2023{v1::EFFECT_ALLOW, "15879",
+                       "KMK 4/KM.10/KF.4/2023, 8-14 November 2023", 100,
+                       762012721};
   const Want want_2025{v1::EFFECT_DENY, "16655",
                        "KMK 19/MK/EF.2/2025, 8-14 October 2025", 96, 67247072};
   auto check = [](const v1::Decision& d, const Want& want) {
@@ -197,20 +197,20 @@ TEST_F(ServerTest, RupiahPriceConvertsAtTheRateOfItsDate) {
     EXPECT_TRUE(c.has_rates_effective_until());
   };
   v1::IsImportAllowedResponse response;
-  ASSERT_TRUE(Call(in_2024, &response).ok());
-  check(response.decision(), want_2024);
+  ASSERT_TRUE(Call(in_2023, &response).ok());
+  check(response.decision(), want_2023);
   ASSERT_TRUE(Call(in_2025, &response).ok());
   check(response.decision(), want_2025);
   EXPECT_EQ(response.decision().rule_id(), "id-2023-cross-border-min-price");
 
   v1::BatchIsImportAllowedRequest batch;
-  *batch.add_requests() = in_2024;
+  *batch.add_requests() = in_2023;
   *batch.add_requests() = in_2025;
   v1::BatchIsImportAllowedResponse results;
   grpc::ClientContext context;
   ASSERT_TRUE(stub_->BatchIsImportAllowed(&context, batch, &results).ok());
   ASSERT_EQ(results.results_size(), 2);
-  check(results.results(0).response().decision(), want_2024);
+  check(results.results(0).response().decision(), want_2023);
   check(results.results(1).response().decision(), want_2025);
 }
 
@@ -455,6 +455,8 @@ TEST_F(ServerTest, AdminStatusShowsTheActiveBundle) {
   EXPECT_EQ(status.active().source(), it::DefaultBundleDirectory());
   EXPECT_EQ(status.active().loaded_at().seconds(), 1'705'000'000);
   EXPECT_GE(status.active().test_case_count(), 40);
+  // The default bundle's last rate table ends on 2026-12-02 00:00 WIB.
+  EXPECT_EQ(status.active().rates_in_force_until().seconds(), 1'796'144'400);
   EXPECT_TRUE(status.last_attempt().activated());
   EXPECT_EQ(status.history_size(), 1);
   EXPECT_EQ(status.server_version(), ServerVersion());
