@@ -94,6 +94,8 @@ struct AttributeTest {
 // The compiled form of a Match: every set condition must hold.
 struct CompiledMatch {
   // Product selector (hs_prefixes OR categories); empty: any product.
+  // hs_prefixes are sorted by HsKey and unique (the evaluator binary-
+  // searches long lists).
   std::vector<HsPrefix> hs_prefixes;
   std::vector<std::string> categories;
   // Sorted country lists; empty: unconstrained.

@@ -130,13 +130,34 @@ bool Contains(const std::vector<CountryCode>& sorted, CountryCode code) {
   return std::binary_search(sorted.begin(), sorted.end(), code);
 }
 
-bool ProductMatches(const CompiledMatch& m, const DecisionInput& in) {
-  for (const auto& p : m.hs_prefixes) {
-    if (in.hs.digits >= p.digits &&
-        policy::HsPrefixValue(in.hs, p.digits) == p.value) {
+bool HsMatches(const std::vector<compiler::HsPrefix>& prefixes,
+               const policy::HsCode& hs) {
+  if (prefixes.size() <= 8) {
+    for (const auto& p : prefixes) {
+      if (hs.digits >= p.digits &&
+          policy::HsPrefixValue(hs, p.digits) == p.value) {
+        return true;
+      }
+    }
+    return false;
+  }
+  // Long lists (ranges such as "01-36" expand to a prefix each): the
+  // compiler sorted them by HsKey, so look up each prefix of the item.
+  auto key_less = [](const compiler::HsPrefix& p, uint64_t key) {
+    return compiler::HsKey(p.value, p.digits) < key;
+  };
+  for (int d = policy::kMinHsDigits; d <= hs.digits; ++d) {
+    const uint64_t key = compiler::HsKey(policy::HsPrefixValue(hs, d), d);
+    auto it = std::lower_bound(prefixes.begin(), prefixes.end(), key, key_less);
+    if (it != prefixes.end() && compiler::HsKey(it->value, it->digits) == key) {
       return true;
     }
   }
+  return false;
+}
+
+bool ProductMatches(const CompiledMatch& m, const DecisionInput& in) {
+  if (HsMatches(m.hs_prefixes, in.hs)) return true;
   for (const std::string& c : m.categories) {
     if (absl::StartsWith(in.category, c) &&
         (in.category.size() == c.size() || in.category[c.size()] == '/')) {

@@ -281,6 +281,37 @@ TEST(EvaluateMatchersTest, ProductSelector) {
       });
 }
 
+// Lists of more than a few prefixes (ranges expand to one each) are
+// searched, not scanned: the same answers either way, including codes with
+// leading zeros and prefixes of every length.
+TEST(EvaluateMatchersTest, LongHsPrefixListsMatchLikeShortOnes) {
+  auto snapshot = MustCompile(
+      Rule("not-recorded", kDeny, 0,
+           R"pb(hs_codes: [ "01-36", "4902", "4904-4999", "8501-8522",
+                            "852321", "8523.41" ])pb"));
+  ASSERT_TRUE(snapshot != nullptr);
+  struct Case {
+    const char* hs;
+    bool matches;
+  };
+  const std::vector<Case> cases = {
+      {"01", true},         {"0101.21", true},  {"36", true},
+      {"3601.00", true},    {"37", false},      {"3706.10", false},
+      {"4901.99", false},   {"4902.10", true},  {"4903.00", false},
+      {"4911.99", true},    {"49", false},      {"8522.90", true},
+      {"8523.21.00", true}, {"8523.41", true},  {"8523.49.20", false},
+      {"8523.4", false},    {"852341", true},   {"8524.11", false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.hs);
+    v1::Decision decision;
+    ASSERT_TRUE(eval::Evaluate(*snapshot, RequestBuilder().Hs(c.hs).Build(),
+                               absl::UnixEpoch(), &decision)
+                    .ok());
+    EXPECT_EQ(decision.rule_id() == "not-recorded", c.matches);
+  }
+}
+
 TEST(EvaluateMatchersTest, FactConditions) {
   auto snapshot = MustCompile(
       Rule("origin-in", kDeny, 0, R"pb(hs_codes: [ "10" ]
