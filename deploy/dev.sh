@@ -22,7 +22,7 @@ PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc
   libprotobuf-dev libabsl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  iso-codes grpc-proto
+  iso-codes grpc-proto openssl
   bazel-bootstrap bazel-platforms bazel-rules-java
   clang-14 libclang-rt-14-dev
 )

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/app/server.h"
+#include "server/app/tls.h"
 #include "server/bundle/manager.h"
 #include "server/bundle/policy_store.h"
 #include "server/bundle/source.h"
@@ -26,6 +27,7 @@
 #include "server/common/clock.h"
 #include "server/common/log.h"
 #include "server/refdata/iso_codes.h"
+#include "server/service/admin_access.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port to serve on; port 0 picks a free port");
@@ -51,6 +53,22 @@ ABSL_FLAG(int, history, 10, "how many activated revisions status reports");
 ABSL_FLAG(std::string, iso_codes_dir,
           std::string(importgate::IsoCodes::kDebianDirectory),
           "directory of the iso-codes JSON files (Debian package iso-codes)");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain of the server; with --tls_key_file turns on "
+          "TLS for every port (re-read when it changes)");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM roots that client certificates must chain to (mTLS)");
+ABSL_FLAG(std::string, tls_client_auth, "none",
+          "none | request | require: whether callers must present a "
+          "certificate (request and require need --tls_client_ca_file)");
+ABSL_FLAG(int, tls_refresh_seconds, 5,
+          "how often the TLS files are re-read, so a rotation needs no "
+          "restart");
+ABSL_FLAG(std::string, admin_allow_file, "",
+          "with TLS: identities (certificate SANs: DNS name, URI, e-mail) "
+          "allowed to call the admin API, one per line; re-read when it "
+          "changes. Unset with TLS: nobody");
 ABSL_FLAG(int, max_batch_items, 1000,
           "largest BatchIsImportAllowed request accepted");
 ABSL_FLAG(int, shutdown_grace_seconds, 5,
@@ -81,6 +99,56 @@ std::vector<std::string> VerifyKeys(int argc, char** argv) {
     }
   }
   return keys;
+}
+
+// TLS for every port, and who may call the admin API, from the flags.
+absl::Status ConfigureTls(app::ServerOptions* options,
+                          std::unique_ptr<service::AdminAccess>* access) {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert_file);
+  const std::string allow = absl::GetFlag(FLAGS_admin_allow_file);
+  if (cert.empty()) {
+    if (!absl::GetFlag(FLAGS_tls_key_file).empty() ||
+        !absl::GetFlag(FLAGS_tls_client_ca_file).empty() ||
+        absl::GetFlag(FLAGS_tls_client_auth) != "none") {
+      return absl::InvalidArgumentError(
+          "--tls_cert_file: is required by the other --tls_ flags");
+    }
+    if (!allow.empty()) {
+      return absl::InvalidArgumentError(
+          "--admin_allow_file: needs TLS (--tls_cert_file, and "
+          "--tls_client_auth=request or require so that callers present "
+          "an identity)");
+    }
+    return absl::OkStatus();  // plaintext; admin on loopback only
+  }
+  auto client_auth = app::ParseClientAuth(absl::GetFlag(FLAGS_tls_client_auth));
+  if (!client_auth.ok()) return client_auth.status();
+  app::TlsFiles files;
+  files.cert_file = cert;
+  files.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  files.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  files.client_auth = *client_auth;
+  files.refresh =
+      absl::Seconds(std::max(1, absl::GetFlag(FLAGS_tls_refresh_seconds)));
+  auto credentials = app::MakeServerCredentials(files);
+  if (!credentials.ok()) return credentials.status();
+  options->credentials = *credentials;
+  if (allow.empty()) {
+    *access = service::AdminAccess::Closed();
+    LogWarning(
+        "TLS without --admin_allow_file: the admin API refuses every "
+        "caller");
+  } else {
+    auto from_file = service::AdminAccess::FromAllowFile(allow);
+    if (!from_file.ok()) return from_file.status();
+    *access = *std::move(from_file);
+  }
+  options->admin_access = access->get();
+  LogInfo(absl::StrCat(
+      "TLS on: certificate ", cert, ", client certificates ",
+      absl::GetFlag(FLAGS_tls_client_auth),
+      allow.empty() ? "" : absl::StrCat(", admin allow file ", allow)));
+  return absl::OkStatus();
 }
 
 int Run(const std::vector<std::string>& verify_keys) {
@@ -143,6 +211,11 @@ int Run(const std::vector<std::string>& verify_keys) {
       &clock, static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_history))));
   bundle::BundleManager manager(&store, &clock, manager_options);
   app::ServerOptions options;
+  std::unique_ptr<service::AdminAccess> admin_access;
+  if (absl::Status s = ConfigureTls(&options, &admin_access); !s.ok()) {
+    LogError(absl::StrCat("cannot start: ", s.message()));
+    return 1;
+  }
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.admin_listen_address = absl::GetFlag(FLAGS_admin_listen);
   options.max_batch_items = absl::GetFlag(FLAGS_max_batch_items);

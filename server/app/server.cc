@@ -70,7 +70,7 @@ ImportgateServer::ImportgateServer(bundle::PolicyStore* store,
     : store_(store),
       decisions_(store, clock,
                  service::ImportPolicyServiceOptions{options.max_batch_items}),
-      admin_(store, manager, ServerVersion()) {}
+      admin_(store, manager, ServerVersion(), options.admin_access) {}
 
 ImportgateServer::~ImportgateServer() { Shutdown(absl::ZeroDuration()); }
 
@@ -86,6 +86,10 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
   if (options.listen_address.empty()) {
     return absl::InvalidArgumentError("listen_address: is required");
   }
+  if (options.credentials != nullptr && options.admin_access == nullptr) {
+    return absl::InvalidArgumentError(
+        "admin_access: is required with TLS (who may call the admin API)");
+  }
   // Health and reflection are process-wide switches in gRPC; both are
   // idempotent. Referencing the health descriptor links it in, so that
   // reflection can describe grpc.health.v1.Health too.
@@ -96,7 +100,11 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
   std::unique_ptr<ImportgateServer> server(
       new ImportgateServer(store, clock, manager, options));
   const bool shared_admin = options.admin_listen_address.empty() &&
-                            IsLoopbackAddress(options.listen_address);
+                            (IsLoopbackAddress(options.listen_address) ||
+                             options.credentials != nullptr);
+  const std::shared_ptr<grpc::ServerCredentials> credentials =
+      options.credentials != nullptr ? options.credentials
+                                     : grpc::InsecureServerCredentials();
   grpc::ServerBuilder builder;
   // Byte budgets (service/limits.h): a full batch of the largest valid
   // requests is received, and a full batch of the longest answers sent.
@@ -108,8 +116,7 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
     builder.experimental().SetInterceptorCreators(
         options.interceptor_factories());
   }
-  builder.AddListeningPort(options.listen_address,
-                           grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen_address, credentials, &server->port_);
   builder.RegisterService(&server->decisions_);
   if (shared_admin) builder.RegisterService(&server->admin_);
   server->server_ = builder.BuildAndStart();
@@ -124,8 +131,7 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
       admin_builder.experimental().SetInterceptorCreators(
           options.interceptor_factories());
     }
-    admin_builder.AddListeningPort(options.admin_listen_address,
-                                   grpc::InsecureServerCredentials(),
+    admin_builder.AddListeningPort(options.admin_listen_address, credentials,
                                    &server->admin_port_);
     admin_builder.RegisterService(&server->admin_);
     server->admin_server_ = admin_builder.BuildAndStart();

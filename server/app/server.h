@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "server/bundle/policy_store.h"
@@ -29,9 +30,14 @@ struct ServerOptions {
   // host:port; port 0 picks a free port (see ImportgateServer::port()).
   std::string listen_address = "127.0.0.1:50051";
   // Where the admin API listens. Empty: on listen_address when that is a
-  // loopback address, and nowhere otherwise (the admin API is not for
-  // every caller).
+  // loopback address or TLS is on (then admin_access decides who may call
+  // it), and nowhere otherwise (the admin API is not for every caller).
   std::string admin_listen_address;
+  // Credentials of both ports (app/tls.h); null: plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  // Who may call the admin API; must outlive the server. Null: every
+  // caller that reaches its port. With credentials set it must be set.
+  service::AdminAccess* admin_access = nullptr;
   // Largest BatchIsImportAllowed request, 1 to kMaxMaxBatchItems. The
   // message size limits follow from it (service/limits.h).
   int max_batch_items = 1000;

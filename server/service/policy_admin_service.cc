@@ -69,10 +69,23 @@ grpc::Status NoManager() {
 
 PolicyAdminService::PolicyAdminService(const bundle::PolicyStore* store,
                                        bundle::BundleManager* manager,
-                                       std::string server_version)
+                                       std::string server_version,
+                                       AdminAccess* access)
     : store_(store),
       manager_(manager),
-      server_version_(std::move(server_version)) {}
+      server_version_(std::move(server_version)),
+      access_(access) {}
+
+bool PolicyAdminService::Admit(grpc::CallbackServerContext* context,
+                               grpc::ServerUnaryReactor* reactor,
+                               absl::string_view method) {
+  if (access_ == nullptr) return true;
+  std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
+  absl::Status status = access_->Authorize(*auth, context->peer(), method);
+  if (status.ok()) return true;
+  reactor->Finish(ToGrpcStatus(status));
+  return false;
+}
 
 PolicyAdminService::~PolicyAdminService() {
   {
@@ -110,6 +123,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::Reload(
     grpc::CallbackServerContext* context, const adminv1::ReloadRequest*,
     adminv1::ReloadResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(context, reactor, "Reload")) return reactor;
   if (manager_ == nullptr) {
     reactor->Finish(NoManager());
     return reactor;
@@ -126,6 +140,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::Rollback(
     const adminv1::RollbackRequest* request,
     adminv1::RollbackResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(context, reactor, "Rollback")) return reactor;
   if (manager_ == nullptr) {
     reactor->Finish(NoManager());
     return reactor;
@@ -151,6 +166,8 @@ grpc::ServerUnaryReactor* PolicyAdminService::Rollback(
 grpc::ServerUnaryReactor* PolicyAdminService::GetStatus(
     grpc::CallbackServerContext* context, const adminv1::GetStatusRequest*,
     adminv1::GetStatusResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(context, reactor, "GetStatus")) return reactor;
   bundle::StoreStatus status = store_->Status();
   if (status.active.has_value())
     FillInfo(*status.active, response->mutable_active());
@@ -172,7 +189,6 @@ grpc::ServerUnaryReactor* PolicyAdminService::GetStatus(
     FillInfo(record, response->add_history());
   }
   response->set_server_version(server_version_);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

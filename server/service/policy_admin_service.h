@@ -18,17 +18,19 @@
 #include "importgate/admin/v1/policy_admin.grpc.pb.h"
 #include "server/bundle/manager.h"
 #include "server/bundle/policy_store.h"
+#include "server/service/admin_access.h"
 
 namespace importgate::service {
 
 class PolicyAdminService final
     : public importgate::admin::v1::PolicyAdmin::CallbackService {
  public:
-  // `store` and `manager` must outlive the service; `manager` may be null
-  // (Reload and Rollback then answer FAILED_PRECONDITION).
+  // `store`, `manager` and `access` must outlive the service; `manager`
+  // may be null (Reload and Rollback then answer FAILED_PRECONDITION);
+  // `access` may be null (every caller that reaches the port is admitted).
   PolicyAdminService(const bundle::PolicyStore* store,
-                     bundle::BundleManager* manager,
-                     std::string server_version);
+                     bundle::BundleManager* manager, std::string server_version,
+                     AdminAccess* access = nullptr);
   ~PolicyAdminService() override;
 
   grpc::ServerUnaryReactor* GetStatus(
@@ -47,6 +49,11 @@ class PolicyAdminService final
       importgate::admin::v1::RollbackResponse* response) override;
 
  private:
+  // Finishes the call with PERMISSION_DENIED and returns false when the
+  // caller may not run `method`.
+  bool Admit(grpc::CallbackServerContext* context,
+             grpc::ServerUnaryReactor* reactor, absl::string_view method);
+
   // Queues `work` for the worker thread; it must Finish the call.
   void RunOnWorker(std::function<void()> work);
   void WorkerLoop();
@@ -54,6 +61,7 @@ class PolicyAdminService final
   const bundle::PolicyStore* const store_;
   bundle::BundleManager* const manager_;
   const std::string server_version_;
+  AdminAccess* const access_;
   absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -14,15 +14,18 @@
 #include "grpcpp/security/server_credentials.h"
 #include "gtest/gtest.h"
 #include "server/app/server.h"
+#include "server/app/tls.h"
 #include "server/bundle/loader.h"
 #include "server/bundle/policy_store.h"
 #include "server/eval/request.h"
+#include "server/service/admin_access.h"
 #include "server/service/limits.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_policy_server.h"
 #include "tests/testing/largest_messages.h"
 #include "tests/testing/self_signed.h"
 #include "tests/testing/test_bundles.h"
+#include "tests/testing/test_pki.h"
 #include "tests/testing/wire_audit.h"
 
 namespace importgate::client {
@@ -474,6 +477,54 @@ TEST(ClientTlsTest, TlsAndMutualTls) {
   ASSERT_TRUE(without.ok());
   EXPECT_EQ(without->source, Source::kFallback);
   EXPECT_EQ(strict.calls(), 1);
+}
+
+// The SDK's TLS options against the real importgate server with mutual
+// TLS (app/tls.h), certificates from the openssl tool as the README makes
+// them: a client certificate gets a server decision; without one the
+// handshake fails and the caller's failure mode answers.
+TEST(ClientTlsTest, RealServerWithMutualTls) {
+  it::TestPki pki("client-mtls");
+  pki.Issue("server", "localhost", "DNS:localhost,IP:127.0.0.1", "serverAuth");
+  pki.Issue("checkout", "checkout", "URI:spiffe://example.org/checkout",
+            "clientAuth");
+  auto bundle =
+      bundle::LoadBundle("mem", it::SmallBundle(1), it::RealIsoCodes());
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  it::FakeClock clock{absl::FromUnixSeconds(1'705'000'000)};
+  bundle::PolicyStore store{&clock};
+  ASSERT_TRUE(store.Activate(*bundle).ok());
+  app::TlsFiles files;
+  files.cert_file = pki.Path("server.crt");
+  files.key_file = pki.Path("server.key");
+  files.client_ca_file = pki.Path("ca.crt");
+  files.client_auth = app::ClientAuth::kRequire;
+  auto credentials = app::MakeServerCredentials(files);
+  ASSERT_TRUE(credentials.ok()) << credentials.status();
+  auto access = service::AdminAccess::Closed();
+  app::ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.credentials = *credentials;
+  options.admin_access = access.get();
+  auto server = app::ImportgateServer::Start(options, &store, &clock);
+  ASSERT_TRUE(server.ok()) << server.status();
+
+  ClientOptions o = Options(absl::StrCat("127.0.0.1:", (*server)->port()));
+  o.failure_mode = FailureMode::kFailClosed;
+  o.tls = TlsOptions{pki.Read("ca.crt"), pki.Read("checkout.crt"),
+                     pki.Read("checkout.key")};
+  auto with_cert = Client::Create(o)->IsImportAllowed(Request());
+  ASSERT_TRUE(with_cert.ok()) << with_cert.status();
+  EXPECT_EQ(with_cert->source, Source::kServer) << with_cert->fallback_cause;
+  EXPECT_EQ(with_cert->bundle.revision(), 1u);
+
+  o.tls = TlsOptions{pki.Read("ca.crt"), "", ""};
+  o.max_attempts = 1;
+  auto without = Client::Create(o)->IsImportAllowed(Request());
+  ASSERT_TRUE(without.ok()) << without.status();
+  EXPECT_EQ(without->source, Source::kFallback);
+  EXPECT_FALSE(without->allowed());  // fail closed
+  (*server)->Shutdown(absl::ZeroDuration());
 }
 
 // The last Client copy dropped while an async call is in flight: the

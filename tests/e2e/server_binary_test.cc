@@ -26,11 +26,13 @@
 #include "importgate/v1/import_policy.grpc.pb.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/tee_request.h"
+#include "tests/testing/test_pki.h"
 
 namespace importgate {
 namespace {
 
 namespace v1 = ::importgate::v1;
+namespace adminv1 = ::importgate::admin::v1;
 namespace it = ::importgate::testing;
 using ::importgate::testing::ServerProcess;
 using ::testing::HasSubstr;
@@ -195,6 +197,77 @@ TEST_F(ServerBinaryTest,
 
 // Regression: --verify_key in a form Abseil accepts but the server's own
 // scan did not (single dash) used to switch signatures off silently.
+// The binary's TLS flags, with certificates the openssl tool makes as the
+// README shows: mutual TLS required on a port that is not loopback-only in
+// spirit (admin shares it because TLS is on), the admin API for the
+// identity --admin_allow_file lists and refused to another, and the flag
+// mistakes refused at start naming the flag.
+TEST(ServerBinaryTlsTest, MutualTlsAndAdminByIdentity) {
+  it::TestPki pki("e2e");
+  pki.Issue("server", "localhost", "DNS:localhost,IP:127.0.0.1", "serverAuth");
+  pki.Issue("ops", "ops", "URI:spiffe://example.org/ops", "clientAuth");
+  pki.Issue("stranger", "stranger", "URI:spiffe://example.org/stranger",
+            "clientAuth");
+  std::ofstream(pki.Path("admins.txt")) << "spiffe://example.org/ops\n";
+  ServerProcess server({"--listen=127.0.0.1:0", "--shutdown_grace_seconds=1",
+                        "--tls_cert_file=" + pki.Path("server.crt"),
+                        "--tls_key_file=" + pki.Path("server.key"),
+                        "--tls_client_ca_file=" + pki.Path("ca.crt"),
+                        "--tls_client_auth=require",
+                        "--admin_allow_file=" + pki.Path("admins.txt")});
+  std::string line = server.WaitForLine("serving on ");
+  ASSERT_FALSE(line.empty()) << server.output();
+  const std::string port = line.substr(line.rfind(':') + 1);
+  auto channel = [&](const std::string& client) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = pki.Read("ca.crt");
+    ssl.pem_cert_chain = pki.Read(client + ".crt");
+    ssl.pem_private_key = pki.Read(client + ".key");
+    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                               grpc::SslCredentials(ssl));
+  };
+  v1::IsImportAllowedResponse response;
+  grpc::ClientContext decide;
+  ASSERT_TRUE(v1::ImportPolicyService::NewStub(channel("stranger"))
+                  ->IsImportAllowed(&decide, it::TeeRequest(), &response)
+                  .ok());
+  adminv1::GetStatusResponse status;
+  grpc::ClientContext ops;
+  grpc::Status allowed = adminv1::PolicyAdmin::NewStub(channel("ops"))
+                             ->GetStatus(&ops, {}, &status);
+  EXPECT_TRUE(allowed.ok()) << allowed.error_message();
+  grpc::ClientContext stranger;
+  EXPECT_EQ(adminv1::PolicyAdmin::NewStub(channel("stranger"))
+                ->GetStatus(&stranger, {}, &status)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  EXPECT_THAT(server.output(), HasSubstr("TLS on: certificate "));
+  EXPECT_THAT(
+      server.output(),
+      HasSubstr("admin GetStatus by spiffe://example.org/ops: allowed"));
+  EXPECT_THAT(
+      server.output(),
+      HasSubstr("admin GetStatus by spiffe://example.org/stranger: refused"));
+
+  // Mistakes in the flags stop the server at start, naming the flag.
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"--tls_key_file=" + pki.Path("server.key")},
+           {"--admin_allow_file=" + pki.Path("admins.txt")},
+           {"--tls_cert_file=" + pki.Path("server.crt"),
+            "--tls_key_file=" + pki.Path("ops.key")},
+           {"--tls_cert_file=" + pki.Path("server.crt"),
+            "--tls_key_file=" + pki.Path("server.key"),
+            "--tls_client_auth=sometimes"}}) {
+    std::vector<std::string> full = {"--listen=127.0.0.1:0"};
+    full.insert(full.end(), args.begin(), args.end());
+    ServerProcess bad(full);
+    EXPECT_EQ(bad.Stop(0), 1) << bad.output();
+    EXPECT_THAT(bad.output(), HasSubstr("cannot start: --"));
+  }
+}
+
 TEST(ServerBinaryRefusalTest, VerifyKeyInAnyFlagFormRequiresSignatures) {
   namespace fs = std::filesystem;
   fs::path dir =
