@@ -25,6 +25,7 @@
 #include "server/bundle/source.h"
 #include "server/bundle/watcher.h"
 #include "server/common/clock.h"
+#include "server/common/flags.h"
 #include "server/common/log.h"
 #include "server/refdata/iso_codes.h"
 #include "server/service/admin_access.h"
@@ -33,7 +34,7 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port to serve on; port 0 picks a free port");
 ABSL_FLAG(std::string, admin_listen, "",
           "host:port for the admin API; empty: on --listen when that is a "
-          "loopback address, else not served");
+          "loopback address or TLS is on, else not served");
 ABSL_FLAG(std::string, bundle, "policies/default",
           "bundle source: a packed bundle file, a source bundle directory, or "
           "a directory of packed bundle files (newest valid revision wins)");
@@ -79,27 +80,6 @@ ABSL_FLAG(bool, check, false,
 
 namespace importgate {
 namespace {
-
-// Every --verify_key occurrence (absl keeps only the last), each possibly a
-// comma-separated list.
-std::vector<std::string> VerifyKeys(int argc, char** argv) {
-  std::vector<std::string> keys;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    std::string value;
-    if (absl::ConsumePrefix(&arg, "--verify_key=")) {
-      value = std::string(arg);
-    } else if (arg == "--verify_key" && i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      continue;
-    }
-    for (absl::string_view k : absl::StrSplit(value, ',', absl::SkipEmpty())) {
-      keys.emplace_back(k);
-    }
-  }
-  return keys;
-}
 
 // TLS for every port, and who may call the admin API, from the flags.
 absl::Status ConfigureTls(app::ServerOptions* options,
@@ -282,10 +262,15 @@ int Run(const std::vector<std::string>& verify_keys) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "importgate policy decision point.\n"
-      "  importgate-server [--listen=HOST:PORT] [--bundle=PATH]\n"
-      "  importgate-server --check --bundle=PATH");
-  std::vector<std::string> verify_keys = importgate::VerifyKeys(argc, argv);
+      "the importgate policy decision point.\n"
+      "  importgate-server [--listen=HOST:PORT] [--bundle=PATH] [flags]\n"
+      "  importgate-server --check --bundle=PATH\n"
+      "Flags (README \"The server's flags\" has the same list):");
+  importgate::ConfigureFlagUsage(
+      "server/main.cc",
+      absl::StrCat("importgate-server ", importgate::app::ServerVersion()));
+  std::vector<std::string> verify_keys =
+      importgate::RepeatedFlagValues(argc, argv, "verify_key");
   absl::ParseCommandLine(argc, argv);
   // Also what Abseil parsed (e.g. from --flagfile or -verify_key=...), so a
   // key given in any accepted form is never silently dropped.

@@ -8,12 +8,18 @@
 //
 // Every command that reads a bundle runs the same checks as the server
 // (parse, compile, the bundle's own tests), so a bundle that builds here
-// activates there. Exit status 0 on success, 1 on a refused bundle or I/O
-// error, 2 on a usage error.
+// activates there. Flags are Abseil flags (`importgate --help` lists them).
+// Exit status 0 on success, 1 on a refused bundle or I/O error (and, from
+// Abseil, after --help or on an unknown flag), 2 on a wrong command.
+#include <algorithm>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -23,8 +29,22 @@
 #include "server/bundle/signing.h"
 #include "server/bundle/source.h"
 #include "server/bundle/source_reader.h"
+#include "server/common/flags.h"
 #include "server/common/version.h"
 #include "server/refdata/iso_codes.h"
+
+ABSL_FLAG(std::string, out, "",
+          "bundle build: the packed bundle file to write (-o is the same)");
+ABSL_FLAG(std::vector<std::string>, key, {},
+          "bundle sign: the private key (PEM); bundle verify: trusted public "
+          "keys (PEM), the flag repeated or a comma-separated list");
+ABSL_FLAG(std::string, private, "",
+          "key generate: where to write the new Ed25519 private key (PEM)");
+ABSL_FLAG(std::string, public, "",
+          "key generate: where to write its public key (PEM)");
+ABSL_FLAG(std::string, iso_codes_dir,
+          std::string(importgate::IsoCodes::kDebianDirectory),
+          "Debian iso-codes JSON directory (ISO 3166-1, ISO 4217)");
 
 namespace importgate {
 namespace {
@@ -38,7 +58,7 @@ constexpr char kUsage[] =
     "  importgate bundle sign FILE --key KEY.pem\n"
     "  importgate bundle verify FILE [--key PUB.pem ...]\n"
     "  importgate key generate --private KEY.pem --public PUB.pem\n"
-    "options: --iso_codes_dir=DIR (default /usr/share/iso-codes/json)\n";
+    "  importgate --help   (every flag, with its default)\n";
 
 struct Args {
   std::vector<std::string> positional;
@@ -46,45 +66,8 @@ struct Args {
   std::string out;
   std::string private_key;
   std::string public_key;
-  std::string iso_codes_dir{IsoCodes::kDebianDirectory};
+  std::string iso_codes_dir;
 };
-
-// Parses "--name=value", "--name value" and "-o value".
-bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string name, value;
-    if (arg.rfind("--", 0) == 0 || arg == "-o") {
-      size_t eq = arg.find('=');
-      name = arg.substr(0, eq);
-      if (eq != std::string::npos) {
-        value = arg.substr(eq + 1);
-      } else if (i + 1 < argc) {
-        value = argv[++i];
-      } else {
-        *error = absl::StrCat(name, " needs a value");
-        return false;
-      }
-      if (name == "--key")
-        args->keys.push_back(value);
-      else if (name == "-o" || name == "--out")
-        args->out = value;
-      else if (name == "--private")
-        args->private_key = value;
-      else if (name == "--public")
-        args->public_key = value;
-      else if (name == "--iso_codes_dir")
-        args->iso_codes_dir = value;
-      else {
-        *error = absl::StrCat("unknown option ", name);
-        return false;
-      }
-    } else {
-      args->positional.push_back(arg);
-    }
-  }
-  return true;
-}
 
 int Fail(const absl::Status& status) {
   std::cerr << "importgate: " << status.message() << "\n";
@@ -223,12 +206,33 @@ int Generate(const Args& args) {
 }
 
 int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(absl::StrCat(
+      "importgate: the policy team's tool for bundles and keys.\n", kUsage));
+  ConfigureFlagUsage("cli/importgate_main.cc",
+                     absl::StrCat("importgate ", ImportgateVersion()));
   Args args;
-  std::string error;
-  if (!ParseArgs(argc, argv, &args, &error)) {
-    std::cerr << "importgate: " << error << "\n" << kUsage;
-    return 2;
+  args.keys = RepeatedFlagValues(argc, argv, "key");
+  // "-o FILE" is "--out FILE".
+  std::vector<char*> argv_out;
+  std::string out_flag = "--out";
+  for (int i = 0; i < argc; ++i) {
+    argv_out.push_back(std::string_view(argv[i]) == "-o" ? out_flag.data()
+                                                         : argv[i]);
   }
+  std::vector<char*> positional = absl::ParseCommandLine(
+      static_cast<int>(argv_out.size()), argv_out.data());
+  for (size_t i = 1; i < positional.size(); ++i) {
+    args.positional.emplace_back(positional[i]);
+  }
+  for (const std::string& key : absl::GetFlag(FLAGS_key)) {
+    if (std::find(args.keys.begin(), args.keys.end(), key) == args.keys.end()) {
+      args.keys.push_back(key);
+    }
+  }
+  args.out = absl::GetFlag(FLAGS_out);
+  args.private_key = absl::GetFlag(FLAGS_private);
+  args.public_key = absl::GetFlag(FLAGS_public);
+  args.iso_codes_dir = absl::GetFlag(FLAGS_iso_codes_dir);
   const auto& p = args.positional;
   if (p.size() >= 2 && p[0] == "bundle") {
     if (p[1] == "build") return Build(args);

@@ -9,12 +9,15 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -266,6 +269,59 @@ TEST(ServerBinaryTlsTest, MutualTlsAndAdminByIdentity) {
     EXPECT_EQ(bad.Stop(0), 1) << bad.output();
     EXPECT_THAT(bad.output(), HasSubstr("cannot start: --"));
   }
+}
+
+// The flag names `--help` lists (absl's "    --name (meaning); default").
+std::set<std::string> HelpFlags(const std::string& help) {
+  std::set<std::string> names;
+  for (absl::string_view line : absl::StrSplit(help, '\n')) {
+    if (!absl::ConsumePrefix(&line, "    --")) continue;
+    names.emplace(line.substr(0, line.find(' ')));
+  }
+  return names;
+}
+
+// Both binaries list every flag with its default and meaning, and the
+// README's flag table names exactly the server's flags.
+TEST(ServerBinaryHelpTest, HelpListsEveryFlagAndTheReadmeTableMatches) {
+  ServerProcess server({"--help"});
+  server.Stop(0);
+  const std::set<std::string> flags = HelpFlags(server.output());
+  for (const char* flag : {"listen", "bundle", "tls_cert_file",
+                           "admin_allow_file", "max_batch_items", "check"}) {
+    EXPECT_TRUE(flags.contains(flag)) << flag << "\n" << server.output();
+  }
+  EXPECT_THAT(server.output(), HasSubstr("default: \"127.0.0.1:50051\""));
+
+  // README "The server's flags": the first column's `--name` entries.
+  std::ifstream readme(std::string(IMPORTGATE_SOURCE_DIR) + "/README.md");
+  std::string line;
+  bool in_table = false;
+  std::set<std::string> documented;
+  while (std::getline(readme, line)) {
+    if (line == "The server's flags:") in_table = true;
+    if (!in_table) continue;
+    if (absl::StartsWith(line, "| `--")) {
+      absl::string_view first = absl::string_view(line).substr(2);
+      first = first.substr(0, first.find(" |"));
+      for (absl::string_view part : absl::StrSplit(first, " / ")) {
+        absl::ConsumePrefix(&part, "`--");
+        absl::ConsumeSuffix(&part, "`");
+        documented.emplace(part);
+      }
+    } else if (!documented.empty() && !absl::StartsWith(line, "|")) {
+      break;
+    }
+  }
+  EXPECT_EQ(documented, flags);
+
+  ServerProcess tool({"--help"}, IMPORTGATE_TOOL_BINARY);
+  tool.Stop(0);
+  EXPECT_THAT(tool.output(), Not(HasSubstr("needs a value")));
+  EXPECT_EQ(HelpFlags(tool.output()),
+            (std::set<std::string>{"iso_codes_dir", "key", "out", "private",
+                                   "public"}));
+  EXPECT_THAT(tool.output(), HasSubstr("importgate bundle build DIR -o FILE"));
 }
 
 TEST(ServerBinaryRefusalTest, VerifyKeyInAnyFlagFormRequiresSignatures) {
