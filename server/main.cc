@@ -70,6 +70,17 @@ ABSL_FLAG(std::string, admin_allow_file, "",
           "with TLS: identities (certificate SANs: DNS name, URI, e-mail) "
           "allowed to call the admin API, one per line; re-read when it "
           "changes. Unset with TLS: nobody");
+ABSL_FLAG(int, max_concurrent_streams, 128,
+          "concurrent calls (HTTP/2 streams) per client connection");
+ABSL_FLAG(int, keepalive_min_ping_seconds, 10,
+          "a client pinging more often than this without calls is "
+          "disconnected (too_many_pings)");
+ABSL_FLAG(int, max_connection_age_seconds, 600,
+          "close each connection after this long (0: never), so that "
+          "clients rebalance across replicas");
+ABSL_FLAG(int, max_connection_age_grace_seconds, 30,
+          "how long calls in flight may finish on a connection being closed "
+          "for its age");
 ABSL_FLAG(int, max_batch_items, 1000,
           "largest BatchIsImportAllowed request accepted");
 ABSL_FLAG(int, shutdown_grace_seconds, 5,
@@ -199,6 +210,15 @@ int Run(const std::vector<std::string>& verify_keys) {
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.admin_listen_address = absl::GetFlag(FLAGS_admin_listen);
   options.max_batch_items = absl::GetFlag(FLAGS_max_batch_items);
+  options.limits.max_concurrent_streams =
+      absl::GetFlag(FLAGS_max_concurrent_streams);
+  options.limits.min_ping_interval =
+      absl::Seconds(absl::GetFlag(FLAGS_keepalive_min_ping_seconds));
+  const int age = absl::GetFlag(FLAGS_max_connection_age_seconds);
+  options.limits.max_connection_age =
+      age == 0 ? absl::InfiniteDuration() : absl::Seconds(age);
+  options.limits.max_connection_age_grace =
+      absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_grace_seconds));
   auto server = app::ImportgateServer::Start(options, &store, &clock, &manager);
   if (!server.ok()) {
     LogError(absl::StrCat("cannot start: ", server.status().message()));

@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <chrono>
+#include <climits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,6 +65,30 @@ bool IsLoopbackAddress(absl::string_view address) {
          (ntohl(v4.s_addr) >> 24) == 127;
 }
 
+namespace {
+
+int Milliseconds(absl::Duration d) {
+  if (d == absl::InfiniteDuration()) return INT_MAX;
+  return static_cast<int>(
+      std::min<int64_t>(absl::ToInt64Milliseconds(d), INT_MAX));
+}
+
+}  // namespace
+
+void ApplyConnectionLimits(const ConnectionLimits& limits,
+                           grpc::ServerBuilder* builder) {
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                              limits.max_concurrent_streams);
+  builder->AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      Milliseconds(limits.min_ping_interval));
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                              Milliseconds(limits.max_connection_age));
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                              Milliseconds(limits.max_connection_age_grace));
+}
+
 ImportgateServer::ImportgateServer(bundle::PolicyStore* store,
                                    const Clock* clock,
                                    bundle::BundleManager* manager,
@@ -86,6 +112,19 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
   if (options.listen_address.empty()) {
     return absl::InvalidArgumentError("listen_address: is required");
   }
+  const ConnectionLimits& limits = options.limits;
+  if (limits.max_concurrent_streams < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_concurrent_streams: must be at least 1, got ",
+                     limits.max_concurrent_streams));
+  }
+  if (limits.min_ping_interval < absl::ZeroDuration() ||
+      limits.max_connection_age <= absl::ZeroDuration() ||
+      limits.max_connection_age_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "connection limits: the ping interval and the grace must not be "
+        "negative, and the maximum connection age must be positive");
+  }
   if (options.credentials != nullptr && options.admin_access == nullptr) {
     return absl::InvalidArgumentError(
         "admin_access: is required with TLS (who may call the admin API)");
@@ -106,6 +145,7 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
       options.credentials != nullptr ? options.credentials
                                      : grpc::InsecureServerCredentials();
   grpc::ServerBuilder builder;
+  ApplyConnectionLimits(limits, &builder);
   // Byte budgets (service/limits.h): a full batch of the largest valid
   // requests is received, and a full batch of the longest answers sent.
   builder.SetMaxReceiveMessageSize(static_cast<int>(
@@ -127,6 +167,7 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
   if (shared_admin) server->admin_port_ = server->port_;
   if (!options.admin_listen_address.empty()) {
     grpc::ServerBuilder admin_builder;
+    ApplyConnectionLimits(limits, &admin_builder);
     if (options.interceptor_factories) {
       admin_builder.experimental().SetInterceptorCreators(
           options.interceptor_factories());

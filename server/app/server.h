@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "server/bundle/policy_store.h"
 #include "server/common/clock.h"
@@ -26,6 +27,24 @@
 
 namespace importgate::app {
 
+// Limits on each client connection (gRPC channel arguments), so that one
+// caller cannot hold the server's resources and callers rebalance across
+// replicas behind a load balancer.
+struct ConnectionLimits {
+  // HTTP/2 streams (concurrent calls) per connection; further calls queue
+  // on the client.
+  int max_concurrent_streams = 128;
+  // Keepalive pings from a client closer than this (without data) count as
+  // strikes; after two, the server closes the connection (ENHANCE_YOUR_CALM,
+  // "too_many_pings").
+  absl::Duration min_ping_interval = absl::Seconds(10);
+  // A connection is closed after this long (GOAWAY, then `grace` for calls
+  // in flight), so that clients reconnect and spread over replicas.
+  // InfiniteDuration(): never.
+  absl::Duration max_connection_age = absl::Minutes(10);
+  absl::Duration max_connection_age_grace = absl::Seconds(30);
+};
+
 struct ServerOptions {
   // host:port; port 0 picks a free port (see ImportgateServer::port()).
   std::string listen_address = "127.0.0.1:50051";
@@ -33,6 +52,8 @@ struct ServerOptions {
   // loopback address or TLS is on (then admin_access decides who may call
   // it), and nowhere otherwise (the admin API is not for every caller).
   std::string admin_listen_address;
+  // Per-connection limits, on every port.
+  ConnectionLimits limits;
   // Credentials of both ports (app/tls.h); null: plaintext.
   std::shared_ptr<grpc::ServerCredentials> credentials;
   // Who may call the admin API; must outlive the server. Null: every
@@ -51,6 +72,10 @@ struct ServerOptions {
 // The largest max_batch_items: its byte budgets stay within gRPC's int
 // message size limits.
 inline constexpr int kMaxMaxBatchItems = 10000;
+
+// Sets `limits` as channel arguments of `builder`.
+void ApplyConnectionLimits(const ConnectionLimits& limits,
+                           grpc::ServerBuilder* builder);
 
 // True for 127.0.0.0/8, [::1], localhost and unix: addresses.
 bool IsLoopbackAddress(absl::string_view address);
