@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "server/app/server.h"
 #include "server/app/tls.h"
 #include "server/bundle/manager.h"
@@ -70,6 +71,11 @@ ABSL_FLAG(std::string, admin_allow_file, "",
           "with TLS: identities (certificate SANs: DNS name, URI, e-mail) "
           "allowed to call the admin API, one per line; re-read when it "
           "changes. Unset with TLS: nobody");
+ABSL_FLAG(absl::Duration, max_bundle_staleness, absl::ZeroDuration(),
+          "when every load attempt has failed for longer than this (e.g. "
+          "10m), the server keeps answering but reports the bundle stale "
+          "(status, health name importgate.bundle.fresh); 0: only a "
+          "restored last known good bundle is reported stale");
 ABSL_FLAG(int, max_concurrent_streams, 128,
           "concurrent calls (HTTP/2 streams) per client connection");
 ABSL_FLAG(int, keepalive_min_ping_seconds, 10,
@@ -200,6 +206,7 @@ int Run(const std::vector<std::string>& verify_keys) {
   SystemClock clock;
   bundle::PolicyStore store(
       &clock, static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_history))));
+  store.SetMaxStaleness(absl::GetFlag(FLAGS_max_bundle_staleness));
   bundle::BundleManager manager(&store, &clock, manager_options);
   app::ServerOptions options;
   std::unique_ptr<service::AdminAccess> admin_access;

@@ -18,6 +18,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "server/common/log.h"
 #include "server/common/version.h"
 #include "server/service/limits.h"
 
@@ -34,15 +35,18 @@ constexpr const char* kAdminService =
 // `services` and the services every port serves, all NOT_SERVING: gRPC's
 // health service knows only the names it is given, and starts out SERVING
 // while no bundle is active yet. Returns it.
-grpc::HealthCheckServiceInterface* ServeHealthFor(
-    grpc::Server* server, std::vector<std::string> services) {
+// Also "importgate.bundle.fresh" (kFreshHealthName), which follows the
+// store's freshness instead.
+std::pair<grpc::HealthCheckServiceInterface*, std::vector<std::string>>
+ServeHealthFor(grpc::Server* server, std::vector<std::string> services) {
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   services.insert(services.end(), {"", "grpc.health.v1.Health",
                                    "grpc.reflection.v1alpha.ServerReflection"});
   for (const std::string& name : services) {
     health->SetServingStatus(name, false);
   }
-  return health;
+  health->SetServingStatus(kFreshHealthName, false);
+  return {health, services};
 }
 
 }  // namespace
@@ -185,23 +189,59 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
   // Health answers for the empty name (the whole server) and for every
   // service a port serves, so that a probe configured with a service name
   // works too; all of them follow the store.
-  std::vector<grpc::HealthCheckServiceInterface*> health = {ServeHealthFor(
-      server->server_.get(),
-      shared_admin ? std::vector<std::string>{kDecisionService, kAdminService}
-                   : std::vector<std::string>{kDecisionService})};
+  std::vector<
+      std::pair<grpc::HealthCheckServiceInterface*, std::vector<std::string>>>
+      health = {ServeHealthFor(
+          server->server_.get(),
+          shared_admin
+              ? std::vector<std::string>{kDecisionService, kAdminService}
+              : std::vector<std::string>{kDecisionService})};
   if (server->admin_server_ != nullptr) {
     health.push_back(
         ServeHealthFor(server->admin_server_.get(), {kAdminService}));
   }
+  for (const auto& [h, names] : health) server->health_.push_back(h);
   store->SetServingListener([health](bool serving) {
-    for (grpc::HealthCheckServiceInterface* h : health) {
-      h->SetServingStatus(serving);
+    for (const auto& [h, names] : health) {
+      for (const std::string& name : names) h->SetServingStatus(name, serving);
     }
   });
+  server->freshness_poll_ = options.freshness_poll;
+  server->freshness_thread_ =
+      std::thread([raw = server.get()] { raw->WatchFreshness(); });
   return server;
 }
 
+void ImportgateServer::WatchFreshness() {
+  bool fresh = false;  // as ServeHealthFor left it
+  absl::MutexLock lock(&freshness_mu_);
+  while (!stopping_) {
+    const bundle::Freshness f = store_->FreshnessNow();
+    const bool now_fresh = store_->Current() != nullptr && !f.stale;
+    if (now_fresh != fresh) {
+      fresh = now_fresh;
+      for (grpc::HealthCheckServiceInterface* h : health_) {
+        h->SetServingStatus(kFreshHealthName, fresh);
+      }
+      if (f.stale) {
+        LogWarning(absl::StrCat("bundle stale: ", f.reason));
+      } else if (fresh) {
+        LogInfo("bundle fresh");
+      }
+    }
+    freshness_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                                   freshness_poll_);
+  }
+}
+
 void ImportgateServer::Shutdown(absl::Duration grace) {
+  if (freshness_thread_.joinable()) {
+    {
+      absl::MutexLock lock(&freshness_mu_);
+      stopping_ = true;
+    }
+    freshness_thread_.join();
+  }
   if (server_ == nullptr) return;
   store_->SetServingListener(nullptr);
   server_->GetHealthCheckService()->SetServingStatus(false);

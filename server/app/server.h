@@ -11,11 +11,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
@@ -54,6 +57,9 @@ struct ServerOptions {
   std::string admin_listen_address;
   // Per-connection limits, on every port.
   ConnectionLimits limits;
+  // How often the health name kFreshHealthName is brought up to date with
+  // the store's freshness (bundle::PolicyStore::FreshnessNow).
+  absl::Duration freshness_poll = absl::Seconds(1);
   // Credentials of both ports (app/tls.h); null: plaintext.
   std::shared_ptr<grpc::ServerCredentials> credentials;
   // Who may call the admin API; must outlive the server. Null: every
@@ -68,6 +74,12 @@ struct ServerOptions {
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>()>
       interceptor_factories;
 };
+
+// The gRPC health service name that answers NOT_SERVING while the active
+// bundle is stale (PolicyStore::FreshnessNow), while "" and the API
+// services stay SERVING: a readiness probe or alert can tell "answering
+// from an old bundle" from "not answering".
+inline constexpr char kFreshHealthName[] = "importgate.bundle.fresh";
 
 // The largest max_batch_items: its byte budgets stay within gRPC's int
 // message size limits.
@@ -115,6 +127,13 @@ class ImportgateServer {
   std::unique_ptr<grpc::Server> admin_server_;  // when on its own address
   int port_ = 0;
   int admin_port_ = 0;
+  // Keeps kFreshHealthName up to date until Shutdown.
+  void WatchFreshness();
+  std::vector<grpc::HealthCheckServiceInterface*> health_;
+  absl::Duration freshness_poll_;
+  absl::Mutex freshness_mu_;
+  bool stopping_ ABSL_GUARDED_BY(freshness_mu_) = false;
+  std::thread freshness_thread_;
 };
 
 // The version of this build, e.g. "0.1.0".

@@ -104,8 +104,8 @@ absl::Status BundleManager::Start() {
                           " refused too: ", saved.status().message()));
     return source_error;
   }
-  absl::Status activated =
-      store_->Activate(saved->bundle, {.allow_rollback = true});
+  absl::Status activated = store_->Activate(
+      saved->bundle, {.allow_rollback = true, .last_known_good = true});
   if (!activated.ok()) return activated;
   store_->RecordFailure(options_.source, source_error);
   LogWarning(absl::StrCat("serving the last known good ",
@@ -152,6 +152,7 @@ ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
                     current.get());
     }
     last_refusal_.clear();
+    store_->RecordSourceRead();
     return Result(ReloadResult::Outcome::kUnchanged,
                   absl::StrCat("unchanged: ", DescribeBundle(*current)),
                   current.get());

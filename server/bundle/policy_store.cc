@@ -70,6 +70,7 @@ absl::Status PolicyStore::Activate(std::shared_ptr<const LoadedBundle> bundle,
         current->snapshot->name,
         "\" (switching bundles must be asked for explicitly)");
     absl::Status refused = absl::FailedPreconditionError(attempt.error);
+    if (!failing_since_.has_value()) failing_since_ = attempt.at;
     last_attempt_ = std::move(attempt);
     return refused;
   }
@@ -80,10 +81,13 @@ absl::Status PolicyStore::Activate(std::shared_ptr<const LoadedBundle> bundle,
                                  current->snapshot->revision,
                                  " (a rollback must be asked for explicitly)");
     absl::Status refused = absl::FailedPreconditionError(attempt.error);
+    if (!failing_since_.has_value()) failing_since_ = attempt.at;
     last_attempt_ = std::move(attempt);
     return refused;
   }
   attempt.activated = true;
+  failing_since_.reset();
+  last_known_good_ = options.last_known_good;
   history_.push_front({bundle, attempt.at});
   while (history_.size() > history_limit_) history_.pop_back();
   {
@@ -103,7 +107,42 @@ void PolicyStore::RecordFailure(absl::string_view source,
   attempt.source = std::string(source);
   attempt.error = std::string(error.message());
   std::lock_guard<std::mutex> lock(mu_);
+  if (!failing_since_.has_value()) failing_since_ = attempt.at;
   last_attempt_ = std::move(attempt);
+}
+
+void PolicyStore::RecordSourceRead() {
+  std::lock_guard<std::mutex> lock(mu_);
+  failing_since_.reset();
+  last_known_good_ = false;
+}
+
+void PolicyStore::SetMaxStaleness(absl::Duration max_staleness) {
+  std::lock_guard<std::mutex> lock(mu_);
+  max_staleness_ = max_staleness;
+}
+
+Freshness PolicyStore::FreshnessNow() const {
+  const absl::Time now = clock_->Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  Freshness f;
+  if (!failing_since_.has_value()) return f;
+  const std::string error =
+      last_attempt_.has_value() ? last_attempt_->error : std::string();
+  if (last_known_good_) {
+    f.stale = true;
+    f.reason = absl::StrCat(
+        "serving the last known good bundle: the source was refused: ", error);
+  } else if (max_staleness_ > absl::ZeroDuration() &&
+             now - *failing_since_ > max_staleness_) {
+    f.stale = true;
+    f.reason = absl::StrCat("the source has been refused for ",
+                            absl::FormatDuration(now - *failing_since_),
+                            " (more than --max_bundle_staleness ",
+                            absl::FormatDuration(max_staleness_), "): ", error);
+  }
+  if (f.stale) f.since = *failing_since_;
+  return f;
 }
 
 StoreStatus PolicyStore::Status() const {
@@ -114,6 +153,8 @@ StoreStatus PolicyStore::Status() const {
   }
   status.last_attempt = last_attempt_;
   status.history.assign(history_.begin(), history_.end());
+  status.failing_since = failing_since_;
+  status.serving_last_known_good = last_known_good_;
   return status;
 }
 

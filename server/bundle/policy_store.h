@@ -61,12 +61,29 @@ struct StoreStatus {
   std::optional<ActivationRecord> active;
   std::optional<LoadAttemptRecord> last_attempt;
   std::vector<ActivationRecord> history;  // newest first, active included
+  // Since when every attempt has failed (unset after a success: an
+  // activation or a read that found the source unchanged).
+  std::optional<absl::Time> failing_since;
+  // The active bundle was restored from the state directory because the
+  // source was refused, and the source has not been read successfully
+  // since.
+  bool serving_last_known_good = false;
+};
+
+// Whether what the store serves may be out of date (--max_bundle_staleness).
+struct Freshness {
+  bool stale = false;
+  std::string reason;  // why, when stale
+  absl::Time since;    // when the source was last fine, when stale
 };
 
 struct ActivateOptions {
   // Allow a revision lower than or equal to the active one (an explicit
   // rollback). Without it such a bundle is refused.
   bool allow_rollback = false;
+  // The bundle is the persisted last known good, restored because the
+  // source was refused: the store is stale until the source is read again.
+  bool last_known_good = false;
 };
 
 class PolicyStore {
@@ -102,7 +119,17 @@ class PolicyStore {
   // Records a candidate from `source` that failed to load with `error`.
   void RecordFailure(absl::string_view source, const absl::Status& error);
 
+  // Records that the source was read and holds the active bundle.
+  void RecordSourceRead();
+
   StoreStatus Status() const;
+
+  // Stale when serving the last known good bundle because the source is
+  // refused, or when every attempt has failed for longer than
+  // `max_staleness` (zero: that test is off). The store answers either way:
+  // availability first; callers report it (status, health, metrics).
+  void SetMaxStaleness(absl::Duration max_staleness);
+  Freshness FreshnessNow() const;
 
  private:
   const Clock* const clock_;
@@ -120,6 +147,9 @@ class PolicyStore {
   const uint64_t id_;
   std::deque<ActivationRecord> history_ ABSL_GUARDED_BY(mu_);
   std::optional<LoadAttemptRecord> last_attempt_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Time> failing_since_ ABSL_GUARDED_BY(mu_);
+  bool last_known_good_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Duration max_staleness_ ABSL_GUARDED_BY(mu_);
   ServingListener listener_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -189,6 +189,12 @@ grpc::ServerUnaryReactor* PolicyAdminService::GetStatus(
     FillInfo(record, response->add_history());
   }
   response->set_server_version(server_version_);
+  const bundle::Freshness freshness = store_->FreshnessNow();
+  if (freshness.stale) {
+    response->set_stale(true);
+    response->set_stale_reason(ToValidUtf8(freshness.reason));
+    FillTime(freshness.since, response->mutable_stale_since());
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -153,6 +153,13 @@ TEST_F(ManagerTest, RestartWithBrokenOrMissingSourceServesLastKnownGood) {
   EXPECT_THAT(status.last_attempt->error, HasSubstr("bad magic"));
   EXPECT_THAT(status.active->bundle->source,
               HasSubstr("/state/bundles/test-2.igb"));
+  // Answering, but from the last known good bundle: reported stale until
+  // the source is read again.
+  EXPECT_TRUE(status.serving_last_known_good);
+  EXPECT_TRUE(store_->FreshnessNow().stale);
+  Publish(2);
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kUnchanged);
+  EXPECT_FALSE(store_->FreshnessNow().stale);
 
   fs::remove(source_);
   NewReplica();

@@ -180,5 +180,55 @@ TEST_F(PolicyStoreTest, FailureIsRecordedAndChangesNothing) {
   EXPECT_EQ(status.last_attempt->error, "rules/x:3: boom");
 }
 
+// Freshness (--max_bundle_staleness): failures start the clock, a success
+// (activation or an unchanged read) stops it, and a restored last known
+// good bundle is stale until the source is read again.
+TEST_F(PolicyStoreTest, FreshnessFollowsTheSourcesFailuresAndSuccesses) {
+  ASSERT_TRUE(store_.Activate(Bundle(1)).ok());
+  EXPECT_FALSE(store_.FreshnessNow().stale);
+  store_.SetMaxStaleness(absl::Minutes(10));
+
+  const absl::Time first_failure = clock_.Now();
+  store_.RecordFailure("src", absl::NotFoundError("src does not exist"));
+  clock_.Set(clock_.Now() + absl::Minutes(5));
+  store_.RecordFailure("src", absl::NotFoundError("src does not exist"));
+  EXPECT_FALSE(store_.FreshnessNow().stale);  // 5 min: within the limit
+  EXPECT_EQ(store_.Status().failing_since, first_failure);
+  clock_.Set(clock_.Now() + absl::Minutes(5) + absl::Seconds(1));
+  Freshness f = store_.FreshnessNow();
+  EXPECT_TRUE(f.stale);
+  EXPECT_EQ(f.since, first_failure);
+  EXPECT_THAT(f.reason, HasSubstr("src does not exist"));
+  EXPECT_THAT(f.reason, HasSubstr("--max_bundle_staleness"));
+
+  store_.RecordSourceRead();  // an unchanged read
+  EXPECT_FALSE(store_.FreshnessNow().stale);
+  EXPECT_FALSE(store_.Status().failing_since.has_value());
+
+  // Off: failures alone never make it stale.
+  store_.SetMaxStaleness(absl::ZeroDuration());
+  store_.RecordFailure("src", absl::NotFoundError("gone"));
+  clock_.Set(clock_.Now() + absl::Hours(24));
+  EXPECT_FALSE(store_.FreshnessNow().stale);
+  ASSERT_TRUE(store_.Activate(Bundle(2)).ok());
+  EXPECT_FALSE(store_.Status().failing_since.has_value());
+}
+
+TEST_F(PolicyStoreTest, ARestoredLastKnownGoodIsStaleUntilTheSourceIsRead) {
+  ASSERT_TRUE(store_
+                  .Activate(Bundle(3),
+                            {.allow_rollback = true, .last_known_good = true})
+                  .ok());
+  store_.RecordFailure("src", absl::InvalidArgumentError("bad magic"));
+  Freshness f = store_.FreshnessNow();  // no --max_bundle_staleness needed
+  EXPECT_TRUE(f.stale);
+  EXPECT_THAT(f.reason, HasSubstr("last known good"));
+  EXPECT_THAT(f.reason, HasSubstr("bad magic"));
+  EXPECT_TRUE(store_.Status().serving_last_known_good);
+  store_.RecordSourceRead();
+  EXPECT_FALSE(store_.FreshnessNow().stale);
+  EXPECT_FALSE(store_.Status().serving_last_known_good);
+}
+
 }  // namespace
 }  // namespace importgate::bundle

@@ -437,6 +437,50 @@ TEST_F(ServerTest, BatchHonoursTheLargestMinBundleRevision) {
       grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+// Honest freshness: when the source has been refused for longer than
+// --max_bundle_staleness, the server keeps answering (the empty health name
+// and the API stay SERVING) but "importgate.bundle.fresh" turns NOT_SERVING
+// and status says why and since when; a good read makes it fresh again.
+TEST_F(ServerTest, StaleBundleIsReportedWhileDecisionsContinue) {
+  ServerOptions options;
+  options.freshness_poll = absl::Milliseconds(20);
+  StartServer(options);
+  auto await_fresh = [this](HealthCheckResponse::ServingStatus want) {
+    for (absl::Time end = absl::Now() + absl::Seconds(5); absl::Now() < end;
+         absl::SleepFor(absl::Milliseconds(20))) {
+      if (Health(kFreshHealthName) == want) return true;
+    }
+    return false;
+  };
+  EXPECT_EQ(Health(kFreshHealthName), HealthCheckResponse::NOT_SERVING);
+  ActivateDefaultBundle();
+  EXPECT_TRUE(await_fresh(HealthCheckResponse::SERVING));
+
+  store_.SetMaxStaleness(absl::Minutes(1));
+  const absl::Time since = clock_.Now();
+  store_.RecordFailure("policies/default",
+                       absl::NotFoundError("policies/default: gone"));
+  clock_.Set(clock_.Now() + absl::Minutes(2));
+  EXPECT_TRUE(await_fresh(HealthCheckResponse::NOT_SERVING));
+  EXPECT_EQ(Health(), HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health("importgate.v1.ImportPolicyService"),
+            HealthCheckResponse::SERVING);
+  v1::IsImportAllowedResponse response;
+  EXPECT_TRUE(Call(Tee(v1::SELLER_KIND_CROSS_BORDER), &response).ok());
+  grpc::ClientContext context;
+  adminv1::GetStatusResponse status;
+  ASSERT_TRUE(admin_->GetStatus(&context, {}, &status).ok());
+  EXPECT_TRUE(status.stale());
+  EXPECT_THAT(status.stale_reason(), HasSubstr("policies/default: gone"));
+  EXPECT_EQ(status.stale_since().seconds(), absl::ToUnixSeconds(since));
+
+  store_.RecordSourceRead();
+  EXPECT_TRUE(await_fresh(HealthCheckResponse::SERVING));
+  grpc::ClientContext again;
+  ASSERT_TRUE(admin_->GetStatus(&again, {}, &status).ok());
+  EXPECT_FALSE(status.stale());
+}
+
 TEST_F(ServerTest, AdminStatusShowsTheActiveBundle) {
   {
     grpc::ClientContext context;
