@@ -76,6 +76,10 @@ ABSL_FLAG(absl::Duration, max_bundle_staleness, absl::ZeroDuration(),
           "10m), the server keeps answering but reports the bundle stale "
           "(status, health name importgate.bundle.fresh); 0: only a "
           "restored last known good bundle is reported stale");
+ABSL_FLAG(std::string, log_format, "text",
+          "text | json: json writes one object per line (time, level, "
+          "message, and fields such as bundle, revision, digest, peer, "
+          "traceparent, error) for log shippers");
 ABSL_FLAG(int, max_concurrent_streams, 128,
           "concurrent calls (HTTP/2 streams) per client connection");
 ABSL_FLAG(int, keepalive_min_ping_seconds, 10,
@@ -116,7 +120,10 @@ absl::Status ConfigureTls(app::ServerOptions* options,
           "--tls_client_auth=request or require so that callers present "
           "an identity)");
     }
-    return absl::OkStatus();  // plaintext; admin on loopback only
+    // Plaintext: admin on loopback only, every call logged.
+    *access = service::AdminAccess::Open();
+    options->admin_access = access->get();
+    return absl::OkStatus();
   }
   auto client_auth = app::ParseClientAuth(absl::GetFlag(FLAGS_tls_client_auth));
   if (!client_auth.ok()) return client_auth.status();
@@ -149,6 +156,12 @@ absl::Status ConfigureTls(app::ServerOptions* options,
 }
 
 int Run(const std::vector<std::string>& verify_keys) {
+  auto log_format = ParseLogFormat(absl::GetFlag(FLAGS_log_format));
+  if (!log_format.ok()) {
+    LogError(absl::StrCat("cannot start: ", log_format.status().message()));
+    return 1;
+  }
+  SetLogFormat(*log_format);
   const std::string source = absl::GetFlag(FLAGS_bundle);
   LogInfo(absl::StrCat("importgate-server ", app::ServerVersion(),
                        " starting: listen=", absl::GetFlag(FLAGS_listen),

@@ -93,7 +93,8 @@ absl::Status BundleManager::Start() {
     source_error = absl::FailedPreconditionError(r.message);
   }
   LogError(absl::StrCat("bundle source ", options_.source,
-                        " refused: ", source_error.message()));
+                        " refused: ", source_error.message()),
+           {{"error", std::string(source_error.message())}});
   if (pointer.file.empty()) return source_error;
 
   std::string path =
@@ -110,7 +111,11 @@ absl::Status BundleManager::Start() {
   store_->RecordFailure(options_.source, source_error);
   LogWarning(absl::StrCat("serving the last known good ",
                           DescribeBundle(*saved->bundle),
-                          " because the source was refused"));
+                          " because the source was refused"),
+             {{"bundle", saved->bundle->snapshot->name},
+              {"revision", absl::StrCat(saved->bundle->snapshot->revision)},
+              {"digest", saved->bundle->digest},
+              {"error", std::string(source_error.message())}});
   return absl::OkStatus();
 }
 
@@ -122,7 +127,8 @@ ReloadResult BundleManager::Reload(bool allow_rollback) {
     std::string message(candidate.status().message());
     if (message != last_refusal_) {
       LogError(absl::StrCat("bundle source ", options_.source,
-                            " refused: ", message));
+                            " refused: ", message),
+               {{"error", message}});
       last_refusal_ = message;
     }
     store_->RecordFailure(options_.source, candidate.status());
@@ -178,7 +184,10 @@ ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
     return Result(ReloadResult::Outcome::kRefused, std::move(message), &bundle);
   }
   last_refusal_.clear();
-  LogInfo(absl::StrCat("activated ", DescribeBundle(bundle)));
+  LogInfo(absl::StrCat("activated ", DescribeBundle(bundle)),
+          {{"bundle", bundle.snapshot->name},
+           {"revision", absl::StrCat(bundle.snapshot->revision)},
+           {"digest", bundle.digest}});
   for (const std::string& skipped : candidate.skipped) {
     LogError(absl::StrCat("newer bundle refused: ", skipped));
   }

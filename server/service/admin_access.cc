@@ -126,7 +126,8 @@ void AdminAccess::Refresh() {
 
 absl::Status AdminAccess::Authorize(const grpc::AuthContext& auth,
                                     absl::string_view peer,
-                                    absl::string_view method) {
+                                    absl::string_view method,
+                                    absl::string_view traceparent) {
   const std::vector<std::string> identities = PeerIdentities(auth);
   const std::string who =
       identities.empty() ? absl::StrCat("no identity (", ToValidUtf8(peer), ")")
@@ -143,7 +144,11 @@ absl::Status AdminAccess::Authorize(const grpc::AuthContext& auth,
     }
   }
   LogInfo(absl::StrCat("admin ", method, " by ", who, ": ",
-                       allowed ? "allowed" : "refused"));
+                       allowed ? "allowed" : "refused"),
+          {{"method", std::string(method)},
+           {"peer", who},
+           {"outcome", allowed ? "allowed" : "refused"},
+           {"traceparent", std::string(traceparent.substr(0, 55))}});
   if (allowed) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat(
       "admin API: ", who,

@@ -59,9 +59,11 @@ class AdminAccess {
       std::string allow_file);
 
   // OK when the caller may run `method`, else PERMISSION_DENIED naming the
-  // identity it presented. Logs the call and the outcome either way.
+  // identity it presented. Logs the call and the outcome either way, with
+  // the caller's W3C `traceparent` when it sent one.
   absl::Status Authorize(const grpc::AuthContext& auth, absl::string_view peer,
-                         absl::string_view method);
+                         absl::string_view method,
+                         absl::string_view traceparent = "");
 
   // The problem with the allow file's latest version, if any (the previous
   // list is then in force). Empty when it was read.

@@ -81,7 +81,14 @@ bool PolicyAdminService::Admit(grpc::CallbackServerContext* context,
                                absl::string_view method) {
   if (access_ == nullptr) return true;
   std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
-  absl::Status status = access_->Authorize(*auth, context->peer(), method);
+  absl::string_view traceparent;
+  auto header = context->client_metadata().find("traceparent");
+  if (header != context->client_metadata().end()) {
+    traceparent =
+        absl::string_view(header->second.data(), header->second.size());
+  }
+  absl::Status status =
+      access_->Authorize(*auth, context->peer(), method, traceparent);
   if (status.ok()) return true;
   reactor->Finish(ToGrpcStatus(status));
   return false;

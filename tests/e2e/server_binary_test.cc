@@ -20,6 +20,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -322,6 +324,62 @@ TEST(ServerBinaryHelpTest, HelpListsEveryFlagAndTheReadmeTableMatches) {
             (std::set<std::string>{"iso_codes_dir", "key", "out", "private",
                                    "public"}));
   EXPECT_THAT(tool.output(), HasSubstr("importgate bundle build DIR -o FILE"));
+}
+
+// --log_format=json: every line on stderr is one JSON object with time,
+// level and message; the activation carries bundle, revision and digest,
+// and an admin call its peer, outcome and the caller's traceparent.
+TEST(ServerBinaryLogTest, JsonLogsOneObjectPerLineWithFields) {
+  ServerProcess server({"--listen=127.0.0.1:0", "--shutdown_grace_seconds=1",
+                        "--log_format=json"});
+  std::string line = server.WaitForLine("serving on ");
+  ASSERT_FALSE(line.empty()) << server.output();
+  const size_t colon = line.rfind(':');
+  const std::string port =
+      line.substr(colon + 1, line.find('"', colon) - colon - 1);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  grpc::ClientContext context;
+  const std::string traceparent =
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  context.AddMetadata("traceparent", traceparent);
+  adminv1::GetStatusResponse status;
+  ASSERT_TRUE(adminv1::PolicyAdmin::NewStub(channel)
+                  ->GetStatus(&context, {}, &status)
+                  .ok());
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+
+  int records = 0;
+  bool activation = false, admin = false;
+  for (absl::string_view record : absl::StrSplit(server.output(), '\n')) {
+    if (record.empty()) continue;
+    google::protobuf::Struct json;
+    ASSERT_TRUE(
+        google::protobuf::util::JsonStringToMessage(std::string(record), &json)
+            .ok())
+        << record;
+    ++records;
+    const auto& f = json.fields();
+    ASSERT_TRUE(f.contains("time") && f.contains("level") &&
+                f.contains("message"))
+        << record;
+    const std::string message = f.at("message").string_value();
+    if (absl::StartsWith(message, "activated bundle marketplace-id")) {
+      activation = true;
+      EXPECT_EQ(f.at("bundle").string_value(), "marketplace-id");
+      EXPECT_EQ(f.at("revision").string_value(), "1");
+      EXPECT_TRUE(absl::StartsWith(f.at("digest").string_value(), "sha256:"));
+    }
+    if (absl::StartsWith(message, "admin GetStatus")) {
+      admin = true;
+      EXPECT_EQ(f.at("outcome").string_value(), "allowed");
+      EXPECT_EQ(f.at("traceparent").string_value(), traceparent);
+      EXPECT_TRUE(absl::StrContains(f.at("peer").string_value(), "127.0.0.1"));
+    }
+  }
+  EXPECT_GE(records, 4);
+  EXPECT_TRUE(activation) << server.output();
+  EXPECT_TRUE(admin) << server.output();
 }
 
 TEST(ServerBinaryRefusalTest, VerifyKeyInAnyFlagFormRequiresSignatures) {
