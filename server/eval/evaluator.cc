@@ -247,10 +247,9 @@ Outcome Evaluate(const CompiledMatch& m, const DecisionInput& in,
 }
 
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+  const policy::UnixTime split = policy::SplitUnixTime(t);
+  out->set_seconds(split.seconds);
+  out->set_nanos(split.nanos);
 }
 
 absl::Status MissingFactError(const PolicySnapshot& snapshot,

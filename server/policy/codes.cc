@@ -116,6 +116,14 @@ absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text) {
   return t;
 }
 
+UnixTime SplitUnixTime(absl::Time t) {
+  UnixTime out;
+  out.seconds = absl::ToUnixSeconds(t);
+  out.nanos = static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(out.seconds)));
+  return out;
+}
+
 std::string FormatRfc3339(absl::Time t) {
   return absl::FormatTime("%E4Y-%m-%d%ET%H:%M:%E*SZ", t, absl::UTCTimeZone());
 }

@@ -71,6 +71,15 @@ absl::StatusOr<absl::Time> ParseRfc3339(absl::string_view text);
 // "0001-01-01T00:00:00.5Z". Allocates the result.
 std::string FormatRfc3339(absl::Time t);
 
+// An instant as google.protobuf.Timestamp holds it: whole seconds since
+// the Unix epoch (rounded toward the past) and 0 to 999999999 nanos. Exact
+// for every finite instant of years 0001 to 9999, unlike int64 nanoseconds.
+struct UnixTime {
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+};
+UnixTime SplitUnixTime(absl::Time t);
+
 // Parses a positive decimal with at most 6 decimals ("15500", "7.2") into
 // millionths; at most 10^9. Returns INVALID_ARGUMENT otherwise.
 absl::StatusOr<int64_t> ParseMicroDecimal(absl::string_view text);

@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "google/protobuf/util/time_util.h"
 #include "server/common/utf8.h"
+#include "server/policy/codes.h"
 #include "server/service/grpc_status.h"
 
 namespace importgate::service {
@@ -12,8 +12,9 @@ namespace {
 namespace adminv1 = importgate::admin::v1;
 
 void FillTime(absl::Time t, google::protobuf::Timestamp* out) {
-  *out = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      absl::ToUnixNanos(t));
+  const policy::UnixTime split = policy::SplitUnixTime(t);
+  out->set_seconds(split.seconds);
+  out->set_nanos(split.nanos);
 }
 
 void FillInfo(const bundle::ActivationRecord& record,
@@ -29,12 +30,7 @@ void FillInfo(const bundle::ActivationRecord& record,
   info->set_description(b.snapshot->description);
   const auto& periods = b.snapshot->rate_periods;
   if (!periods.empty() && periods.back().until != absl::InfiniteFuture()) {
-    // Up to year 9999: seconds and nanos, not int64 nanoseconds.
-    const absl::Time until = periods.back().until;
-    const int64_t seconds = absl::ToUnixSeconds(until);
-    info->mutable_rates_in_force_until()->set_seconds(seconds);
-    info->mutable_rates_in_force_until()->set_nanos(static_cast<int32_t>(
-        absl::ToInt64Nanoseconds(until - absl::FromUnixSeconds(seconds))));
+    FillTime(periods.back().until, info->mutable_rates_in_force_until());
   }
 }
 

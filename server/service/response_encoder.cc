@@ -9,6 +9,7 @@
 
 #include "google/protobuf/io/coded_stream.h"
 #include "server/common/utf8.h"
+#include "server/policy/codes.h"
 
 namespace importgate::service {
 
@@ -165,10 +166,10 @@ struct TimestampFields {
 TimestampFields TimestampOf(absl::Time t, absl::Time unset) {
   TimestampFields f;
   if (t == unset) return f;
+  const policy::UnixTime split = policy::SplitUnixTime(t);
   f.set = true;
-  f.seconds = absl::ToUnixSeconds(t);
-  f.nanos = static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(f.seconds)));
+  f.seconds = split.seconds;
+  f.nanos = split.nanos;
   return f;
 }
 size_t OptionalTimestampSize(const TimestampFields& t) {

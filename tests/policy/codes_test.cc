@@ -340,3 +340,34 @@ TEST(ParseMicroDecimalTest, RejectsAnythingElse) {
 
 }  // namespace
 }  // namespace importgate
+
+namespace importgate::policy {
+namespace {
+
+// Timestamps in answers and status: seconds rounded toward the past and
+// non-negative nanos, exact at the ends of the Timestamp range, where int64
+// nanoseconds would overflow.
+TEST(SplitUnixTimeTest, SecondsTowardThePastAndNonNegativeNanos) {
+  struct Case {
+    absl::Time t;
+    int64_t seconds;
+    int32_t nanos;
+  };
+  const Case cases[] = {
+      {absl::UnixEpoch(), 0, 0},
+      {absl::FromUnixNanos(1), 0, 1},
+      {absl::FromUnixNanos(-1), -1, 999'999'999},
+      {absl::FromUnixSeconds(-62135596800), -62135596800, 0},  // 0001-01-01
+      {absl::FromUnixSeconds(253402300799) + absl::Nanoseconds(999'999'999),
+       253402300799, 999'999'999},  // 9999-12-31T23:59:59.999999999Z
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(FormatRfc3339(c.t));
+    const UnixTime split = SplitUnixTime(c.t);
+    EXPECT_EQ(split.seconds, c.seconds);
+    EXPECT_EQ(split.nanos, c.nanos);
+  }
+}
+
+}  // namespace
+}  // namespace importgate::policy
