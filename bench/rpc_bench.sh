@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # RPC benchmark: importgate-server against a do-nothing gRPC server
-# (bench/noop_server.cc) answering the same method, driven in turns
+# (bench/noop_server.cc) answering the same method with the same bytes
+# (importgate's own answer, fetched first), driven in turns
 # (A B A B ...) by h2load replaying one real encoded request, at 1x1 and
-# 4x32 (connections x streams); then a batch of 100 items against 100 unary
-# calls; then the engine benchmark, with a plot. Prints tables and writes
-# them, with the plot, to docs/performance/.
+# 4x32 (connections x streams). Then, as A/B phases at 4x32: importgate
+# with Prometheus metrics on (--metrics_listen, scraped every second
+# meanwhile) against it with them off, and importgate with TLS against the
+# do-nothing server with TLS (same certificate, made here with openssl).
+# Then a batch of 100 items against 100 unary calls; then the engine
+# benchmark, with a plot. Prints tables and writes them, with the plot, to docs/performance/.
 #
 # A third RPC target is a real peer: Cerbos 0.55 (a Go policy decision
 # point, from npm) serving the same policy (bench/cerbos/), after a check
 # that both answer a few requests alike. --no-cerbos leaves it out; so does
 # a machine where npm cannot fetch it (the script says so).
 #
-#   bash bench/rpc_bench.sh [--rounds=3] [--seconds=5] [--no-cerbos]
+#   bash bench/rpc_bench.sh [--rounds=5] [--seconds=5] [--no-cerbos]
 #
 # As root on Debian 12 it installs what is missing (h2load from
 # nghttp2-client, gnuplot) and builds the project first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=3
+rounds=5
 seconds=5
 cerbos=1
 for arg in "$@"; do
@@ -94,15 +98,46 @@ start() {  # start NAME CMD...: sets PORT
 }
 start importgate "$BUILD_DIR/server/importgate-server" --listen=127.0.0.1:0
 ig_port=$PORT
-start noop "$BUILD_DIR/bench/noop_server" --listen=127.0.0.1:0
+# The do-nothing servers answer with importgate's own answer to the request
+# (a DENY with its message, legal basis and bundle digest, 766 bytes), so
+# that the floor sends, and with TLS encrypts, as many bytes as importgate.
+nghttp -H ':method: POST' -H 'content-type: application/grpc' -H 'te: trailers' \
+  -d "$work/unary.bin" "http://127.0.0.1:$ig_port/importgate.v1.ImportPolicyService/IsImportAllowed" \
+  >"$work/answer.bin"
+tail -c +6 "$work/answer.bin" >"$work/answer.pb"  # drop the 5-byte gRPC frame header
+start noop "$BUILD_DIR/bench/noop_server" --listen=127.0.0.1:0 --response_file="$work/answer.pb"
 noop_port=$PORT
+start metrics "$BUILD_DIR/server/importgate-server" --listen=127.0.0.1:0 \
+  --metrics_listen=127.0.0.1:0
+metrics_port=$PORT
+metrics_http=$(sed -n 's/.*metrics on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$work/metrics.log")
+# A certificate for 127.0.0.1 (the README's openssl commands, abridged).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -keyout "$work/tls.key" -out "$work/tls.crt" -days 1 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+start tls "$BUILD_DIR/server/importgate-server" --listen=127.0.0.1:0 \
+  --tls_cert_file="$work/tls.crt" --tls_key_file="$work/tls.key"
+tls_port=$PORT
+start noop_tls "$BUILD_DIR/bench/noop_server" --listen=127.0.0.1:0 \
+  --tls_cert_file="$work/tls.crt" --tls_key_file="$work/tls.key" --response_file="$work/answer.pb"
+noop_tls_port=$PORT
+# Prometheus-like scrapes of the metrics target, every second, throughout.
+(while sleep 1; do
+   exec 3<>"/dev/tcp/127.0.0.1/$metrics_http" || exit 0
+   printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3; cat <&3 >/dev/null; exec 3<&-
+ done) &
+pids+=($!)
 targets=(importgate noop)
-declare -A port_of=([importgate]=$ig_port [noop]=$noop_port)
-declare -A path_of=([importgate]=importgate.v1.ImportPolicyService/IsImportAllowed
-                    [noop]=importgate.v1.ImportPolicyService/IsImportAllowed
-                    [cerbos]=cerbos.svc.v1.CerbosService/CheckResources)
+extra_targets=(metrics tls noop_tls)
+declare -A port_of=([importgate]=$ig_port [noop]=$noop_port [metrics]=$metrics_port
+                    [tls]=$tls_port [noop_tls]=$noop_tls_port)
+unary=importgate.v1.ImportPolicyService/IsImportAllowed
+declare -A path_of=([importgate]=$unary [noop]=$unary [metrics]=$unary [tls]=$unary
+                    [noop_tls]=$unary [cerbos]=cerbos.svc.v1.CerbosService/CheckResources)
 declare -A body_of=([importgate]="$work/unary.bin" [noop]="$work/unary.bin"
-                    [cerbos]="$work/cerbos.bin")
+                    [metrics]="$work/unary.bin" [tls]="$work/unary.bin"
+                    [noop_tls]="$work/unary.bin" [cerbos]="$work/cerbos.bin")
+declare -A scheme_of=([tls]=https [noop_tls]=https)
 
 # The same question for both engines, as JSON: seller kind, HS code,
 # currency, units.
@@ -169,13 +204,14 @@ if [ -n "$cerbos_bin" ]; then
 fi
 
 # Sanity: each answers the request h2load replays with grpc-status 0.
-for target in "${targets[@]}"; do
+for target in "${targets[@]}" "${extra_targets[@]}"; do
   nghttp -v -H ':method: POST' -H 'content-type: application/grpc' -H 'te: trailers' \
-    -d "${body_of[$target]}" "http://127.0.0.1:${port_of[$target]}/${path_of[$target]}" \
+    -d "${body_of[$target]}" \
+    "${scheme_of[$target]:-http}://127.0.0.1:${port_of[$target]}/${path_of[$target]}" \
     2>&1 | grep -q 'grpc-status: 0' || { echo "$target did not answer OK"; exit 1; }
 done
 
-# run PORT PATH BODY C M -> "req_per_s p50_us p99_us". Call it as
+# run PORT PATH BODY C M [SCHEME] -> "req_per_s p50_us p99_us". Call it as
 # `x=$(run ...)`, so that a failed run (h2load's summary goes to stderr)
 # stops the script under `set -e`.
 run() {
@@ -184,7 +220,7 @@ run() {
   local summary
   summary=$(h2load -D "$seconds" --warm-up-time=1 -c "$4" -m "$5" \
     -H 'content-type: application/grpc' -H 'te: trailers' -d "$3" \
-    --log-file="$log" "http://127.0.0.1:$1/$2" 2>&1)
+    --log-file="$log" "${6:-http}://127.0.0.1:$1/$2" 2>&1)
   local rps
   rps=$(sed -n 's/.*finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$summary")
   local failed
@@ -198,6 +234,11 @@ run() {
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# paired A B C KIND: the median over rounds of A's KIND (rps, p50, p99) over
+# B's, at C connections, A and B taken from the same round.
+paired() {
+  paste "$work/$1-$3.$4" "$work/$2-$3.$4" | awk '{printf "%.3f\n", $1 / $2}' | median
+}
 
 report="$out_dir/rpc-latest.md"
 {
@@ -205,6 +246,8 @@ report="$out_dir/rpc-latest.md"
   echo
   echo "h2load, ${rounds} rounds of ${seconds} s per target and shape, in turns;"
   echo "median over rounds. Machine: $(nproc) cores, load generator on the same cores."
+  echo "noop: the do-nothing server, answering with importgate's own answer ($(stat -c %s "$work/answer.pb") bytes)."
+
   if [ -n "${port_of[cerbos]:-}" ]; then
     echo "cerbos: Cerbos $cerbos_version from npm on bench/cerbos/policies, which answered"
     echo "seven check requests as importgate did."
@@ -219,12 +262,14 @@ for shape in "1 1" "4 32"; do
   for target in "${targets[@]}"; do : >"$work/$target.rps"; : >"$work/$target.p50"; : >"$work/$target.p99"; done
   for _ in $(seq "$rounds"); do
     for target in "${targets[@]}"; do
-      measured=$(run "${port_of[$target]}" "${path_of[$target]}" "${body_of[$target]}" "$c" "$m")
+      measured=$(run "${port_of[$target]}" "${path_of[$target]}" "${body_of[$target]}" "$c" "$m" \
+        "${scheme_of[$target]:-http}")
       read -r rps p50 p99 <<<"$measured"
       echo "$rps" >>"$work/$target.rps"; echo "$p50" >>"$work/$target.p50"; echo "$p99" >>"$work/$target.p99"
     done
   done
   for target in "${targets[@]}"; do
+    for kind in rps p50 p99; do cp "$work/$target.$kind" "$work/$target-$c.$kind"; done
     rps=$(median <"$work/$target.rps"); p50=$(median <"$work/$target.p50"); p99=$(median <"$work/$target.p99")
     result[$target-$c-rps]=$rps; result[$target-$c-p50]=$p50; result[$target-$c-p99]=$p99
     echo "| ${c}x${m} | $target | $rps | $p50 | $p99 |" >>"$report"
@@ -232,10 +277,11 @@ for shape in "1 1" "4 32"; do
 done
 {
   echo
-  awk -v a="${result[importgate-4-rps]}" -v b="${result[noop-4-rps]}" \
-    'BEGIN {printf "- throughput at 4x32, importgate / do-nothing: **%.3fx** (target >= 0.9x)\n", a/b}'
-  awk -v a="${result[importgate-1-p99]}" -v b="${result[noop-1-p99]}" \
-    'BEGIN {printf "- p99 at 1x1, importgate / do-nothing: **%.3fx** (target <= 1.2x)\n", a/b}'
+  # Each ratio is the median of the rounds' own ratios (A and B measured
+  # in the same round, seconds apart), which a noisy shared machine
+  # disturbs less than a ratio of medians.
+  echo "- throughput at 4x32, importgate / do-nothing: **$(paired importgate noop 4 rps)x** (target >= 0.9x)"
+  echo "- p99 at 1x1, importgate / do-nothing: **$(paired importgate noop 1 p99)x** (target <= 1.2x)"
   if [ -n "${result[cerbos-4-rps]:-}" ]; then
     awk -v a="${result[importgate-4-rps]}" -v b="${result[cerbos-4-rps]}" \
       'BEGIN {printf "- throughput at 4x32, importgate / Cerbos %s: **%.1fx**\n", "'"$cerbos_version"'", a/b}'
@@ -243,6 +289,41 @@ done
       'BEGIN {printf "- p50 at 1x1, Cerbos / importgate: **%.1fx**\n", b/a}'
   fi
 } >>"$report"
+
+# Two features against their absence, each as its own A/B phase at 4x32:
+# A and B alternate for 2 x rounds pairs, and each ratio is the median of
+# the pairs' own ratios. metrics: importgate with --metrics_listen, scraped
+# every second, against importgate without. tls: importgate with TLS
+# against the do-nothing server with TLS (both P-256, TLS 1.3 with h2load),
+# and against importgate in plaintext.
+ab() {  # ab A B: appends one table row
+  : >"$work/ab-$1.rps"; : >"$work/ab-$1.p99"; : >"$work/ab-$2.rps"; : >"$work/ab-$2.p99"
+  for _ in $(seq $((2 * rounds))); do
+    for target in "$1" "$2"; do
+      measured=$(run "${port_of[$target]}" "${path_of[$target]}" "${body_of[$target]}" 4 32 \
+        "${scheme_of[$target]:-http}")
+      read -r rps _ p99 <<<"$measured"
+      echo "$rps" >>"$work/ab-$target.rps"; echo "$p99" >>"$work/ab-$target.p99"
+    done
+  done
+  local r p
+  r=$(paste "$work/ab-$1.rps" "$work/ab-$2.rps" | awk '{printf "%.3f\n", $1 / $2}' | median)
+  p=$(paste "$work/ab-$1.p99" "$work/ab-$2.p99" | awk '{printf "%.3f\n", $1 / $2}' | median)
+  echo "| $1 / $2 | $(median <"$work/ab-$1.rps") / $(median <"$work/ab-$2.rps") | **${r}x** | ${p}x | $3 |" >>"$report"
+}
+{
+  echo
+  echo "A/B at 4x32, $((2 * rounds)) pairs of ${seconds} s: metrics = importgate with"
+  echo "--metrics_listen, scraped every second; tls = importgate with TLS; noop_tls ="
+  echo "the do-nothing server with TLS (P-256 certificate; h2load negotiates TLS 1.3)."
+  echo "Ratios are medians of the pairs' own ratios."
+  echo
+  echo "| A / B | req/s (medians) | throughput ratio | p99 ratio | target |"
+  echo "|---|---:|---:|---:|---|"
+} >>"$report"
+ab metrics importgate ">= 0.97x throughput"
+ab tls noop_tls ">= 0.9x throughput"
+ab tls importgate "(what TLS costs)"
 
 # A batch of 100 against 100 unary calls, on importgate, at 4x32.
 : >"$work/b.rps"; : >"$work/u.rps"

@@ -3,6 +3,7 @@
 # root), builds, and runs the server or the tests.
 #
 #   bash deploy/dev.sh run    # install, build, serve policies/default on 127.0.0.1:50051
+#                             # (metrics on http://127.0.0.1:9464/metrics)
 #   bash deploy/dev.sh test   # install, build, run every test (what CI runs)
 #   bash deploy/dev.sh deps   # only install the Debian packages
 #   bash deploy/dev.sh asan   # install, build only the ASan+UBSan tree (bench/fuzz.sh)
@@ -25,6 +26,7 @@ PACKAGES=(
   iso-codes grpc-proto openssl
   bazel-bootstrap bazel-platforms bazel-rules-java
   clang-14 libclang-rt-14-dev
+  prometheus-cpp-dev libcurl4-openssl-dev prometheus
 )
 
 log() { printf 'dev.sh: %s\n' "$*" >&2; }
@@ -87,8 +89,8 @@ build_tsan() {
 # sanitizers' usual setting; it keeps the added build time down), and no
 # NDEBUG, so assertions run too.
 ASAN_SUITES=(common_test refdata_test policy_test compiler_test hs_index_test
-  eval_test bundle_test reload_concurrency_test response_encoder_test
-  service_test client_test client_concurrency_test)
+  eval_test bundle_test reload_concurrency_test metrics_test
+  response_encoder_test service_test client_test client_concurrency_test)
 FUZZ_TARGETS=(request_fuzzer bundle_fuzzer artifact_fuzzer)
 build_asan() {
   local san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
@@ -112,7 +114,8 @@ case "${1:-}" in
     install_deps
     build
     shift
-    exec "$BUILD_DIR/server/importgate-server" "$@"
+    # Metrics on loopback (a later --metrics_listen in "$@" wins).
+    exec "$BUILD_DIR/server/importgate-server" --metrics_listen=127.0.0.1:9464 "$@"
     ;;
   test)
     install_deps

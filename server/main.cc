@@ -28,6 +28,10 @@
 #include "server/common/clock.h"
 #include "server/common/flags.h"
 #include "server/common/log.h"
+#include "server/metrics/bundle_metrics.h"
+#include "server/metrics/decision_metrics.h"
+#include "server/metrics/metrics_endpoint.h"
+#include "server/metrics/process_metrics.h"
 #include "server/refdata/iso_codes.h"
 #include "server/service/admin_access.h"
 
@@ -80,6 +84,10 @@ ABSL_FLAG(std::string, log_format, "text",
           "text | json: json writes one object per line (time, level, "
           "message, and fields such as bundle, revision, digest, peer, "
           "traceparent, error) for log shippers");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port to serve Prometheus metrics on (HTTP GET /metrics, no "
+          "TLS: keep it on loopback or a scrape-only network); port 0 picks "
+          "a free port; empty: off");
 ABSL_FLAG(int, max_concurrent_streams, 128,
           "concurrent calls (HTTP/2 streams) per client connection");
 ABSL_FLAG(int, keepalive_min_ping_seconds, 10,
@@ -239,6 +247,26 @@ int Run(const std::vector<std::string>& verify_keys) {
       age == 0 ? absl::InfiniteDuration() : absl::Seconds(age);
   options.limits.max_connection_age_grace =
       absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_grace_seconds));
+  // Metrics before the server, so that its first call is counted.
+  std::unique_ptr<metrics::MetricsEndpoint> metrics_endpoint;
+  std::shared_ptr<metrics::DecisionMetrics> decision_metrics;
+  if (const std::string address = absl::GetFlag(FLAGS_metrics_listen);
+      !address.empty()) {
+    decision_metrics = std::make_shared<metrics::DecisionMetrics>();
+    auto endpoint = metrics::MetricsEndpoint::Start(
+        address,
+        {decision_metrics, std::make_shared<metrics::BundleMetrics>(&store),
+         std::make_shared<metrics::ProcessMetrics>()});
+    if (!endpoint.ok()) {
+      LogError(absl::StrCat("cannot start: ", endpoint.status().message()));
+      return 1;
+    }
+    metrics_endpoint = *std::move(endpoint);
+    options.decision_metrics = decision_metrics.get();
+    LogInfo(absl::StrCat("metrics on http://",
+                         address.substr(0, address.rfind(':')), ":",
+                         metrics_endpoint->port(), "/metrics"));
+  }
   auto server = app::ImportgateServer::Start(options, &store, &clock, &manager);
   if (!server.ok()) {
     LogError(absl::StrCat("cannot start: ", server.status().message()));

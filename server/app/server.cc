@@ -99,7 +99,9 @@ ImportgateServer::ImportgateServer(bundle::PolicyStore* store,
                                    const ServerOptions& options)
     : store_(store),
       decisions_(store, clock,
-                 service::ImportPolicyServiceOptions{options.max_batch_items}),
+                 service::ImportPolicyServiceOptions{
+                     .max_batch_items = options.max_batch_items,
+                     .metrics = options.decision_metrics}),
       admin_(store, manager, ServerVersion(), options.admin_access) {}
 
 ImportgateServer::~ImportgateServer() { Shutdown(absl::ZeroDuration()); }

@@ -25,6 +25,7 @@
 #include "grpcpp/support/server_interceptor.h"
 #include "server/bundle/policy_store.h"
 #include "server/common/clock.h"
+#include "server/metrics/decision_metrics.h"
 #include "server/service/import_policy_service.h"
 #include "server/service/policy_admin_service.h"
 
@@ -68,6 +69,9 @@ struct ServerOptions {
   // Largest BatchIsImportAllowed request, 1 to kMaxMaxBatchItems. The
   // message size limits follow from it (service/limits.h).
   int max_batch_items = 1000;
+  // Where the decision API's calls are counted (metrics/decision_metrics.h);
+  // must outlive the server. Null: not counted.
+  metrics::DecisionMetrics* decision_metrics = nullptr;
   // Interceptors for every call on every port, made once per server; unset:
   // none. Tests install one that audits what the server sends.
   std::function<std::vector<

@@ -71,6 +71,7 @@ absl::Status PolicyStore::Activate(std::shared_ptr<const LoadedBundle> bundle,
         "\" (switching bundles must be asked for explicitly)");
     absl::Status refused = absl::FailedPreconditionError(attempt.error);
     if (!failing_since_.has_value()) failing_since_ = attempt.at;
+    ++loads_.refused;
     last_attempt_ = std::move(attempt);
     return refused;
   }
@@ -82,12 +83,15 @@ absl::Status PolicyStore::Activate(std::shared_ptr<const LoadedBundle> bundle,
                                  " (a rollback must be asked for explicitly)");
     absl::Status refused = absl::FailedPreconditionError(attempt.error);
     if (!failing_since_.has_value()) failing_since_ = attempt.at;
+    ++loads_.refused;
     last_attempt_ = std::move(attempt);
     return refused;
   }
   attempt.activated = true;
   failing_since_.reset();
   last_known_good_ = options.last_known_good;
+  ++loads_.activated;
+  if (!options.last_known_good) last_source_success_ = attempt.at;
   history_.push_front({bundle, attempt.at});
   while (history_.size() > history_limit_) history_.pop_back();
   {
@@ -108,11 +112,15 @@ void PolicyStore::RecordFailure(absl::string_view source,
   attempt.error = std::string(error.message());
   std::lock_guard<std::mutex> lock(mu_);
   if (!failing_since_.has_value()) failing_since_ = attempt.at;
+  ++loads_.refused;
   last_attempt_ = std::move(attempt);
 }
 
 void PolicyStore::RecordSourceRead() {
+  const absl::Time now = clock_->Now();
   std::lock_guard<std::mutex> lock(mu_);
+  ++loads_.unchanged;
+  last_source_success_ = now;
   failing_since_.reset();
   last_known_good_ = false;
 }
@@ -155,6 +163,8 @@ StoreStatus PolicyStore::Status() const {
   status.history.assign(history_.begin(), history_.end());
   status.failing_since = failing_since_;
   status.serving_last_known_good = last_known_good_;
+  status.loads = loads_;
+  status.last_source_success = last_source_success_;
   return status;
 }
 

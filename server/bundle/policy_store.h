@@ -57,6 +57,13 @@ struct LoadAttemptRecord {
   std::string candidate_digest;
 };
 
+// Load attempts since the store was made, by outcome.
+struct LoadCounts {
+  uint64_t activated = 0;  // Activate() succeeded (restores included)
+  uint64_t unchanged = 0;  // RecordSourceRead(): the source holds the active
+  uint64_t refused = 0;    // RecordFailure(), or Activate() refused
+};
+
 struct StoreStatus {
   std::optional<ActivationRecord> active;
   std::optional<LoadAttemptRecord> last_attempt;
@@ -68,6 +75,10 @@ struct StoreStatus {
   // source was refused, and the source has not been read successfully
   // since.
   bool serving_last_known_good = false;
+  LoadCounts loads;
+  // When the source was last read successfully: a bundle from it activated
+  // (not a restored last known good), or found unchanged. Unset before.
+  std::optional<absl::Time> last_source_success;
 };
 
 // Whether what the store serves may be out of date (--max_bundle_staleness).
@@ -149,6 +160,8 @@ class PolicyStore {
   std::optional<LoadAttemptRecord> last_attempt_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Time> failing_since_ ABSL_GUARDED_BY(mu_);
   bool last_known_good_ ABSL_GUARDED_BY(mu_) = false;
+  LoadCounts loads_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Time> last_source_success_ ABSL_GUARDED_BY(mu_);
   absl::Duration max_staleness_ ABSL_GUARDED_BY(mu_);
   ServingListener listener_ ABSL_GUARDED_BY(mu_);
 };

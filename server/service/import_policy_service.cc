@@ -1,6 +1,7 @@
 #include "server/service/import_policy_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 
@@ -19,12 +20,56 @@ namespace {
 
 namespace v1 = importgate::v1;
 
+using metrics::DecisionMethod;
+
 grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
                                      const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(status);
   return reactor;
 }
+
+// What one call tells the metrics: its decisions, its errors and the
+// handler's time. Does nothing (not even read the clock) when metrics are
+// off.
+class CallMetrics {
+ public:
+  CallMetrics(metrics::DecisionMetrics* metrics, DecisionMethod method)
+      : metrics_(metrics), method_(method) {
+    if (metrics_ != nullptr) start_ = std::chrono::steady_clock::now();
+  }
+  void Decision(const compiler::PolicySnapshot& snapshot,
+                const eval::Verdict& verdict) {
+    if (metrics_ == nullptr) return;
+    metrics_->RecordDecision(method_, verdict.effect,
+                             verdict.rule != nullptr
+                                 ? verdict.rule->reason_code
+                                 : snapshot.default_reason_code);
+  }
+  void Error(absl::StatusCode code) {
+    if (metrics_ != nullptr) metrics_->RecordError(method_, code);
+  }
+  void BatchItems(int n) {
+    if (metrics_ != nullptr) metrics_->RecordBatchItems(n);
+  }
+  // Counts a failed call as an error, records the time, and finishes.
+  grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                   const grpc::Status& status) {
+    if (metrics_ != nullptr) {
+      if (!status.ok()) {
+        Error(static_cast<absl::StatusCode>(status.error_code()));
+      }
+      metrics_->RecordDuration(
+          method_, absl::FromChrono(std::chrono::steady_clock::now() - start_));
+    }
+    return FinishWith(context, status);
+  }
+
+ private:
+  metrics::DecisionMetrics* const metrics_;
+  const DecisionMethod method_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 // The active bundle, or the status to answer with instead.
 grpc::Status CheckBundle(const bundle::LoadedBundle* bundle,
@@ -118,47 +163,50 @@ ImportPolicyService::ImportPolicyService(const bundle::PolicyStore* store,
 grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
+  CallMetrics call(options_.metrics, DecisionMethod::kIsImportAllowed);
   if (grpc::Status budget = CheckBudget(*request_bytes, 0); !budget.ok()) {
-    return FinishWith(context, budget);
+    return call.Finish(context, budget);
   }
   CallArena arena;
   auto* request = arena.Create<v1::IsImportAllowedRequest>();
   if (grpc::Status parsed = Parse(*request_bytes, request); !parsed.ok()) {
-    return FinishWith(context, parsed);
+    return call.Finish(context, parsed);
   }
   const std::shared_ptr<const bundle::LoadedBundle>& bundle =
       store_->CurrentForRequest();
   grpc::Status ready =
       CheckBundle(bundle.get(), request->min_bundle_revision());
-  if (!ready.ok()) return FinishWith(context, ready);
+  if (!ready.ok()) return call.Finish(context, ready);
   const compiler::PolicySnapshot& snapshot = *bundle->snapshot;
   eval::Verdict verdict;
   absl::Status status =
       eval::DecideRequest(snapshot, *request, clock_->Now(), &verdict);
-  if (!status.ok()) return FinishWith(context, ToGrpcStatus(status));
+  if (!status.ok()) return call.Finish(context, ToGrpcStatus(status));
+  call.Decision(snapshot, verdict);
   WireBuffer out(1024);
   AppendResponse(snapshot, verdict, RefOf(*bundle), request->item().sku(),
                  &out);
   *response_bytes = Adopt(&out);
-  return FinishWith(context, grpc::Status::OK);
+  return call.Finish(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* ImportPolicyService::BatchIsImportAllowed(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
+  CallMetrics call(options_.metrics, DecisionMethod::kBatchIsImportAllowed);
   if (grpc::Status budget =
           CheckBudget(*request_bytes, options_.max_batch_items);
       !budget.ok()) {
-    return FinishWith(context, budget);
+    return call.Finish(context, budget);
   }
   CallArena arena;
   auto* request = arena.Create<v1::BatchIsImportAllowedRequest>();
   if (grpc::Status parsed = Parse(*request_bytes, request); !parsed.ok()) {
-    return FinishWith(context, parsed);
+    return call.Finish(context, parsed);
   }
   const int n = request->requests_size();
   if (n == 0 || n > options_.max_batch_items) {
-    return FinishWith(
+    return call.Finish(
         context,
         grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                      absl::StrCat("requests: a batch holds 1 to ",
@@ -172,7 +220,8 @@ grpc::ServerUnaryReactor* ImportPolicyService::BatchIsImportAllowed(
   const std::shared_ptr<const bundle::LoadedBundle>& bundle =
       store_->CurrentForRequest();
   grpc::Status ready = CheckBundle(bundle.get(), min_revision);
-  if (!ready.ok()) return FinishWith(context, ready);
+  if (!ready.ok()) return call.Finish(context, ready);
+  call.BatchItems(n);
 
   const compiler::PolicySnapshot& snapshot = *bundle->snapshot;
   const BundleRefFields ref = RefOf(*bundle);
@@ -182,14 +231,16 @@ grpc::ServerUnaryReactor* ImportPolicyService::BatchIsImportAllowed(
   for (const v1::IsImportAllowedRequest& item : request->requests()) {
     absl::Status status = eval::DecideRequest(snapshot, item, now, &verdict);
     if (status.ok()) {
+      call.Decision(snapshot, verdict);
       AppendBatchResponse(snapshot, verdict, ref, item.item().sku(), &out);
     } else {
+      call.Error(status.code());
       AppendBatchError(status, &out);
     }
   }
   AppendBatchBundle(ref, &out);
   *response_bytes = Adopt(&out);
-  return FinishWith(context, grpc::Status::OK);
+  return call.Finish(context, grpc::Status::OK);
 }
 
 }  // namespace importgate::service

@@ -17,12 +17,16 @@
 #include "importgate/v1/import_policy.grpc.pb.h"
 #include "server/bundle/policy_store.h"
 #include "server/common/clock.h"
+#include "server/metrics/decision_metrics.h"
 
 namespace importgate::service {
 
 struct ImportPolicyServiceOptions {
   // Largest batch accepted; larger ones are INVALID_ARGUMENT.
   int max_batch_items = 1000;
+  // Where each call's decisions, errors and time are counted; must outlive
+  // the service. Null: not counted.
+  metrics::DecisionMetrics* metrics = nullptr;
 };
 
 class ImportPolicyService final

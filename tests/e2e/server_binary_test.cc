@@ -206,7 +206,8 @@ TEST_F(ServerBinaryTest,
 // README shows: mutual TLS required on a port that is not loopback-only in
 // spirit (admin shares it because TLS is on), the admin API for the
 // identity --admin_allow_file lists and refused to another, and the flag
-// mistakes refused at start naming the flag.
+// mistakes refused at start naming the flag; the same with the README's
+// buf curl commands.
 TEST(ServerBinaryTlsTest, MutualTlsAndAdminByIdentity) {
   it::TestPki pki("e2e");
   pki.Issue("server", "localhost", "DNS:localhost,IP:127.0.0.1", "serverAuth");
@@ -246,6 +247,42 @@ TEST(ServerBinaryTlsTest, MutualTlsAndAdminByIdentity) {
                 ->GetStatus(&stranger, {}, &status)
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+
+  // The README's buf curl commands (reflection over TLS, the client
+  // certificate from files), against the name the certificate holds.
+  auto buf_curl = [&](const std::string& client, const std::string& data,
+                      const std::string& method) {
+    const std::string command = absl::StrCat(
+        IMPORTGATE_BUF, " curl --protocol grpc --cacert ", pki.Path("ca.crt"),
+        " --cert ", pki.Path(client + ".crt"), " --key ",
+        pki.Path(client + ".key"), data.empty() ? "" : " -d '" + data + "'",
+        " https://localhost:", port, "/", method, " 2>&1");
+    FILE* p = popen(command.c_str(), "r");
+    std::string output;
+    char buffer[4096];
+    for (size_t n; (n = fread(buffer, 1, sizeof(buffer), p)) > 0;) {
+      output.append(buffer, n);
+    }
+    const int status = pclose(p);
+    return std::make_pair(status, output);
+  };
+  auto [decided, decision] =
+      buf_curl("stranger",
+               R"({"item":{"hs_code":"6109.10.00","origin_country":"CN"},)"
+               R"("seller":{"kind":"SELLER_KIND_CROSS_BORDER"},)"
+               R"("destination_country":"ID","channel":"CHANNEL_CHECKOUT"})",
+               "importgate.v1.ImportPolicyService/IsImportAllowed");
+  EXPECT_EQ(decided, 0) << decision;
+  EXPECT_THAT(decision, HasSubstr("\"effect\": \"EFFECT_DENY\""));
+  auto [granted, granted_output] =
+      buf_curl("ops", "", "importgate.admin.v1.PolicyAdmin/GetStatus");
+  EXPECT_EQ(granted, 0) << granted_output;
+  EXPECT_THAT(granted_output, HasSubstr("\"marketplace-id\""));
+  auto [refused, refused_output] =
+      buf_curl("stranger", "", "importgate.admin.v1.PolicyAdmin/GetStatus");
+  EXPECT_NE(refused, 0) << refused_output;
+  EXPECT_THAT(refused_output, HasSubstr("permission_denied"));
+  EXPECT_THAT(refused_output, HasSubstr("is not listed in --admin_allow_file"));
   EXPECT_EQ(server.Stop(SIGTERM), 0);
   EXPECT_THAT(server.output(), HasSubstr("TLS on: certificate "));
   EXPECT_THAT(

@@ -52,8 +52,7 @@ class ServerTest : public ::testing::Test {
   }
 
   void ActivateDefaultBundle() {
-    auto bundle = bundle::LoadBundleDirectory(it::DefaultBundleDirectory(),
-                                              it::RealIsoCodes());
+    auto bundle = it::LoadDefaultBundle();
     ASSERT_TRUE(bundle.ok()) << bundle.status();
     ASSERT_TRUE(store_.Activate(*bundle).ok());
   }
@@ -658,8 +657,7 @@ TEST(AdminListenTest, AdminMovesToItsOwnAddressWhenListenIsNotLoopback) {
   EXPECT_EQ(check(""), HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(check("importgate.admin.v1.PolicyAdmin"),
             HealthCheckResponse::NOT_SERVING);
-  auto bundle = bundle::LoadBundleDirectory(it::DefaultBundleDirectory(),
-                                            it::RealIsoCodes());
+  auto bundle = it::LoadDefaultBundle();
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   ASSERT_TRUE(store.Activate(*bundle).ok());
   EXPECT_EQ(check(""), HealthCheckResponse::SERVING);

@@ -65,8 +65,7 @@ class TlsTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    auto bundle = bundle::LoadBundleDirectory(it::DefaultBundleDirectory(),
-                                              it::RealIsoCodes());
+    auto bundle = it::LoadDefaultBundle();
     ASSERT_TRUE(bundle.ok()) << bundle.status();
     ASSERT_TRUE(store_.Activate(*bundle).ok());
     allow_file_ = pki_->Path("admin_allow.txt");

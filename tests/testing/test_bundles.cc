@@ -115,4 +115,9 @@ std::string DefaultBundleDirectory() {
   return absl::StrCat(IMPORTGATE_SOURCE_DIR, "/policies/default");
 }
 
+absl::StatusOr<std::shared_ptr<const bundle::LoadedBundle>>
+LoadDefaultBundle() {
+  return bundle::LoadBundleDirectory(DefaultBundleDirectory(), RealIsoCodes());
+}
+
 }  // namespace importgate::testing

@@ -66,6 +66,9 @@ std::string WriteBundleDirectory(const std::vector<policy::SourceFile>& files);
 // The repository's default bundle directory (policies/default).
 std::string DefaultBundleDirectory();
 
+// The default bundle, loaded and self-tested as the server loads it.
+absl::StatusOr<std::shared_ptr<const bundle::LoadedBundle>> LoadDefaultBundle();
+
 }  // namespace importgate::testing
 
 #endif  // IMPORTGATE_TESTS_TESTING_TEST_BUNDLES_H_
