@@ -46,7 +46,8 @@ fi
 bash deploy/dev.sh deps
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DIMPORTGATE_BUF="$PWD/$BUILD_DIR/tools/node_modules/.bin/buf" >/dev/null
-cmake --build "$BUILD_DIR" -j 2 --target importgate-server noop_server engine_bench reflect_request >/dev/null
+cmake --build "$BUILD_DIR" -j 2 --target importgate-server importgate noop_server engine_bench \
+  reflect_request >/dev/null
 
 cerbos_bin=""
 cerbos_version=0.55.0
@@ -111,6 +112,10 @@ start metrics "$BUILD_DIR/server/importgate-server" --listen=127.0.0.1:0 \
   --metrics_listen=127.0.0.1:0
 metrics_port=$PORT
 metrics_http=$(sed -n 's/.*metrics on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$work/metrics.log")
+# The decision log on, every decision, files only.
+start dlog "$BUILD_DIR/server/importgate-server" --listen=127.0.0.1:0 \
+  --decision_log_dir="$work/dlog" --decision_log_max_mib=4096
+dlog_port=$PORT
 # A certificate for 127.0.0.1 (the README's openssl commands, abridged).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
   -keyout "$work/tls.key" -out "$work/tls.crt" -days 1 -subj /CN=127.0.0.1 \
@@ -128,15 +133,17 @@ noop_tls_port=$PORT
  done) &
 pids+=($!)
 targets=(importgate noop)
-extra_targets=(metrics tls noop_tls)
+extra_targets=(metrics tls noop_tls dlog)
 declare -A port_of=([importgate]=$ig_port [noop]=$noop_port [metrics]=$metrics_port
-                    [tls]=$tls_port [noop_tls]=$noop_tls_port)
+                    [tls]=$tls_port [noop_tls]=$noop_tls_port [dlog]=$dlog_port)
 unary=importgate.v1.ImportPolicyService/IsImportAllowed
 declare -A path_of=([importgate]=$unary [noop]=$unary [metrics]=$unary [tls]=$unary
-                    [noop_tls]=$unary [cerbos]=cerbos.svc.v1.CerbosService/CheckResources)
+                    [noop_tls]=$unary [dlog]=$unary
+                    [cerbos]=cerbos.svc.v1.CerbosService/CheckResources)
 declare -A body_of=([importgate]="$work/unary.bin" [noop]="$work/unary.bin"
                     [metrics]="$work/unary.bin" [tls]="$work/unary.bin"
-                    [noop_tls]="$work/unary.bin" [cerbos]="$work/cerbos.bin")
+                    [noop_tls]="$work/unary.bin" [dlog]="$work/unary.bin"
+                    [cerbos]="$work/cerbos.bin")
 declare -A scheme_of=([tls]=https [noop_tls]=https)
 
 # The same question for both engines, as JSON: seller kind, HS code,
@@ -314,7 +321,8 @@ ab() {  # ab A B: appends one table row
 {
   echo
   echo "A/B at 4x32, $((2 * rounds)) pairs of ${seconds} s: metrics = importgate with"
-  echo "--metrics_listen, scraped every second; tls = importgate with TLS; noop_tls ="
+  echo "--metrics_listen, scraped every second; dlog = importgate with --decision_log_dir"
+  echo "(every decision, files only); tls = importgate with TLS; noop_tls ="
   echo "the do-nothing server with TLS (P-256 certificate; h2load negotiates TLS 1.3)."
   echo "Ratios are medians of the pairs' own ratios."
   echo
@@ -322,8 +330,21 @@ ab() {  # ab A B: appends one table row
   echo "|---|---:|---:|---:|---|"
 } >>"$report"
 ab metrics importgate ">= 0.97x throughput"
+ab dlog importgate ">= 0.9x throughput, p99 <= 1.2x"
 ab tls noop_tls ">= 0.9x throughput"
 ab tls importgate "(what TLS costs)"
+
+# What the decision log keeps per decision: its bytes on disk over the
+# records `importgate log verify` counts (a SIGTERM first: the queue drains).
+kill -TERM "$(pgrep -f -- "--decision_log_dir=$work/dlog" | head -1)" 2>/dev/null || true
+for _ in $(seq 100); do pgrep -f -- "--decision_log_dir=$work/dlog" >/dev/null || break; sleep 0.1; done
+verified=$("$BUILD_DIR/server/importgate" log verify "$work/dlog")
+records=$(sed -n 's/.*, \([0-9]*\) decision record(s).*/\1/p' <<<"$verified")
+disk=$(du -sb "$work/dlog" | cut -f1)
+{
+  echo
+  awk -v d="$disk" -v r="$records" 'BEGIN {printf "- decision log: %d records, %.0f bytes per decision on disk; `importgate log verify` accepts them\n", r, d / r}'
+} >>"$report"
 
 # A batch of 100 against 100 unary calls, on importgate, at 4x32.
 : >"$work/b.rps"; : >"$work/u.rps"

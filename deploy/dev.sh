@@ -89,7 +89,7 @@ build_tsan() {
 # sanitizers' usual setting; it keeps the added build time down), and no
 # NDEBUG, so assertions run too.
 ASAN_SUITES=(common_test refdata_test policy_test compiler_test hs_index_test
-  eval_test bundle_test reload_concurrency_test metrics_test
+  eval_test bundle_test reload_concurrency_test metrics_test decisionlog_test
   response_encoder_test service_test client_test client_concurrency_test)
 FUZZ_TARGETS=(request_fuzzer bundle_fuzzer artifact_fuzzer)
 build_asan() {

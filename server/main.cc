@@ -28,6 +28,7 @@
 #include "server/common/clock.h"
 #include "server/common/flags.h"
 #include "server/common/log.h"
+#include "server/decisionlog/decision_log.h"
 #include "server/metrics/bundle_metrics.h"
 #include "server/metrics/decision_metrics.h"
 #include "server/metrics/metrics_endpoint.h"
@@ -88,6 +89,22 @@ ABSL_FLAG(std::string, metrics_listen, "",
           "host:port to serve Prometheus metrics on (HTTP GET /metrics, no "
           "TLS: keep it on loopback or a scrape-only network); port 0 picks "
           "a free port; empty: off");
+ABSL_FLAG(std::string, decision_log_dir, "",
+          "directory for the decision log: every decision and refusal, "
+          "chained by SHA-256 (importgate log verify DIR); empty: off");
+ABSL_FLAG(std::string, decision_log_queue_policy, "block",
+          "block | drop: when the log's queue is full, a call waits for room "
+          "until its deadline (then UNAVAILABLE), or its record is dropped "
+          "and counted");
+ABSL_FLAG(int, decision_log_queue_mib, 64,
+          "the decision log's queue bound, in MiB of records");
+ABSL_FLAG(int, decision_log_segment_mib, 64,
+          "a decision log segment is closed past this size, in MiB");
+ABSL_FLAG(absl::Duration, decision_log_segment_age, absl::Hours(1),
+          "a decision log segment is closed past this age");
+ABSL_FLAG(int, decision_log_max_mib, 4096,
+          "retention: the oldest decision log segments are removed while all "
+          "take more than this, in MiB (a logged event says so)");
 ABSL_FLAG(int, max_concurrent_streams, 128,
           "concurrent calls (HTTP/2 streams) per client connection");
 ABSL_FLAG(int, keepalive_min_ping_seconds, 10,
@@ -247,6 +264,43 @@ int Run(const std::vector<std::string>& verify_keys) {
       age == 0 ? absl::InfiniteDuration() : absl::Seconds(age);
   options.limits.max_connection_age_grace =
       absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_grace_seconds));
+  // The decision log before the server, so that its first call is kept;
+  // closed after the server, so that every call's record is written.
+  std::unique_ptr<decisionlog::DecisionLog> decision_log;
+  if (const std::string dir = absl::GetFlag(FLAGS_decision_log_dir);
+      !dir.empty()) {
+    auto policy = decisionlog::ParseQueuePolicy(
+        absl::GetFlag(FLAGS_decision_log_queue_policy));
+    if (!policy.ok()) {
+      LogError(absl::StrCat("cannot start: ", policy.status().message()));
+      return 1;
+    }
+    decisionlog::DecisionLogOptions log_options;
+    log_options.dir = dir;
+    log_options.policy = *policy;
+    log_options.max_queue_bytes =
+        static_cast<size_t>(
+            std::max(1, absl::GetFlag(FLAGS_decision_log_queue_mib)))
+        << 20;
+    log_options.max_segment_bytes =
+        static_cast<uint64_t>(
+            std::max(1, absl::GetFlag(FLAGS_decision_log_segment_mib)))
+        << 20;
+    log_options.max_segment_age = absl::GetFlag(FLAGS_decision_log_segment_age);
+    log_options.max_total_bytes =
+        static_cast<uint64_t>(
+            std::max(1, absl::GetFlag(FLAGS_decision_log_max_mib)))
+        << 20;
+    auto opened = decisionlog::DecisionLog::Open(log_options, &clock);
+    if (!opened.ok()) {
+      LogError(absl::StrCat("cannot start: ", opened.status().message()));
+      return 1;
+    }
+    decision_log = *std::move(opened);
+    options.decision_log = decision_log.get();
+    LogInfo(absl::StrCat("decision log in ", dir, " (queue ",
+                         absl::GetFlag(FLAGS_decision_log_queue_policy), ")"));
+  }
   // Metrics before the server, so that its first call is counted.
   std::unique_ptr<metrics::MetricsEndpoint> metrics_endpoint;
   std::shared_ptr<metrics::DecisionMetrics> decision_metrics;
@@ -321,6 +375,13 @@ int Run(const std::vector<std::string>& verify_keys) {
   (*server)->Shutdown(
       absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   if (watcher != nullptr) watcher->Stop();
+  if (decision_log != nullptr) {
+    // Every call has finished: write what is queued, then stop.
+    decision_log->Close();
+    const decisionlog::DecisionLogStats stats = decision_log->Stats();
+    LogInfo(absl::StrCat("decision log closed: ", stats.records_written,
+                         " records written, ", stats.dropped, " dropped"));
+  }
   LogInfo("stopped");
   return 0;
 }

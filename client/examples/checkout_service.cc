@@ -56,8 +56,12 @@ int main(int argc, char** argv) {
                  std::string(client.status().message()).c_str());
     return 1;
   }
+  // Priced in USD, the minimum price's own currency, so no exchange rate
+  // is needed: a price in IDR is converted at the rate of the decision's
+  // week, and the server refuses it (FAILED_PRECONDITION) once the bundle's
+  // last rate table has ended.
   std::vector<CartLine> cart = {{"LAMP-1", "9405.21", "USD", 120},
-                                {"MUG-1", "6912.00", "IDR", 1'200'000},
+                                {"MUG-1", "6912.00", "USD", 12},
                                 {"TEE-1", "6109.10.00", "USD", 150}};
   std::vector<v1::IsImportAllowedRequest> requests;
   for (const CartLine& line : cart) requests.push_back(Line(line));

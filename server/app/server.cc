@@ -101,7 +101,8 @@ ImportgateServer::ImportgateServer(bundle::PolicyStore* store,
       decisions_(store, clock,
                  service::ImportPolicyServiceOptions{
                      .max_batch_items = options.max_batch_items,
-                     .metrics = options.decision_metrics}),
+                     .metrics = options.decision_metrics,
+                     .decision_log = options.decision_log}),
       admin_(store, manager, ServerVersion(), options.admin_access) {}
 
 ImportgateServer::~ImportgateServer() { Shutdown(absl::ZeroDuration()); }

@@ -72,6 +72,9 @@ struct ServerOptions {
   // Where the decision API's calls are counted (metrics/decision_metrics.h);
   // must outlive the server. Null: not counted.
   metrics::DecisionMetrics* decision_metrics = nullptr;
+  // Where every decision is recorded (decisionlog/decision_log.h); must
+  // outlive the server. Null: no decision log.
+  decisionlog::DecisionLog* decision_log = nullptr;
   // Interceptors for every call on every port, made once per server; unset:
   // none. Tests install one that audits what the server sends.
   std::function<std::vector<

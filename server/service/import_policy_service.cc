@@ -11,6 +11,7 @@
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/slice.h"
 #include "server/eval/evaluator.h"
+#include "server/service/admin_access.h"
 #include "server/service/grpc_status.h"
 #include "server/service/limits.h"
 #include "server/service/response_encoder.h"
@@ -29,14 +30,48 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// What one call tells the metrics: its decisions, its errors and the
-// handler's time. Does nothing (not even read the clock) when metrics are
-// off.
-class CallMetrics {
+// The request's bytes in one string.
+std::string Flatten(const grpc::ByteBuffer& bytes) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!bytes.Dump(&slices).ok()) return out;
+  out.reserve(bytes.Length());
+  for (const grpc::Slice& slice : slices) {
+    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return out;
+}
+
+// What one call tells the metrics (its decisions, its errors, the
+// handler's time) and the decision log (a record per decision or refusal).
+// Without metrics it reads no clock; without a log it copies nothing.
+class CallRecorder {
  public:
-  CallMetrics(metrics::DecisionMetrics* metrics, DecisionMethod method)
-      : metrics_(metrics), method_(method) {
+  CallRecorder(const ImportPolicyServiceOptions& options, DecisionMethod method,
+               const grpc::ByteBuffer& request_bytes, const Clock* clock)
+      : metrics_(options.metrics),
+        log_(options.decision_log),
+        method_(method),
+        request_bytes_(request_bytes),
+        clock_(clock) {
     if (metrics_ != nullptr) start_ = std::chrono::steady_clock::now();
+    if (log_ != nullptr) {
+      record_.method =
+          method == DecisionMethod::kIsImportAllowed
+              ? decisionlog::CallRecord::Method::kIsImportAllowed
+              : decisionlog::CallRecord::Method::kBatchIsImportAllowed;
+    }
+  }
+  // The request parsed: the log keeps its bytes.
+  void Parsed() {
+    if (log_ != nullptr) record_.request = Flatten(request_bytes_);
+  }
+  // An id for the next decision or refusal ("" without a log). The view
+  // lasts until the next NewId().
+  absl::string_view NewId(absl::Time now) {
+    if (log_ == nullptr) return {};
+    record_.ids.push_back(log_->ids().Next(now));
+    return decisionlog::View(record_.ids.back());
   }
   void Decision(const compiler::PolicySnapshot& snapshot,
                 const eval::Verdict& verdict) {
@@ -52,9 +87,16 @@ class CallMetrics {
   void BatchItems(int n) {
     if (metrics_ != nullptr) metrics_->RecordBatchItems(n);
   }
-  // Counts a failed call as an error, records the time, and finishes.
+  // The answer's bytes, for the log.
+  void Answered(absl::string_view response) {
+    if (log_ != nullptr) record_.response = std::string(response);
+  }
+  // Logs the call, counts it, and finishes it with `status`, or, when the
+  // log refuses the record under --decision_log_queue_policy=block, with
+  // UNAVAILABLE: no answer leaves without its record.
   grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
-                                   const grpc::Status& status) {
+                                   grpc::Status status) {
+    if (log_ != nullptr) status = Log(context, std::move(status));
     if (metrics_ != nullptr) {
       if (!status.ok()) {
         Error(static_cast<absl::StatusCode>(status.error_code()));
@@ -66,9 +108,54 @@ class CallMetrics {
   }
 
  private:
+  grpc::Status Log(grpc::CallbackServerContext* context, grpc::Status status) {
+    const absl::Time now = clock_->Now();
+    record_.time = now;
+    if (!status.ok()) {
+      // A refused call is one record, whatever ids its items had.
+      record_.ids.clear();
+      record_.response.clear();
+      record_.error_code = status.error_code();
+      record_.error_message = status.error_message();
+      NewId(now);
+      context->AddTrailingMetadata(
+          "importgate-decision-id",
+          std::string(decisionlog::View(record_.ids.back())));
+    }
+    record_.peer = CallerOf(*context);
+    auto traceparent = context->client_metadata().find("traceparent");
+    if (traceparent != context->client_metadata().end()) {
+      record_.traceparent =
+          std::string(traceparent->second.data(), traceparent->second.size());
+    }
+    absl::Status logged =
+        log_->Submit(std::move(record_), absl::FromChrono(context->deadline()));
+    if (logged.ok() || logged.code() == absl::StatusCode::kResourceExhausted) {
+      return status;  // logged, or dropped and counted (policy "drop")
+    }
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        absl::StrCat("decision log: ", logged.message(), "; retry shortly"));
+  }
+
+  // The caller's first mTLS identity, or its address.
+  static std::string CallerOf(const grpc::CallbackServerContext& context) {
+    const std::shared_ptr<const grpc::AuthContext> auth =
+        context.auth_context();
+    if (auth != nullptr) {
+      std::vector<std::string> identities = PeerIdentities(*auth);
+      if (!identities.empty()) return identities.front();
+    }
+    return context.peer();
+  }
+
   metrics::DecisionMetrics* const metrics_;
+  decisionlog::DecisionLog* const log_;
   const DecisionMethod method_;
+  const grpc::ByteBuffer& request_bytes_;
+  const Clock* const clock_;
   std::chrono::steady_clock::time_point start_;
+  decisionlog::CallRecord record_;
 };
 
 // The active bundle, or the status to answer with instead.
@@ -163,7 +250,8 @@ ImportPolicyService::ImportPolicyService(const bundle::PolicyStore* store,
 grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
-  CallMetrics call(options_.metrics, DecisionMethod::kIsImportAllowed);
+  CallRecorder call(options_, DecisionMethod::kIsImportAllowed, *request_bytes,
+                    clock_);
   if (grpc::Status budget = CheckBudget(*request_bytes, 0); !budget.ok()) {
     return call.Finish(context, budget);
   }
@@ -172,6 +260,7 @@ grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
   if (grpc::Status parsed = Parse(*request_bytes, request); !parsed.ok()) {
     return call.Finish(context, parsed);
   }
+  call.Parsed();
   const std::shared_ptr<const bundle::LoadedBundle>& bundle =
       store_->CurrentForRequest();
   grpc::Status ready =
@@ -179,13 +268,14 @@ grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
   if (!ready.ok()) return call.Finish(context, ready);
   const compiler::PolicySnapshot& snapshot = *bundle->snapshot;
   eval::Verdict verdict;
-  absl::Status status =
-      eval::DecideRequest(snapshot, *request, clock_->Now(), &verdict);
+  const absl::Time now = clock_->Now();
+  absl::Status status = eval::DecideRequest(snapshot, *request, now, &verdict);
   if (!status.ok()) return call.Finish(context, ToGrpcStatus(status));
   call.Decision(snapshot, verdict);
   WireBuffer out(1024);
   AppendResponse(snapshot, verdict, RefOf(*bundle), request->item().sku(),
-                 &out);
+                 call.NewId(now), &out);
+  call.Answered(out.view());
   *response_bytes = Adopt(&out);
   return call.Finish(context, grpc::Status::OK);
 }
@@ -193,7 +283,8 @@ grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
 grpc::ServerUnaryReactor* ImportPolicyService::BatchIsImportAllowed(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
-  CallMetrics call(options_.metrics, DecisionMethod::kBatchIsImportAllowed);
+  CallRecorder call(options_, DecisionMethod::kBatchIsImportAllowed,
+                    *request_bytes, clock_);
   if (grpc::Status budget =
           CheckBudget(*request_bytes, options_.max_batch_items);
       !budget.ok()) {
@@ -204,6 +295,7 @@ grpc::ServerUnaryReactor* ImportPolicyService::BatchIsImportAllowed(
   if (grpc::Status parsed = Parse(*request_bytes, request); !parsed.ok()) {
     return call.Finish(context, parsed);
   }
+  call.Parsed();
   const int n = request->requests_size();
   if (n == 0 || n > options_.max_batch_items) {
     return call.Finish(
@@ -232,13 +324,15 @@ grpc::ServerUnaryReactor* ImportPolicyService::BatchIsImportAllowed(
     absl::Status status = eval::DecideRequest(snapshot, item, now, &verdict);
     if (status.ok()) {
       call.Decision(snapshot, verdict);
-      AppendBatchResponse(snapshot, verdict, ref, item.item().sku(), &out);
+      AppendBatchResponse(snapshot, verdict, ref, item.item().sku(),
+                          call.NewId(now), &out);
     } else {
       call.Error(status.code());
-      AppendBatchError(status, &out);
+      AppendBatchError(status, call.NewId(now), &out);
     }
   }
   AppendBatchBundle(ref, &out);
+  call.Answered(out.view());
   *response_bytes = Adopt(&out);
   return call.Finish(context, grpc::Status::OK);
 }

@@ -17,6 +17,7 @@
 #include "importgate/v1/import_policy.grpc.pb.h"
 #include "server/bundle/policy_store.h"
 #include "server/common/clock.h"
+#include "server/decisionlog/decision_log.h"
 #include "server/metrics/decision_metrics.h"
 
 namespace importgate::service {
@@ -27,6 +28,9 @@ struct ImportPolicyServiceOptions {
   // Where each call's decisions, errors and time are counted; must outlive
   // the service. Null: not counted.
   metrics::DecisionMetrics* metrics = nullptr;
+  // Where every decision and refusal is recorded (decisionlog/), its id
+  // sent in the answer; must outlive the service. Null: no record, no id.
+  decisionlog::DecisionLog* decision_log = nullptr;
 };
 
 class ImportPolicyService final

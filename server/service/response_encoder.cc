@@ -258,11 +258,12 @@ class ResponseWriter {
  public:
   ResponseWriter(const compiler::PolicySnapshot& snapshot,
                  const eval::Verdict& verdict, const BundleRefFields& bundle,
-                 absl::string_view sku)
+                 absl::string_view sku, absl::string_view decision_id)
       : snapshot_(snapshot),
         verdict_(verdict),
         bundle_(bundle),
         sku_(sku),
+        decision_id_(decision_id),
         f_(FieldsOf(snapshot, verdict)) {
     // importgate.v1.Decision, fields 1 to 10.
     decision_size_ =
@@ -280,9 +281,10 @@ class ResponseWriter {
       decision_size_ += DelimitedSize(conversion_->size());
     }
     // importgate.v1.IsImportAllowedResponse: decision = 1, bundle = 2,
-    // sku = 3; decision and bundle are always set.
+    // sku = 3, decision_id = 4; decision and bundle are always set.
     size_ = DelimitedSize(decision_size_) +
-            DelimitedSize(BundleRefSize(bundle_)) + OptionalStringSize(sku_);
+            DelimitedSize(BundleRefSize(bundle_)) + OptionalStringSize(sku_) +
+            OptionalStringSize(decision_id_);
   }
 
   size_t size() const { return size_; }
@@ -307,7 +309,8 @@ class ResponseWriter {
       p = conversion_->Put(p);
     }
     p = PutBundleRef(p, 2, bundle_);
-    return PutOptionalString(p, 3, sku_);
+    p = PutOptionalString(p, 3, sku_);
+    return PutOptionalString(p, 4, decision_id_);
   }
 
  private:
@@ -315,6 +318,7 @@ class ResponseWriter {
   const eval::Verdict& verdict_;
   const BundleRefFields& bundle_;
   const absl::string_view sku_;
+  const absl::string_view decision_id_;
   const DecisionFields f_;
   std::optional<ConversionWriter> conversion_;
   size_t decision_size_ = 0;
@@ -325,8 +329,9 @@ class ResponseWriter {
 
 void AppendResponse(const compiler::PolicySnapshot& snapshot,
                     const eval::Verdict& verdict, const BundleRefFields& bundle,
-                    absl::string_view sku, WireBuffer* out) {
-  ResponseWriter response(snapshot, verdict, bundle, sku);
+                    absl::string_view sku, absl::string_view decision_id,
+                    WireBuffer* out) {
+  ResponseWriter response(snapshot, verdict, bundle, sku, decision_id);
   out->Write(response.size(), [&](char* p) { return response.Put(p); });
 }
 
@@ -335,8 +340,8 @@ void AppendResponse(const compiler::PolicySnapshot& snapshot,
 void AppendBatchResponse(const compiler::PolicySnapshot& snapshot,
                          const eval::Verdict& verdict,
                          const BundleRefFields& bundle, absl::string_view sku,
-                         WireBuffer* out) {
-  ResponseWriter response(snapshot, verdict, bundle, sku);
+                         absl::string_view decision_id, WireBuffer* out) {
+  ResponseWriter response(snapshot, verdict, bundle, sku, decision_id);
   const size_t result_size = DelimitedSize(response.size());
   out->Write(DelimitedSize(result_size), [&](char* p) {
     p = PutDelimitedHeader(p, 1, result_size);
@@ -345,8 +350,9 @@ void AppendBatchResponse(const compiler::PolicySnapshot& snapshot,
   });
 }
 
-// ItemError: code = 1, message = 2.
-void AppendBatchError(const absl::Status& status, WireBuffer* out) {
+// ItemError: code = 1, message = 2, decision_id = 3.
+void AppendBatchError(const absl::Status& status, absl::string_view decision_id,
+                      WireBuffer* out) {
   // Error messages quote request values through QuoteForMessage, so they
   // are UTF-8. One that were not would make the whole batch undecodable
   // for protobuf clients: it is repaired rather than sent.
@@ -357,14 +363,16 @@ void AppendBatchError(const absl::Status& status, WireBuffer* out) {
     message = repaired;
   }
   const uint64_t code = AsVarint(static_cast<int32_t>(status.code()));
-  const size_t error_size =
-      OptionalVarintSize(code) + OptionalStringSize(message);
+  const size_t error_size = OptionalVarintSize(code) +
+                            OptionalStringSize(message) +
+                            OptionalStringSize(decision_id);
   const size_t result_size = DelimitedSize(error_size);
   out->Write(DelimitedSize(result_size), [&](char* p) {
     p = PutDelimitedHeader(p, 1, result_size);
     p = PutDelimitedHeader(p, 2, error_size);
     p = PutOptionalVarint(p, 1, code);
-    return PutOptionalString(p, 2, message);
+    p = PutOptionalString(p, 2, message);
+    return PutOptionalString(p, 3, decision_id);
   });
 }
 

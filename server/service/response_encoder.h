@@ -73,21 +73,25 @@ struct BundleRefFields {
 };
 
 // Appends an encoded IsImportAllowedResponse: the decision `verdict` of
-// `snapshot`, the bundle that decided and the echoed sku.
+// `snapshot`, the bundle that decided, the echoed sku and the decision log's
+// id for it (empty: none).
 void AppendResponse(const compiler::PolicySnapshot& snapshot,
                     const eval::Verdict& verdict, const BundleRefFields& bundle,
-                    absl::string_view sku, WireBuffer* out);
+                    absl::string_view sku, absl::string_view decision_id,
+                    WireBuffer* out);
 
 // Appends one element of BatchIsImportAllowedResponse.results holding a
 // response, as AppendResponse would encode it.
 void AppendBatchResponse(const compiler::PolicySnapshot& snapshot,
                          const eval::Verdict& verdict,
                          const BundleRefFields& bundle, absl::string_view sku,
-                         WireBuffer* out);
+                         absl::string_view decision_id, WireBuffer* out);
 
 // Appends one element of BatchIsImportAllowedResponse.results holding an
-// ItemError for `status` (not OK).
-void AppendBatchError(const absl::Status& status, WireBuffer* out);
+// ItemError for `status` (not OK) with the decision log's id for it
+// (empty: none).
+void AppendBatchError(const absl::Status& status, absl::string_view decision_id,
+                      WireBuffer* out);
 
 // Appends BatchIsImportAllowedResponse.bundle.
 void AppendBatchBundle(const BundleRefFields& bundle, WireBuffer* out);

@@ -249,14 +249,16 @@ TEST(ServerBinaryTlsTest, MutualTlsAndAdminByIdentity) {
             grpc::StatusCode::PERMISSION_DENIED);
 
   // The README's buf curl commands (reflection over TLS, the client
-  // certificate from files), against the name the certificate holds.
+  // certificate from files), at the IP address the certificate holds (a
+  // name could resolve to another replica's IPv6 port in a shared test
+  // machine).
   auto buf_curl = [&](const std::string& client, const std::string& data,
                       const std::string& method) {
     const std::string command = absl::StrCat(
         IMPORTGATE_BUF, " curl --protocol grpc --cacert ", pki.Path("ca.crt"),
         " --cert ", pki.Path(client + ".crt"), " --key ",
         pki.Path(client + ".key"), data.empty() ? "" : " -d '" + data + "'",
-        " https://localhost:", port, "/", method, " 2>&1");
+        " https://127.0.0.1:", port, "/", method, " 2>&1");
     FILE* p = popen(command.c_str(), "r");
     std::string output;
     char buffer[4096];
@@ -264,7 +266,7 @@ TEST(ServerBinaryTlsTest, MutualTlsAndAdminByIdentity) {
       output.append(buffer, n);
     }
     const int status = pclose(p);
-    return std::make_pair(status, output);
+    return std::make_pair(status, absl::StrCat(command, "\n", output));
   };
   auto [decided, decision] =
       buf_curl("stranger",

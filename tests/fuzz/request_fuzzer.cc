@@ -60,6 +60,8 @@ constexpr int kMaxBatchItems = 1000;
 // The clock of requests without evaluation_time: inside the windows of
 // both bundles' main rules.
 const absl::Time kNow = absl::FromUnixSeconds(1'717'200'000);  // 2024-06-01
+// What the server writes as each answer's decision_id with a decision log.
+constexpr char kDecisionId[] = "019ad3f2-6c41-7a3e-9b1c-2f0d00000001";
 
 struct Fixture {
   std::vector<std::shared_ptr<const bundle::LoadedBundle>> bundles;
@@ -142,19 +144,22 @@ void DecideOne(const bundle::LoadedBundle& loaded,
   absl::Status status = eval::DecideRequest(snapshot, request, kNow, &verdict);
   if (status.ok()) {
     WireBuffer out(1024);
-    service::AppendResponse(snapshot, verdict, ref, request.item().sku(), &out);
+    service::AppendResponse(snapshot, verdict, ref, request.item().sku(),
+                            kDecisionId, &out);
     v1::IsImportAllowedResponse response;
     ParseEncoded(out.view(), &response);
     CheckDecision(snapshot, verdict, response.decision());
     CheckBundleRef(response.bundle(), ref);
     IMPORTGATE_FUZZ_CHECK(response.sku() == request.item().sku(),
                           response.sku());
+    IMPORTGATE_FUZZ_CHECK(response.decision_id() == kDecisionId,
+                          response.decision_id());
     return;
   }
   IMPORTGATE_FUZZ_CHECK(DecisionError(status), status.ToString());
   // The same request as the only item of a batch.
   WireBuffer out(256);
-  service::AppendBatchError(status, &out);
+  service::AppendBatchError(status, kDecisionId, &out);
   service::AppendBatchBundle(ref, &out);
   v1::BatchIsImportAllowedResponse response;
   ParseEncoded(out.view(), &response);
@@ -176,10 +181,10 @@ void DecideBatch(const bundle::LoadedBundle& loaded,
     statuses[i] = eval::DecideRequest(snapshot, item, kNow, &verdicts[i]);
     if (statuses[i].ok()) {
       service::AppendBatchResponse(snapshot, verdicts[i], ref,
-                                   item.item().sku(), &out);
+                                   item.item().sku(), kDecisionId, &out);
     } else {
       IMPORTGATE_FUZZ_CHECK(DecisionError(statuses[i]), statuses[i].ToString());
-      service::AppendBatchError(statuses[i], &out);
+      service::AppendBatchError(statuses[i], kDecisionId, &out);
     }
   }
   service::AppendBatchBundle(ref, &out);

@@ -44,6 +44,9 @@ TEST(LimitsTest, LargestValidRequestFitsItsBudget) {
   EXPECT_LE(batch.ByteSizeLong(), BatchRequestBudget(3));
 }
 
+// Every decision id has this length (decisionlog/decision_id.h).
+constexpr char kLongestDecisionId[] = "019ad3f2-6c41-7a3e-9b1c-2f0d00000001";
+
 TEST(LimitsTest, LongestAnswerFitsItsBudget) {
   auto parsed = policy::ParseBundle(it::LongestAnswerFiles());
   ASSERT_TRUE(parsed.ok()) << parsed.status();
@@ -61,11 +64,13 @@ TEST(LimitsTest, LongestAnswerFitsItsBudget) {
   const std::string name(64, 'n'), digest = "sha256:" + std::string(64, 'f');
   const BundleRefFields ref{name, ~uint64_t{0}, digest};
   WireBuffer unary(64);
-  AppendResponse(**snapshot, verdict, ref, request.item().sku(), &unary);
+  AppendResponse(**snapshot, verdict, ref, request.item().sku(),
+                 kLongestDecisionId, &unary);
   EXPECT_LE(unary.view().size(), kMaxItemResponseBytes);
   WireBuffer batch(64);
   for (int i = 0; i < 3; ++i) {
-    AppendBatchResponse(**snapshot, verdict, ref, request.item().sku(), &batch);
+    AppendBatchResponse(**snapshot, verdict, ref, request.item().sku(),
+                        kLongestDecisionId, &batch);
   }
   AppendBatchBundle(ref, &batch);
   EXPECT_LE(batch.view().size(), BatchResponseBudget(3));

@@ -90,8 +90,10 @@ class ResponseEncoderTest : public ::testing::Test {
   // The message the generated code would serialize for `request`.
   void Expected(const eval::Verdict& verdict,
                 const v1::IsImportAllowedRequest& request,
-                const BundleRefFields& ref, v1::IsImportAllowedResponse* out) {
+                const BundleRefFields& ref, absl::string_view decision_id,
+                v1::IsImportAllowedResponse* out) {
     eval::FillDecision(*snapshot_, verdict, out->mutable_decision());
+    out->set_decision_id(std::string(decision_id));
     out->mutable_bundle()->set_name(std::string(ref.name));
     out->mutable_bundle()->set_revision(ref.revision);
     out->mutable_bundle()->set_digest(std::string(ref.digest));
@@ -131,10 +133,13 @@ TEST_F(ResponseEncoderTest, UnaryBytesEqualTheGeneratedMessage) {
       SCOPED_TRACE(absl::StrCat(request.item().hs_code(), " ", ref.revision));
       eval::Verdict verdict;
       if (!Decide(request, &verdict).ok()) continue;
+      // With and without a decision log's id.
+      const std::string id =
+          ref.revision == 7 ? "" : "019ad3f2-6c41-7a3e-9b1c-2f0d00000001";
       v1::IsImportAllowedResponse want;
-      Expected(verdict, request, ref, &want);
+      Expected(verdict, request, ref, id, &want);
       WireBuffer out(1);  // grows on every write
-      AppendResponse(*snapshot_, verdict, ref, request.item().sku(), &out);
+      AppendResponse(*snapshot_, verdict, ref, request.item().sku(), id, &out);
       const std::string got(out.view());
       EXPECT_EQ(got, want.SerializeAsString());
       v1::IsImportAllowedResponse parsed;
@@ -155,14 +160,17 @@ TEST_F(ResponseEncoderTest, BatchBytesEqualTheGeneratedMessage) {
       eval::Verdict verdict;
       absl::Status status = Decide(request, &verdict);
       v1::BatchItemResult* result = want.add_results();
+      const std::string id =
+          round % 2 ? "" : absl::StrCat("019ad3f2-6c41-7a3e-9b1c-2f0d", round);
       if (status.ok()) {
-        Expected(verdict, request, ref, result->mutable_response());
-        AppendBatchResponse(*snapshot_, verdict, ref, request.item().sku(),
+        Expected(verdict, request, ref, id, result->mutable_response());
+        AppendBatchResponse(*snapshot_, verdict, ref, request.item().sku(), id,
                             &out);
       } else {
         result->mutable_error()->set_code(static_cast<int32_t>(status.code()));
         result->mutable_error()->set_message(std::string(status.message()));
-        AppendBatchError(status, &out);
+        result->mutable_error()->set_decision_id(id);
+        AppendBatchError(status, id, &out);
       }
     }
   }
@@ -270,7 +278,7 @@ TEST(ResponseEncoderRandomTest, AnyVerdictEncodesAsTheGeneratedMessage) {
         random() % 3 == 0 ? 0
                           : static_cast<int64_t>(random() % 5) * 1'000'000'000 +
                                 random() % 2 * 500);
-    const std::string name = text(), digest = text(), sku = text();
+    const std::string name = text(), digest = text(), sku = text(), id = text();
     const BundleRefFields ref{name, random() % 2 ? 0 : random(), digest};
 
     v1::BatchIsImportAllowedResponse want;
@@ -281,12 +289,13 @@ TEST(ResponseEncoderRandomTest, AnyVerdictEncodesAsTheGeneratedMessage) {
     response->mutable_bundle()->set_revision(ref.revision);
     response->mutable_bundle()->set_digest(digest);
     response->set_sku(sku);
+    response->set_decision_id(id);
 
     WireBuffer unary(1);
-    AppendResponse(snapshot, verdict, ref, sku, &unary);
+    AppendResponse(snapshot, verdict, ref, sku, id, &unary);
     ASSERT_EQ(std::string(unary.view()), response->SerializeAsString());
     WireBuffer batch(1);
-    AppendBatchResponse(snapshot, verdict, ref, sku, &batch);
+    AppendBatchResponse(snapshot, verdict, ref, sku, id, &batch);
     ASSERT_EQ(std::string(batch.view()), want.SerializeAsString());
   }
 }
@@ -334,9 +343,9 @@ TEST(ResponseEncoderFieldsTest, EveryFieldOfTheEncodedMessagesIsKnown) {
            {v1::Money::descriptor(), {"currency_code", "units", "nanos"}},
            {v1::BundleRef::descriptor(), {"name", "revision", "digest"}},
            {v1::IsImportAllowedResponse::descriptor(),
-            {"decision", "bundle", "sku"}},
+            {"decision", "bundle", "sku", "decision_id"}},
            {v1::BatchItemResult::descriptor(), {"response", "error"}},
-           {v1::ItemError::descriptor(), {"code", "message"}},
+           {v1::ItemError::descriptor(), {"code", "message", "decision_id"}},
            {v1::BatchIsImportAllowedResponse::descriptor(),
             {"results", "bundle"}},
        }) {

@@ -1,0 +1,75 @@
+#include "server/decisionlog/decision_id.h"
+
+#include <openssl/rand.h>
+
+#include <random>
+
+namespace importgate::decisionlog {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+uint64_t RandomBits() {
+  uint64_t bits = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&bits), sizeof(bits)) != 1) {
+    std::random_device device;  // OpenSSL's generator failed: next best
+    bits = (uint64_t{device()} << 32) | device();
+  }
+  return bits;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+DecisionIdGenerator::DecisionIdGenerator() : random_(RandomBits()) {}
+
+DecisionIdGenerator::DecisionIdGenerator(uint64_t random_bits)
+    : random_(random_bits) {}
+
+DecisionId DecisionIdGenerator::Next(absl::Time now) {
+  const uint64_t ms =
+      static_cast<uint64_t>(absl::ToUnixMillis(now)) & 0xFFFFFFFFFFFFull;
+  const uint32_t count = counter_.fetch_add(1, std::memory_order_relaxed);
+  // 128 bits: ms(48) ver(4) rand_a(12) | var(2) rand_b(62 = 30 random + 32
+  // counter).
+  const uint64_t high = (ms << 16) | (uint64_t{0x7} << 12) | (random_ & 0xFFF);
+  const uint64_t low =
+      (uint64_t{0x2} << 62) | (((random_ >> 12) & 0x3FFFFFFFull) << 32) | count;
+  DecisionId id;
+  size_t out = 0;
+  auto put = [&](uint64_t value, int nibbles) {
+    for (int shift = (nibbles - 1) * 4; shift >= 0; shift -= 4) {
+      if (out == 8 || out == 13 || out == 18 || out == 23) id[out++] = '-';
+      id[out++] = kHex[(value >> shift) & 0xF];
+    }
+  };
+  put(high, 16);
+  put(low, 16);
+  return id;
+}
+
+bool DecisionIdGenerator::IsValid(absl::string_view text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-' : HexValue(text[i]) < 0) return false;
+  }
+  // Version 7, variant 10.
+  return text[14] == '7' && (HexValue(text[19]) & 0xC) == 0x8;
+}
+
+absl::Time DecisionIdGenerator::TimeOf(absl::string_view id) {
+  int64_t ms = 0;
+  for (size_t i = 0; i < 13; ++i) {
+    if (i == 8) continue;
+    ms = ms * 16 + HexValue(id[i]);
+  }
+  return absl::FromUnixMillis(ms);
+}
+
+}  // namespace importgate::decisionlog

@@ -1,0 +1,307 @@
+#include "server/decisionlog/decision_log.h"
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "importgate/decisionlog/v1/decision_log.pb.h"
+#include "server/common/log.h"
+
+namespace importgate::decisionlog {
+namespace {
+
+using Event = importgate::decisionlog::v1::LogEvent;
+
+// The segment to append to, and where the log stands: the last segment,
+// its torn tail cut off (and said so), or a new first segment.
+struct Resumed {
+  std::optional<SegmentWriter> segment;
+  uint64_t next_sequence = 1;
+  std::string repaired;  // what was cut, if anything
+};
+
+absl::StatusOr<Resumed> Resume(const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("--decision_log_dir: cannot make ",
+                                            dir, ": ", error.message()));
+  }
+  auto segments = ListSegments(dir);
+  if (!segments.ok()) return segments.status();
+  Resumed resumed;
+  while (!segments->empty()) {
+    const std::string& path = segments->back().second;
+    auto scan = ScanSegment(path, nullptr);
+    if (!scan.ok() && scan.status().code() == absl::StatusCode::kDataLoss &&
+        std::filesystem::file_size(path, error) < kSegmentHeaderBytes) {
+      // Killed while creating it: no frame was ever in it.
+      std::filesystem::remove(path, error);
+      resumed.repaired =
+          absl::StrCat("removed ", path, ", whose header was never written");
+      segments->pop_back();
+      continue;
+    }
+    if (!scan.ok()) return scan.status();
+    const uint64_t size = std::filesystem::file_size(path, error);
+    if (scan->problem.has_value()) {
+      absl::StrAppend(&resumed.repaired, resumed.repaired.empty() ? "" : "; ",
+                      "cut ", size - scan->valid_bytes, " bytes off ", path,
+                      " at offset ", scan->valid_bytes, ": ", *scan->problem);
+    }
+    auto writer =
+        SegmentWriter::Reopen(path, scan->valid_bytes, scan->last_chain);
+    if (!writer.ok()) return writer.status();
+    resumed.segment.emplace(*std::move(writer));
+    resumed.next_sequence = scan->header.first_sequence + scan->frames;
+    return resumed;
+  }
+  auto writer = SegmentWriter::Create(dir, Chain{}, 1);
+  if (!writer.ok()) return writer.status();
+  resumed.segment.emplace(*std::move(writer));
+  return resumed;
+}
+
+}  // namespace
+
+absl::StatusOr<QueuePolicy> ParseQueuePolicy(absl::string_view text) {
+  if (text == "block") return QueuePolicy::kBlock;
+  if (text == "drop") return QueuePolicy::kDrop;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--decision_log_queue_policy: \"", text, "\" is not block or drop"));
+}
+
+absl::StatusOr<std::unique_ptr<DecisionLog>> DecisionLog::Open(
+    DecisionLogOptions options, const Clock* clock) {
+  if (options.dir.empty()) {
+    return absl::InvalidArgumentError("--decision_log_dir: is required");
+  }
+  if (options.max_queue_bytes < (size_t{1} << 20) ||
+      options.max_segment_bytes < (uint64_t{1} << 20) ||
+      options.max_total_bytes < 2 * options.max_segment_bytes ||
+      options.max_segment_age <= absl::ZeroDuration() ||
+      options.sync_interval <= absl::ZeroDuration() ||
+      options.flush_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "decision log: the queue and segment sizes must be at least 1 MiB, "
+        "the total at least two segments, and the segment age, sync and "
+        "flush intervals positive");
+  }
+  auto resumed = Resume(options.dir);
+  if (!resumed.ok()) return resumed.status();
+  std::unique_ptr<DecisionLog> log(new DecisionLog(std::move(options), clock,
+                                                   *std::move(resumed->segment),
+                                                   resumed->next_sequence));
+  if (!resumed->repaired.empty()) {
+    LogWarning(absl::StrCat("decision log repaired: ", resumed->repaired));
+    log->AddEvent(Event::KIND_TAIL_REPAIRED, resumed->repaired);
+  }
+  log->AddEvent(Event::KIND_STARTED, "");
+  if (absl::Status s = log->segment_.Sync(); !s.ok()) return s;
+  log->writer_ = std::thread([raw = log.get()] { raw->Run(); });
+  return log;
+}
+
+DecisionLog::DecisionLog(DecisionLogOptions options, const Clock* clock,
+                         SegmentWriter segment, uint64_t next_sequence)
+    : options_(std::move(options)),
+      clock_(clock),
+      segment_(std::move(segment)),
+      next_sequence_(next_sequence),
+      segment_opened_(clock->Now()),
+      last_sync_(segment_opened_) {}
+
+DecisionLog::~DecisionLog() { Close(); }
+
+absl::Status DecisionLog::Submit(CallRecord call, absl::Time deadline) {
+  const size_t bytes = call.bytes();
+  std::unique_lock<std::mutex> lock(mu_);
+  auto fits = [&] {
+    return closing_ || queue_bytes_ == 0 ||
+           queue_bytes_ + bytes <= options_.max_queue_bytes;
+  };
+  if (!fits()) {
+    if (options_.policy == QueuePolicy::kDrop) {
+      ++stats_.dropped;
+      return absl::ResourceExhaustedError(
+          "decision log: the queue is full; the record was dropped");
+    }
+    if (!room_.wait_until(lock, absl::ToChronoTime(deadline), fits)) {
+      return absl::DeadlineExceededError(
+          "decision log: the queue stayed full until the call's deadline");
+    }
+  }
+  if (closing_) {
+    return absl::FailedPreconditionError("decision log: closed");
+  }
+  queue_bytes_ += bytes;
+  stats_.queue_bytes = queue_bytes_;
+  queue_.push_back(std::move(call));
+  // The writer wakes on its own every flush_interval; it is woken early
+  // only when the queue fills up, once per crossing of a quarter.
+  if (queue_bytes_ >= options_.max_queue_bytes / 4 &&
+      queue_bytes_ - bytes < options_.max_queue_bytes / 4) {
+    wake_writer_.notify_one();
+  }
+  return absl::OkStatus();
+}
+
+void DecisionLog::AddEvent(int kind, absl::string_view detail, uint64_t count) {
+  segment_.Add(
+      EncodeEvent(next_sequence_++, kind, clock_->Now(), detail, count));
+}
+
+absl::Status DecisionLog::RotateIfDue() {
+  const absl::Time now = clock_->Now();
+  if (segment_.size() + segment_.pending_bytes() < options_.max_segment_bytes &&
+      now - segment_opened_ < options_.max_segment_age) {
+    return absl::OkStatus();
+  }
+  if (absl::Status s = segment_.Sync(); !s.ok()) return s;
+  auto next =
+      SegmentWriter::Create(options_.dir, segment_.chain(), next_sequence_);
+  if (!next.ok()) return next.status();
+  segment_ = *std::move(next);
+  segment_opened_ = now;
+  ApplyRetention();
+  return absl::OkStatus();
+}
+
+void DecisionLog::ApplyRetention() {
+  auto segments = ListSegments(options_.dir);
+  if (!segments.ok()) return;
+  std::error_code error;
+  uint64_t total = 0;
+  std::vector<uint64_t> sizes;
+  for (const auto& [first, path] : *segments) {
+    sizes.push_back(std::filesystem::file_size(path, error));
+    total += sizes.back();
+  }
+  // The oldest segments to remove, keeping the open (last) one.
+  size_t remove = 0;
+  while (total > options_.max_total_bytes && remove + 1 < segments->size()) {
+    total -= sizes[remove++];
+  }
+  if (remove == 0) return;
+  const uint64_t first_kept = (*segments)[remove].first;
+  AddEvent(
+      Event::KIND_SEGMENTS_REMOVED,
+      absl::StrCat("retention (--decision_log_max_mib): ", remove,
+                   " oldest segment(s) removed, sequences before ", first_kept),
+      first_kept);
+  if (absl::Status s = segment_.Sync(); !s.ok()) {
+    LogError(absl::StrCat("decision log: retention postponed: ", s.message()));
+    return;
+  }
+  for (size_t i = 0; i < remove; ++i) {
+    std::filesystem::remove((*segments)[i].second, error);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.segments_removed += remove;
+}
+
+void DecisionLog::WriteBatch(std::deque<CallRecord>* calls, bool closing) {
+  if (options_.before_write) options_.before_write();
+  uint64_t records = 0;
+  size_t bytes = 0;
+  for (const CallRecord& call : *calls) {
+    bytes += call.bytes();
+    absl::Status encoded =
+        encoder_.Encode(call, &next_sequence_, [&](absl::string_view entry) {
+          segment_.Add(entry);
+          ++records;
+        });
+    if (!encoded.ok()) LogError(std::string(encoded.message()));
+  }
+  calls->clear();
+  uint64_t dropped = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped = stats_.dropped;
+  }
+  if (dropped > dropped_reported_) {
+    AddEvent(Event::KIND_DROPPED,
+             "the queue was full (--decision_log_queue_policy=drop)",
+             dropped - dropped_reported_);
+    dropped_reported_ = dropped;
+  }
+  if (closing) AddEvent(Event::KIND_STOPPED, "");
+  // Write, rotating first when due; a failed write keeps its frames and
+  // is retried (a full disk may get room), so the queue fills and the
+  // policy applies meanwhile.
+  bool reported = false;
+  for (int attempt = 0;; ++attempt) {
+    absl::Status status = RotateIfDue();
+    if (status.ok()) {
+      const bool sync =
+          closing || clock_->Now() - last_sync_ >= options_.sync_interval;
+      status = sync ? segment_.Sync() : segment_.Write();
+      if (status.ok() && sync) last_sync_ = clock_->Now();
+    }
+    if (status.ok()) break;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.write_errors;
+    }
+    if (!reported) {
+      LogError(absl::StrCat("decision log: ", status.message(),
+                            "; retrying every second"));
+      reported = true;
+    }
+    if (closing && attempt >= 30) {
+      LogError(absl::StrCat("decision log: gave up at exit; ",
+                            segment_.pending_bytes(),
+                            " bytes of records are lost"));
+      break;
+    }
+    absl::SleepFor(absl::Seconds(1));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_bytes_ -= bytes;
+  stats_.queue_bytes = queue_bytes_;
+  stats_.records_written += records;
+  stats_.segment_bytes = segment_.size();
+  room_.notify_all();
+}
+
+void DecisionLog::Run() {
+  std::deque<CallRecord> batch;
+  while (true) {
+    bool closing = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_writer_.wait_for(
+          lock, absl::ToChronoNanoseconds(options_.flush_interval), [&] {
+            return closing_ || queue_bytes_ >= options_.max_queue_bytes / 4;
+          });
+      batch.swap(queue_);
+      closing = closing_;
+    }
+    if (!batch.empty() || closing) {
+      WriteBatch(&batch, closing);
+    } else if (absl::Status s = RotateIfDue(); !s.ok()) {
+      LogError(absl::StrCat("decision log: ", s.message()));
+    }
+    if (closing) return;
+  }
+}
+
+void DecisionLog::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_) return;
+    closing_ = true;
+  }
+  wake_writer_.notify_one();
+  room_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+DecisionLogStats DecisionLog::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+}  // namespace importgate::decisionlog

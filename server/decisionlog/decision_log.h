@@ -1,0 +1,155 @@
+// DecisionLog: every decision the server answers, appended off the request
+// path to tamper-evident segment files (segment.h) under one directory.
+//
+// Handlers Submit() a CallRecord (record.h) into a bounded queue, measured
+// in bytes; one writer thread wakes every flush_interval (or when the queue
+// is a quarter full), takes whatever is queued, encodes it, chains it and
+// writes it with one write(2) per batch. When the queue is full the
+// policy decides: kBlock makes the call wait for room until its deadline
+// (then it is refused: no answer leaves without its record); kDrop refuses
+// the record at once and counts it, and the writer logs a KIND_DROPPED
+// event with the count, so a loss is never silent. Memory stays within
+// the queue's bound whatever the disk does.
+//
+// What each failure can lose (docs/decision-log.md):
+//   - Close() (SIGTERM): nothing; the queue is drained, a KIND_STOPPED
+//     event is written and the segment is fsynced.
+//   - the process killed (kill -9): at most what was queued and not yet
+//     written, i.e. at most max_queue_bytes of records; what write(2)
+//     returned for is in the page cache and survives. A frame cut short
+//     is cut off at the next Open(), which logs KIND_TAIL_REPAIRED.
+//   - the machine losing power: also what the kernel had not flushed
+//     (segments are fsynced when they are closed and every sync_interval).
+//   - a full disk: the writer keeps its records, cuts any partial frame
+//     back, reports, and retries every second; the queue fills and the
+//     policy applies.
+//
+// Thread safety: Submit(), ids() and Stats() may be called from any
+// thread; Close() from one.
+#ifndef IMPORTGATE_SERVER_DECISIONLOG_DECISION_LOG_H_
+#define IMPORTGATE_SERVER_DECISIONLOG_DECISION_LOG_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/common/clock.h"
+#include "server/decisionlog/decision_id.h"
+#include "server/decisionlog/record.h"
+#include "server/decisionlog/segment.h"
+
+namespace importgate::decisionlog {
+
+// What Submit does when the queue is full.
+enum class QueuePolicy { kBlock, kDrop };
+
+// "block" or "drop"; INVALID_ARGUMENT naming --decision_log_queue_policy.
+absl::StatusOr<QueuePolicy> ParseQueuePolicy(absl::string_view text);
+
+struct DecisionLogOptions {
+  // The directory of segments; made if missing.
+  std::string dir;
+  QueuePolicy policy = QueuePolicy::kBlock;
+  // The queue's bound: the bytes of the records waiting to be written.
+  size_t max_queue_bytes = size_t{64} << 20;
+  // A segment is closed and a new one begun past this size or age.
+  uint64_t max_segment_bytes = uint64_t{64} << 20;
+  absl::Duration max_segment_age = absl::Hours(1);
+  // Retention: when the segments take more than this, the oldest closed
+  // ones are removed (after a KIND_SEGMENTS_REMOVED event says so). At
+  // least two segments' worth.
+  uint64_t max_total_bytes = uint64_t{4} << 30;
+  // How often the open segment is fsynced while records arrive.
+  absl::Duration sync_interval = absl::Seconds(1);
+  // The writer wakes this often, or sooner when a quarter of the queue is
+  // full, and writes what has queued: one write(2) per wake, and no wake
+  // per record (handlers never signal it for a single record).
+  absl::Duration flush_interval = absl::Milliseconds(10);
+  // Called by the writer thread before it writes each batch; tests hold it
+  // to make the queue fill. Unset: nothing.
+  std::function<void()> before_write;
+};
+
+struct DecisionLogStats {
+  uint64_t records_written = 0;   // decision records (not events)
+  uint64_t dropped = 0;           // records refused by a full queue
+  uint64_t queue_bytes = 0;       // queued or being written
+  uint64_t write_errors = 0;      // failed writes (each retried)
+  uint64_t segment_bytes = 0;     // the open segment's size
+  uint64_t segments_removed = 0;  // by retention
+};
+
+class DecisionLog {
+ public:
+  // Opens `options.dir`, repairs a torn tail of its last segment, and
+  // starts the writer. INVALID_ARGUMENT for bad options; INTERNAL or
+  // DATA_LOSS (naming the file) when the directory cannot be used.
+  static absl::StatusOr<std::unique_ptr<DecisionLog>> Open(
+      DecisionLogOptions options, const Clock* clock);
+  ~DecisionLog();  // Close()
+  DecisionLog(const DecisionLog&) = delete;
+  DecisionLog& operator=(const DecisionLog&) = delete;
+
+  // Queues `call`. OK: it will be written. A full queue: under kDrop,
+  // RESOURCE_EXHAUSTED at once; under kBlock, waits for room until
+  // `deadline`, then DEADLINE_EXCEEDED. FAILED_PRECONDITION after Close().
+  absl::Status Submit(CallRecord call, absl::Time deadline);
+
+  // The ids the handlers stamp on answers and records.
+  DecisionIdGenerator& ids() { return ids_; }
+
+  // Writes everything queued, logs KIND_STOPPED, fsyncs and stops the
+  // writer. Calls after the first do nothing.
+  void Close();
+
+  DecisionLogStats Stats() const;
+
+ private:
+  DecisionLog(DecisionLogOptions options, const Clock* clock,
+              SegmentWriter segment, uint64_t next_sequence);
+  void Run();
+  // Encodes `calls` and events into the open segment and writes them,
+  // retrying failed writes until they succeed or `give_up` is set.
+  void WriteBatch(std::deque<CallRecord>* calls, bool closing);
+  absl::Status RotateIfDue();
+  // Removes the oldest segments while the directory is over
+  // max_total_bytes; never the open one.
+  void ApplyRetention();
+  void AddEvent(int kind, absl::string_view detail, uint64_t count = 0);
+
+  const DecisionLogOptions options_;
+  const Clock* const clock_;
+  DecisionIdGenerator ids_;
+
+  // The writer thread's own state.
+  SegmentWriter segment_;
+  uint64_t next_sequence_;
+  absl::Time segment_opened_;
+  absl::Time last_sync_;
+  uint64_t dropped_reported_ = 0;
+  RecordEncoder encoder_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_writer_;  // records queued, or closing
+  std::condition_variable room_;         // queue bytes went down
+  std::deque<CallRecord> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queue_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // queued and in flight
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  DecisionLogStats stats_ ABSL_GUARDED_BY(mu_);
+  std::thread writer_;
+};
+
+}  // namespace importgate::decisionlog
+
+#endif  // IMPORTGATE_SERVER_DECISIONLOG_DECISION_LOG_H_

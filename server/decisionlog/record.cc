@@ -1,0 +1,249 @@
+#include "server/decisionlog/record.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace importgate::decisionlog {
+namespace {
+
+// One top-level field of a serialized message.
+struct Field {
+  uint32_t number = 0;
+  int wire_type = 0;
+  uint64_t varint = 0;      // wire type 0
+  absl::string_view bytes;  // wire type 2
+};
+
+bool ReadVarint(absl::string_view* in, uint64_t* value) {
+  *value = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    const unsigned char byte = static_cast<unsigned char>(in->front());
+    in->remove_prefix(1);
+    *value |= uint64_t{byte & 0x7Fu} << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// Reads the next field of `*in`; false at the end or on malformed bytes
+// (`*malformed` says which).
+bool NextField(absl::string_view* in, Field* field, bool* malformed) {
+  *malformed = false;
+  if (in->empty()) return false;
+  uint64_t tag = 0;
+  if (!ReadVarint(in, &tag) || (tag >> 3) == 0) {
+    *malformed = true;
+    return false;
+  }
+  field->number = static_cast<uint32_t>(tag >> 3);
+  field->wire_type = static_cast<int>(tag & 7);
+  switch (field->wire_type) {
+    case 0:
+      if (!ReadVarint(in, &field->varint)) break;
+      return true;
+    case 1:
+    case 5: {
+      const size_t n = field->wire_type == 1 ? 8 : 4;
+      if (in->size() < n) break;
+      in->remove_prefix(n);
+      return true;
+    }
+    case 2: {
+      uint64_t length = 0;
+      if (!ReadVarint(in, &length) || length > in->size()) break;
+      field->bytes = in->substr(0, length);
+      in->remove_prefix(length);
+      return true;
+    }
+    default:
+      break;
+  }
+  *malformed = true;
+  return false;
+}
+
+// Calls `visit` with each field; false when the bytes are malformed.
+template <typename Visit>
+bool ForEachField(absl::string_view bytes, Visit visit) {
+  Field field;
+  bool malformed = false;
+  while (NextField(&bytes, &field, &malformed)) visit(field);
+  return !malformed;
+}
+
+// Protobuf wire format appended to a string: just what the records need.
+void PutVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7F) | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+void PutVarintField(int field, uint64_t value, std::string* out) {
+  PutVarint(static_cast<uint64_t>(field) << 3, out);  // wire type 0
+  PutVarint(value, out);
+}
+// A string, bytes or message field.
+void PutBytes(int field, absl::string_view value, std::string* out) {
+  PutVarint((static_cast<uint64_t>(field) << 3) | 2, out);
+  PutVarint(value.size(), out);
+  out->append(value.data(), value.size());
+}
+
+// A google.protobuf.Timestamp's bytes.
+void PutTimestamp(absl::Time t, std::string* out) {
+  const absl::Duration since = t - absl::UnixEpoch();
+  int64_t seconds = absl::ToInt64Seconds(since);
+  int64_t nanos = absl::ToInt64Nanoseconds(since - absl::Seconds(seconds));
+  if (nanos < 0) {
+    nanos += 1'000'000'000;
+    --seconds;
+  }
+  if (seconds != 0) PutVarintField(1, static_cast<uint64_t>(seconds), out);
+  if (nanos != 0) PutVarintField(2, static_cast<uint64_t>(nanos), out);
+}
+
+constexpr const char* MethodName(CallRecord::Method method) {
+  return method == CallRecord::Method::kIsImportAllowed
+             ? "IsImportAllowed"
+             : "BatchIsImportAllowed";
+}
+
+// One DecisionRecord's parts.
+struct Item {
+  absl::string_view request;   // an IsImportAllowedRequest, or empty
+  absl::string_view response;  // an IsImportAllowedResponse, or empty
+  int error_code = 0;
+  absl::string_view error_message;
+};
+
+// LogEntry { sequence = 1, decision = 2 { DecisionRecord } } into
+// `*entry`, with `*record` as scratch (both cleared first; their capacity
+// is reused from record to record).
+void EntryBytes(uint64_t sequence, const CallRecord& call, const DecisionId& id,
+                int batch_index, const Item& item, absl::string_view time_bytes,
+                std::string* record, std::string* entry) {
+  record->clear();
+  PutBytes(1, View(id), record);
+  PutBytes(2, time_bytes, record);
+  PutBytes(3, MethodName(call.method), record);
+  if (batch_index != 0) PutVarintField(4, batch_index, record);
+  if (!item.request.empty()) PutBytes(5, item.request, record);
+  if (!item.response.empty()) PutBytes(6, item.response, record);
+  if (item.error_code != 0) {
+    std::string error;
+    PutVarintField(1,
+                   static_cast<uint64_t>(static_cast<int64_t>(item.error_code)),
+                   &error);
+    if (!item.error_message.empty()) PutBytes(2, item.error_message, &error);
+    PutBytes(7, error, record);
+  }
+  // evaluation_time: the request's own (IsImportAllowedRequest field 5),
+  // else the answer's time.
+  absl::string_view evaluation = time_bytes;
+  ForEachField(item.request, [&](const Field& f) {
+    if (f.number == 5 && f.wire_type == 2) evaluation = f.bytes;
+  });
+  PutBytes(8, evaluation, record);
+  if (!call.peer.empty()) PutBytes(9, call.peer, record);
+  if (!call.traceparent.empty()) PutBytes(10, call.traceparent, record);
+  entry->clear();
+  PutVarintField(1, sequence, entry);
+  PutBytes(2, *record, entry);
+}
+
+}  // namespace
+
+absl::Status RecordEncoder::Encode(
+    const CallRecord& call, uint64_t* next_sequence,
+    const std::function<void(absl::string_view)>& emit) {
+  std::string time_bytes;
+  PutTimestamp(call.time, &time_bytes);
+  std::vector<Item> items;
+  const bool batch = call.method == CallRecord::Method::kBatchIsImportAllowed;
+  if (!batch || call.error_code != 0) {
+    // One record: a unary call, or a refused batch (its request is not
+    // kept: it may be megabytes, and the refusal is about the whole).
+    Item item;
+    item.request = batch ? absl::string_view() : call.request;
+    item.response = call.response;
+    item.error_code = call.error_code;
+    item.error_message = call.error_message;
+    items.push_back(item);
+  } else {
+    // BatchIsImportAllowedRequest: requests = 1.
+    if (!ForEachField(call.request, [&](const Field& f) {
+          if (f.number == 1 && f.wire_type == 2) {
+            items.push_back(Item{f.bytes, {}, 0, {}});
+          }
+        })) {
+      return absl::InvalidArgumentError(
+          "decision log: a batch call's request bytes are malformed");
+    }
+    // BatchIsImportAllowedResponse: results = 1 { response = 1 | error = 2
+    // { code = 1, message = 2 } }.
+    size_t i = 0;
+    bool ok = ForEachField(call.response, [&](const Field& f) {
+      if (f.number != 1 || f.wire_type != 2) return;
+      if (i >= items.size()) {
+        ++i;
+        return;
+      }
+      Item& item = items[i++];
+      ForEachField(f.bytes, [&](const Field& result) {
+        if (result.number == 1 && result.wire_type == 2) {
+          item.response = result.bytes;
+        } else if (result.number == 2 && result.wire_type == 2) {
+          item.error_code = 2;  // UNKNOWN unless the error says
+          ForEachField(result.bytes, [&](const Field& e) {
+            if (e.number == 1 && e.wire_type == 0) {
+              item.error_code = static_cast<int>(e.varint);
+            } else if (e.number == 2 && e.wire_type == 2) {
+              item.error_message = e.bytes;
+            }
+          });
+        }
+      });
+    });
+    if (!ok || i != items.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("decision log: a batch of ", items.size(),
+                       " requests has ", i, " results"));
+    }
+  }
+  if (call.ids.size() != items.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("decision log: ", call.ids.size(), " ids for ",
+                     items.size(), " records"));
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    EntryBytes((*next_sequence)++, call, call.ids[i],
+               batch ? static_cast<int>(i) : 0, items[i], time_bytes, &record_,
+               &entry_);
+    emit(entry_);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EncodeCall(const CallRecord& call, uint64_t* next_sequence,
+                        const std::function<void(absl::string_view)>& emit) {
+  return RecordEncoder().Encode(call, next_sequence, emit);
+}
+
+std::string EncodeEvent(uint64_t sequence, int kind, absl::Time time,
+                        absl::string_view detail, uint64_t count) {
+  std::string time_bytes;
+  PutTimestamp(time, &time_bytes);
+  std::string event;
+  PutVarintField(1, static_cast<uint64_t>(kind), &event);
+  PutBytes(2, time_bytes, &event);
+  if (!detail.empty()) PutBytes(3, detail, &event);
+  if (count != 0) PutVarintField(4, count, &event);
+  std::string entry;
+  PutVarintField(1, sequence, &entry);
+  PutBytes(3, event, &entry);
+  return entry;
+}
+
+}  // namespace importgate::decisionlog

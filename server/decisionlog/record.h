@@ -1,0 +1,84 @@
+// What a decision handler hands to the decision log, and how the log's
+// writer turns it into importgate.decisionlog.v1.LogEntry bytes.
+//
+// The handler passes bytes it already has (the request it parsed, the
+// answer it encoded) and the writer thread composes the records from them
+// without parsing: an embedded message has the same wire format as a
+// bytes field, so a DecisionRecord's request and response fields are the
+// call's own bytes (a batch is split into its items by reading only the
+// outer fields). Nothing here runs on the request path but the struct.
+//
+// Thread safety: thread-compatible.
+#ifndef IMPORTGATE_SERVER_DECISIONLOG_RECORD_H_
+#define IMPORTGATE_SERVER_DECISIONLOG_RECORD_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/decisionlog/decision_id.h"
+
+namespace importgate::decisionlog {
+
+// One call to the decision API, as the handler saw it.
+struct CallRecord {
+  enum class Method { kIsImportAllowed, kBatchIsImportAllowed };
+  Method method = Method::kIsImportAllowed;
+  // When the server answered; also the evaluation time of every item that
+  // did not set its own.
+  absl::Time time;
+  // The serialized IsImportAllowedRequest or BatchIsImportAllowedRequest;
+  // empty when it did not parse (the record then holds no request).
+  std::string request;
+  // The serialized IsImportAllowedResponse or BatchIsImportAllowedResponse
+  // sent; empty when the call was refused.
+  std::string response;
+  // A refused call's status (code 0: answered).
+  int error_code = 0;
+  std::string error_message;
+  // One id per record: a unary call's or a refused batch's one, or one per
+  // batch item, in item order.
+  std::vector<DecisionId> ids;
+  // The caller's identity (mTLS) or address, and its W3C traceparent.
+  std::string peer;
+  std::string traceparent;
+
+  // Memory this record holds, for the queue's bound.
+  size_t bytes() const {
+    return sizeof(*this) + request.size() + response.size() +
+           error_message.size() + ids.size() * sizeof(DecisionId) +
+           peer.size() + traceparent.size();
+  }
+};
+
+// Encodes `call` as LogEntry bytes, one per decision or refusal, numbering
+// them from `*next_sequence` (advanced past them), and calls `emit` with
+// each (the view lasts until `emit` returns). INVALID_ARGUMENT when the
+// call's bytes are not what its method says, or its ids do not match its
+// items; nothing is emitted then.
+absl::Status EncodeCall(const CallRecord& call, uint64_t* next_sequence,
+                        const std::function<void(absl::string_view)>& emit);
+
+// EncodeCall for the writer thread: keeps its buffers from call to call,
+// so that a record costs no allocation once they have grown.
+class RecordEncoder {
+ public:
+  absl::Status Encode(const CallRecord& call, uint64_t* next_sequence,
+                      const std::function<void(absl::string_view)>& emit);
+
+ private:
+  std::string record_;
+  std::string entry_;
+};
+
+// LogEntry bytes for a LogEvent of `kind` (a LogEvent.Kind value).
+std::string EncodeEvent(uint64_t sequence, int kind, absl::Time time,
+                        absl::string_view detail, uint64_t count = 0);
+
+}  // namespace importgate::decisionlog
+
+#endif  // IMPORTGATE_SERVER_DECISIONLOG_RECORD_H_
