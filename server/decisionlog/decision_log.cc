@@ -1,5 +1,6 @@
 #include "server/decisionlog/decision_log.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -46,6 +47,15 @@ absl::StatusOr<Resumed> Resume(const std::string& dir) {
     }
     if (!scan.ok()) return scan.status();
     const uint64_t size = std::filesystem::file_size(path, error);
+    if (scan->problem.has_value() && !scan->torn_tail) {
+      // Not what an interrupted append leaves: damage, or an edit. Cutting
+      // it off would erase the evidence; refuse to start instead.
+      return absl::DataLossError(absl::StrCat(
+          "--decision_log_dir: ", path, " is damaged at offset ",
+          scan->problem_offset, " (", *scan->problem,
+          "); run `importgate log verify ", dir,
+          "`, keep the directory as evidence, and start with a new one"));
+    }
     if (scan->problem.has_value()) {
       absl::StrAppend(&resumed.repaired, resumed.repaired.empty() ? "" : "; ",
                       "cut ", size - scan->valid_bytes, " bytes off ", path,
@@ -128,9 +138,15 @@ absl::Status DecisionLog::Submit(CallRecord call, absl::Time deadline) {
       return absl::ResourceExhaustedError(
           "decision log: the queue is full; the record was dropped");
     }
-    if (!room_.wait_until(lock, absl::ToChronoTime(deadline), fits)) {
-      return absl::DeadlineExceededError(
-          "decision log: the queue stayed full until the call's deadline");
+    // Waits are on the real clock, as the call's deadline is.
+    const absl::Time until =
+        std::min(deadline, absl::Now() + options_.max_block);
+    if (!room_.wait_until(lock, absl::ToChronoTime(until), fits)) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "decision log: the queue stayed full ",
+          until == deadline ? std::string("until the call's deadline")
+                            : absl::StrCat("for ", absl::FormatDuration(
+                                                       options_.max_block))));
     }
   }
   if (closing_) {
@@ -149,12 +165,20 @@ absl::Status DecisionLog::Submit(CallRecord call, absl::Time deadline) {
 }
 
 void DecisionLog::AddEvent(int kind, absl::string_view detail, uint64_t count) {
-  segment_.Add(
-      EncodeEvent(next_sequence_++, kind, clock_->Now(), detail, count));
+  // An event is small: its detail is cut to 4 KiB.
+  const absl::Status added = segment_.Add(EncodeEvent(
+      next_sequence_++, kind, clock_->Now(), detail.substr(0, 4096), count));
+  if (!added.ok()) LogError(std::string(added.message()));
 }
 
 absl::Status DecisionLog::RotateIfDue() {
   const absl::Time now = clock_->Now();
+  if (segment_.empty()) {
+    // Nothing to close: a new segment would have the same name. Its age
+    // counts from its first entry.
+    segment_opened_ = now;
+    return absl::OkStatus();
+  }
   if (segment_.size() + segment_.pending_bytes() < options_.max_segment_bytes &&
       now - segment_opened_ < options_.max_segment_age) {
     return absl::OkStatus();
@@ -198,6 +222,10 @@ void DecisionLog::ApplyRetention() {
   for (size_t i = 0; i < remove; ++i) {
     std::filesystem::remove((*segments)[i].second, error);
   }
+  if (absl::Status s = SyncDirectory(options_.dir); !s.ok()) {
+    LogError(absl::StrCat("decision log: ", s.message()));
+  }
+
   std::lock_guard<std::mutex> lock(mu_);
   stats_.segments_removed += remove;
 }
@@ -205,55 +233,74 @@ void DecisionLog::ApplyRetention() {
 void DecisionLog::WriteBatch(std::deque<CallRecord>* calls, bool closing) {
   if (options_.before_write) options_.before_write();
   uint64_t records = 0;
+  uint64_t unwritable = 0;  // calls whose bytes could not be made records
   size_t bytes = 0;
   for (const CallRecord& call : *calls) {
     bytes += call.bytes();
     absl::Status encoded =
         encoder_.Encode(call, &next_sequence_, [&](absl::string_view entry) {
-          segment_.Add(entry);
-          ++records;
+          if (absl::Status s = segment_.Add(entry); s.ok()) {
+            ++records;
+          } else {
+            LogError(std::string(s.message()));
+            ++unwritable;
+          }
         });
-    if (!encoded.ok()) LogError(std::string(encoded.message()));
+    if (!encoded.ok()) {
+      LogError(std::string(encoded.message()));
+      ++unwritable;
+    }
   }
   calls->clear();
   uint64_t dropped = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    stats_.dropped += unwritable;  // counted, and logged as dropped below
     dropped = stats_.dropped;
   }
   if (dropped > dropped_reported_) {
     AddEvent(Event::KIND_DROPPED,
-             "the queue was full (--decision_log_queue_policy=drop)",
+             "records dropped: the queue was full "
+             "(--decision_log_queue_policy=drop), or a call's bytes could "
+             "not be made a record",
              dropped - dropped_reported_);
     dropped_reported_ = dropped;
   }
   if (closing) AddEvent(Event::KIND_STOPPED, "");
-  // Write, rotating first when due; a failed write keeps its frames and
-  // is retried (a full disk may get room), so the queue fills and the
-  // policy applies meanwhile.
+  // Write, rotating first when due. A failed write keeps its frames and is
+  // retried every second (a full disk may get room), so the queue fills
+  // and the policy applies meanwhile; once Close() is called, it gives up
+  // after 30 tries and counts the records lost.
   bool reported = false;
+  bool written = false;
   for (int attempt = 0;; ++attempt) {
     absl::Status status = RotateIfDue();
     if (status.ok()) {
       const bool sync =
           closing || clock_->Now() - last_sync_ >= options_.sync_interval;
       status = sync ? segment_.Sync() : segment_.Write();
-      if (status.ok() && sync) last_sync_ = clock_->Now();
+      if (status.ok()) {
+        if (sync) last_sync_ = clock_->Now();
+        dirty_ = !sync;
+        written = true;
+        break;
+      }
     }
-    if (status.ok()) break;
+    bool stopping = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.write_errors;
+      stopping = closing_;
     }
     if (!reported) {
       LogError(absl::StrCat("decision log: ", status.message(),
                             "; retrying every second"));
       reported = true;
     }
-    if (closing && attempt >= 30) {
-      LogError(absl::StrCat("decision log: gave up at exit; ",
-                            segment_.pending_bytes(),
-                            " bytes of records are lost"));
+    if (stopping && attempt >= 30) {
+      LogError(absl::StrCat("decision log: gave up at exit; ", records,
+                            " records (", segment_.pending_bytes(),
+                            " bytes) are lost"));
       break;
     }
     absl::SleepFor(absl::Seconds(1));
@@ -261,7 +308,11 @@ void DecisionLog::WriteBatch(std::deque<CallRecord>* calls, bool closing) {
   std::lock_guard<std::mutex> lock(mu_);
   queue_bytes_ -= bytes;
   stats_.queue_bytes = queue_bytes_;
-  stats_.records_written += records;
+  if (written) {
+    stats_.records_written += records;
+  } else {
+    stats_.lost += records;
+  }
   stats_.segment_bytes = segment_.size();
   room_.notify_all();
 }
@@ -283,6 +334,13 @@ void DecisionLog::Run() {
       WriteBatch(&batch, closing);
     } else if (absl::Status s = RotateIfDue(); !s.ok()) {
       LogError(absl::StrCat("decision log: ", s.message()));
+    } else if (dirty_ && clock_->Now() - last_sync_ >= options_.sync_interval) {
+      // The last batch was written but not fsynced: do it now, not when
+      // the next record comes.
+      if (absl::Status synced = segment_.Sync(); synced.ok()) {
+        dirty_ = false;
+        last_sync_ = clock_->Now();
+      }
     }
     if (closing) return;
   }

@@ -19,10 +19,14 @@
 //     returned for is in the page cache and survives. A frame cut short
 //     is cut off at the next Open(), which logs KIND_TAIL_REPAIRED.
 //   - the machine losing power: also what the kernel had not flushed
-//     (segments are fsynced when they are closed and every sync_interval).
+//     (a segment is fsynced when it is closed and sync_interval after a
+//     write; the directory when a segment is made or removed).
 //   - a full disk: the writer keeps its records, cuts any partial frame
 //     back, reports, and retries every second; the queue fills and the
-//     policy applies.
+//     policy applies. At exit it gives up after 30 s and counts the loss.
+// Open() cuts off only a torn tail (the file ends inside a frame, or in
+// zeros); a frame that is whole but does not verify is damage, and Open()
+// refuses the directory (DATA_LOSS) rather than erase it.
 //
 // Thread safety: Submit(), ids() and Stats() may be called from any
 // thread; Close() from one.
@@ -76,6 +80,9 @@ struct DecisionLogOptions {
   // full, and writes what has queued: one write(2) per wake, and no wake
   // per record (handlers never signal it for a single record).
   absl::Duration flush_interval = absl::Milliseconds(10);
+  // Under kBlock, the longest a call waits for room, whatever its
+  // deadline; then it is refused. Bounds a shutdown, too.
+  absl::Duration max_block = absl::Seconds(5);
   // Called by the writer thread before it writes each batch; tests hold it
   // to make the queue fill. Unset: nothing.
   std::function<void()> before_write;
@@ -88,6 +95,7 @@ struct DecisionLogStats {
   uint64_t write_errors = 0;      // failed writes (each retried)
   uint64_t segment_bytes = 0;     // the open segment's size
   uint64_t segments_removed = 0;  // by retention
+  uint64_t lost = 0;  // accepted, then lost to writes failing at exit
 };
 
 class DecisionLog {
@@ -103,7 +111,8 @@ class DecisionLog {
 
   // Queues `call`. OK: it will be written. A full queue: under kDrop,
   // RESOURCE_EXHAUSTED at once; under kBlock, waits for room until
-  // `deadline`, then DEADLINE_EXCEEDED. FAILED_PRECONDITION after Close().
+  // `deadline` or max_block, whichever is sooner, then DEADLINE_EXCEEDED.
+  // FAILED_PRECONDITION after Close().
   absl::Status Submit(CallRecord call, absl::Time deadline);
 
   // The ids the handlers stamp on answers and records.
@@ -120,7 +129,8 @@ class DecisionLog {
               SegmentWriter segment, uint64_t next_sequence);
   void Run();
   // Encodes `calls` and events into the open segment and writes them,
-  // retrying failed writes until they succeed or `give_up` is set.
+  // retrying failed writes until they succeed, or 30 times once Close()
+  // was called.
   void WriteBatch(std::deque<CallRecord>* calls, bool closing);
   absl::Status RotateIfDue();
   // Removes the oldest segments while the directory is over
@@ -138,6 +148,7 @@ class DecisionLog {
   absl::Time segment_opened_;
   absl::Time last_sync_;
   uint64_t dropped_reported_ = 0;
+  bool dirty_ = false;  // written since the last fsync
   RecordEncoder encoder_;
 
   mutable std::mutex mu_;

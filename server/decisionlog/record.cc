@@ -129,7 +129,10 @@ void EntryBytes(uint64_t sequence, const CallRecord& call, const DecisionId& id,
   PutBytes(2, time_bytes, record);
   PutBytes(3, MethodName(call.method), record);
   if (batch_index != 0) PutVarintField(4, batch_index, record);
-  if (!item.request.empty()) PutBytes(5, item.request, record);
+  const bool keep_request = item.request.size() <= kMaxRecordedRequestBytes;
+  if (!item.request.empty() && keep_request) {
+    PutBytes(5, item.request, record);
+  }
   if (!item.response.empty()) PutBytes(6, item.response, record);
   if (item.error_code != 0) {
     std::string error;
@@ -146,8 +149,13 @@ void EntryBytes(uint64_t sequence, const CallRecord& call, const DecisionId& id,
     if (f.number == 5 && f.wire_type == 2) evaluation = f.bytes;
   });
   PutBytes(8, evaluation, record);
-  if (!call.peer.empty()) PutBytes(9, call.peer, record);
-  if (!call.traceparent.empty()) PutBytes(10, call.traceparent, record);
+  // Both come from the caller: kept to a sane length.
+  if (!call.peer.empty())
+    PutBytes(9, absl::string_view(call.peer).substr(0, 1024), record);
+  if (!call.traceparent.empty()) {
+    PutBytes(10, absl::string_view(call.traceparent).substr(0, 256), record);
+  }
+  if (!keep_request) PutVarintField(11, item.request.size(), record);
   entry->clear();
   PutVarintField(1, sequence, entry);
   PutBytes(2, *record, entry);

@@ -75,6 +75,11 @@ class RecordEncoder {
   std::string entry_;
 };
 
+// The largest request a record keeps; a larger one (no valid request is:
+// it would hold unknown fields) is left out and its size recorded, so that
+// every entry stays within segment.h's kMaxEntryBytes.
+inline constexpr size_t kMaxRecordedRequestBytes = 64 << 10;
+
 // LogEntry bytes for a LogEvent of `kind` (a LogEvent.Kind value).
 std::string EncodeEvent(uint64_t sequence, int kind, absl::Time time,
                         absl::string_view detail, uint64_t count = 0);

@@ -98,6 +98,15 @@ std::string ChainHex(const Chain& chain) {
   return hex;
 }
 
+absl::Status SyncDirectory(const std::string& dir) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open directory", dir);
+  const int synced = fsync(fd);
+  close(fd);
+  if (synced != 0) return Errno("cannot fsync directory", dir);
+  return absl::OkStatus();
+}
+
 std::string SegmentFileName(uint64_t first_sequence) {
   return absl::StrFormat("decisions-%020u.log", first_sequence);
 }
@@ -152,9 +161,15 @@ absl::StatusOr<SegmentScan> ScanSegment(
       scan.problem = std::move(problem);
       scan.problem_offset = at;
     };
+    if (bytes.find_first_not_of('\0', at) == std::string::npos) {
+      stop(absl::StrCat("the file ends in ", left, " zero bytes"));
+      scan.torn_tail = true;
+      break;
+    }
     if (left < 4) {
       stop(absl::StrCat("a frame is cut short: ", left,
                         " bytes where a 4-byte length belongs"));
+      scan.torn_tail = true;
       break;
     }
     const uint64_t length =
@@ -167,6 +182,7 @@ absl::StatusOr<SegmentScan> ScanSegment(
     if (left < 4 + length + 32) {
       stop(absl::StrCat("a frame is cut short: it needs ", 4 + length + 32,
                         " bytes, ", left, " remain"));
+      scan.torn_tail = true;
       break;
     }
     Frame frame;
@@ -228,9 +244,11 @@ absl::StatusOr<SegmentWriter> SegmentWriter::Create(const std::string& dir,
   if (fd < 0) return Errno("cannot create", path);
   SegmentWriter writer(fd, path, 0, prev_chain);
   writer.pending_ = Header(prev_chain, first_sequence);
-  if (absl::Status s = writer.Sync(); !s.ok()) {
+  absl::Status synced = writer.Sync();
+  if (synced.ok()) synced = SyncDirectory(dir);
+  if (!synced.ok()) {
     unlink(path.c_str());
-    return s;
+    return synced;
   }
   return writer;
 }
@@ -249,11 +267,17 @@ absl::StatusOr<SegmentWriter> SegmentWriter::Reopen(const std::string& path,
   return SegmentWriter(fd, path, valid_bytes, last_chain);
 }
 
-void SegmentWriter::Add(absl::string_view entry) {
+absl::Status SegmentWriter::Add(absl::string_view entry) {
+  if (entry.empty() || entry.size() > kMaxEntryBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("decision log: an entry of ", entry.size(),
+                     " bytes is not 1 to ", kMaxEntryBytes));
+  }
   PutLittleEndian(entry.size(), 4, &pending_);
   pending_.append(entry.data(), entry.size());
   chain_ = hasher_.Next(chain_, entry);
   pending_.append(reinterpret_cast<const char*>(chain_.data()), chain_.size());
+  return absl::OkStatus();
 }
 
 absl::Status SegmentWriter::Write() {

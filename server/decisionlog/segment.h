@@ -61,6 +61,10 @@ class ChainHasher {
 // Lower-case hex, for messages.
 std::string ChainHex(const Chain& chain);
 
+// fsyncs directory `dir`, so that a segment created or removed in it stays
+// so after a power loss. INTERNAL on failure.
+absl::Status SyncDirectory(const std::string& dir);
+
 // "decisions-00000000000000000001.log" for first sequence 1.
 std::string SegmentFileName(uint64_t first_sequence);
 // The segment files of `dir` in sequence order (full paths), and each
@@ -94,6 +98,11 @@ struct SegmentScan {
   // The entry bytes of a whole frame whose chain failed (empty otherwise),
   // so that a caller can say which record it holds.
   std::string problem_entry;
+  // The problem is what an interrupted append leaves, and nothing else:
+  // the file ends inside a frame (its length, entry or chain cut short), or
+  // with zero bytes only (blocks a power loss left unwritten). A torn tail
+  // may be cut off; any other problem is damage to be reported.
+  bool torn_tail = false;
 };
 
 // Reads the segment at `path`, verifying each frame's chain from the
@@ -122,7 +131,12 @@ class SegmentWriter {
   ~SegmentWriter();
 
   // Frames `entry` into the pending buffer and advances the chain.
-  void Add(absl::string_view entry);
+  // INVALID_ARGUMENT, and nothing added, when it is empty or over
+  // kMaxEntryBytes (ScanSegment would refuse it).
+  absl::Status Add(absl::string_view entry);
+  // The bytes a reader finds in the file once the pending frames are
+  // written (the header's included).
+  bool empty() const { return size_ + pending_.size() <= kSegmentHeaderBytes; }
   // Writes the pending buffer. On failure (e.g. ENOSPC) the file is cut
   // back to what it held before, the chain rewinds to match, and the
   // pending frames are kept for the next Write(): a segment never holds a

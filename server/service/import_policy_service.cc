@@ -62,14 +62,14 @@ class CallRecorder {
               : decisionlog::CallRecord::Method::kBatchIsImportAllowed;
     }
   }
-  // The request parsed: the log keeps its bytes.
-  void Parsed() {
-    if (log_ != nullptr) record_.request = Flatten(request_bytes_);
-  }
+  // The request parsed: a record may keep its bytes (copied only when it
+  // does, at the answer or the refusal).
+  void Parsed() { parsed_ = true; }
   // An id for the next decision or refusal ("" without a log). The view
   // lasts until the next NewId().
   absl::string_view NewId(absl::Time now) {
     if (log_ == nullptr) return {};
+    decided_at_ = now;
     record_.ids.push_back(log_->ids().Next(now));
     return decisionlog::View(record_.ids.back());
   }
@@ -87,9 +87,11 @@ class CallRecorder {
   void BatchItems(int n) {
     if (metrics_ != nullptr) metrics_->RecordBatchItems(n);
   }
-  // The answer's bytes, for the log.
+  // The answer's bytes (and the request's), for the log.
   void Answered(absl::string_view response) {
-    if (log_ != nullptr) record_.response = std::string(response);
+    if (log_ == nullptr) return;
+    record_.request = Flatten(request_bytes_);
+    record_.response = std::string(response);
   }
   // Logs the call, counts it, and finishes it with `status`, or, when the
   // log refuses the record under --decision_log_queue_policy=block, with
@@ -109,19 +111,26 @@ class CallRecorder {
 
  private:
   grpc::Status Log(grpc::CallbackServerContext* context, grpc::Status status) {
-    const absl::Time now = clock_->Now();
+    // The decision's instant; a call refused before deciding, now.
+    const absl::Time now =
+        decided_at_ == absl::InfinitePast() ? clock_->Now() : decided_at_;
     record_.time = now;
     if (!status.ok()) {
-      // A refused call is one record, whatever ids its items had.
+      // A refused call is one record, whatever ids its items had. A unary
+      // request that parsed is kept; a refused batch's bytes are not.
       record_.ids.clear();
       record_.response.clear();
+      record_.request.clear();
+      if (parsed_ && method_ == DecisionMethod::kIsImportAllowed) {
+        record_.request = Flatten(request_bytes_);
+      }
       record_.error_code = status.error_code();
       record_.error_message = status.error_message();
       NewId(now);
-      context->AddTrailingMetadata(
-          "importgate-decision-id",
-          std::string(decisionlog::View(record_.ids.back())));
     }
+    const std::string refusal_id =
+        status.ok() ? std::string()
+                    : std::string(decisionlog::View(record_.ids.back()));
     record_.peer = CallerOf(*context);
     auto traceparent = context->client_metadata().find("traceparent");
     if (traceparent != context->client_metadata().end()) {
@@ -130,8 +139,15 @@ class CallRecorder {
     }
     absl::Status logged =
         log_->Submit(std::move(record_), absl::FromChrono(context->deadline()));
-    if (logged.ok() || logged.code() == absl::StatusCode::kResourceExhausted) {
-      return status;  // logged, or dropped and counted (policy "drop")
+    if (logged.ok()) {
+      // A refusal's id goes with the status; an answer carries its own.
+      if (!status.ok()) {
+        context->AddTrailingMetadata("importgate-decision-id", refusal_id);
+      }
+      return status;
+    }
+    if (logged.code() == absl::StatusCode::kResourceExhausted) {
+      return status;  // dropped and counted (policy "drop")
     }
     return grpc::Status(
         grpc::StatusCode::UNAVAILABLE,
@@ -155,6 +171,8 @@ class CallRecorder {
   const grpc::ByteBuffer& request_bytes_;
   const Clock* const clock_;
   std::chrono::steady_clock::time_point start_;
+  bool parsed_ = false;
+  absl::Time decided_at_ = absl::InfinitePast();
   decisionlog::CallRecord record_;
 };
 

@@ -206,6 +206,29 @@ TEST(RecordTest, BatchIsOneRecordPerItemWithItsOwnAnswerOrError) {
   EXPECT_EQ(sequence, 1u);
 }
 
+TEST(RecordTest, AnOversizedRequestIsLeftOutAndItsSizeKept) {
+  DecisionIdGenerator ids(4);
+  CallRecord call;
+  call.time = kNow;
+  v1::IsImportAllowedRequest request = it::TeeRequest();
+  (*request.mutable_attributes())["huge"] = std::string(2 << 20, 'x');
+  call.request = request.SerializeAsString();
+  call.ids.push_back(ids.Next(kNow));
+  call.response = Answer("TEE-1", v1::EFFECT_DENY, "").SerializeAsString();
+  uint64_t sequence = 1;
+  size_t largest = 0;
+  lv1::LogEntry entry;
+  ASSERT_TRUE(EncodeCall(call, &sequence, [&](absl::string_view bytes) {
+                largest = std::max(largest, bytes.size());
+                ASSERT_TRUE(entry.ParseFromArray(
+                    bytes.data(), static_cast<int>(bytes.size())));
+              }).ok());
+  EXPECT_LE(largest, kMaxEntryBytes);
+  EXPECT_FALSE(entry.decision().has_request());
+  EXPECT_EQ(entry.decision().request_bytes_omitted(), call.request.size());
+  EXPECT_TRUE(entry.decision().has_response());
+}
+
 TEST(RecordTest, RefusedCallIsOneRecordWithItsStatus) {
   DecisionIdGenerator ids(3);
   for (auto method : {CallRecord::Method::kIsImportAllowed,
@@ -366,15 +389,20 @@ TEST_F(DecisionLogTest, ATornTailIsCutAtOpenAndSaidSo) {
   Write(*log, 0, 10);
   log.reset();
   const std::string path = Segments().back();
+  // What kill -9 or a power loss leaves: part of a frame (of its length,
+  // its entry, its chain), or blocks of zeros.
   const std::string whole = Read(path);
-  // kill -9 mid-write: part of a frame, of its length, of its chain.
-  for (size_t cut : {size_t{2}, size_t{40}, size_t{200}}) {
-    SCOPED_TRACE(cut);
-    const std::string record_bytes =
-        whole.substr(whole.size() - 300);  // the tail of a whole frame, as junk
-    Rewrite(path, Read(path) + record_bytes.substr(0, cut));
+  const std::vector<uint64_t> offsets = FrameOffsets(path);
+  const std::string frame =
+      whole.substr(offsets[3], offsets[4] - offsets[3]);  // a whole frame
+  for (const std::string& tail :
+       {frame.substr(0, 2), frame.substr(0, 40),
+        frame.substr(0, frame.size() - 1), std::string(4096, '\0')}) {
+    SCOPED_TRACE(tail.size());
+    Rewrite(path, Read(path) + tail);
     EXPECT_TRUE(Verify().problem.has_value());
     log = Open(Options());
+    ASSERT_NE(log, nullptr);
     Write(*log, 10, 11);
     log.reset();
     const VerifyReport report = Verify();
@@ -383,16 +411,56 @@ TEST_F(DecisionLogTest, ATornTailIsCutAtOpenAndSaidSo) {
   // Each repair is in the log.
   int repaired = 0;
   lv1::LogEntry entry;
-  ScanSegment(path, [&](const Frame& frame) {
-    entry.ParseFromArray(frame.entry.data(),
-                         static_cast<int>(frame.entry.size()));
+  ScanSegment(path, [&](const Frame& f) {
+    entry.ParseFromArray(f.entry.data(), static_cast<int>(f.entry.size()));
     if (entry.has_event() &&
         entry.event().kind() == lv1::LogEvent::KIND_TAIL_REPAIRED) {
       ++repaired;
       EXPECT_THAT(entry.event().detail(), HasSubstr("cut "));
     }
   }).IgnoreError();
-  EXPECT_EQ(repaired, 3);
+  EXPECT_EQ(repaired, 4);
+}
+
+// A whole frame that does not verify is not a torn tail but damage (or an
+// edit): the writer refuses the directory rather than cut the evidence.
+TEST_F(DecisionLogTest, DamageIsNotRepairedAway) {
+  auto log = Open(Options());
+  Write(*log, 0, 10);
+  log.reset();
+  const std::string path = Segments().back();
+  std::string bytes = Read(path);
+  const size_t sku = bytes.find("SKU-4");
+  ASSERT_NE(sku, std::string::npos);
+  bytes[sku + 4] = '7';
+  Rewrite(path, bytes);
+  auto reopened = DecisionLog::Open(Options(), &clock_);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(reopened.status().message(), HasSubstr(path));
+  EXPECT_THAT(reopened.status().message(), HasSubstr("is damaged at offset"));
+  EXPECT_EQ(Read(path), bytes);  // untouched
+}
+
+TEST_F(DecisionLogTest, AgeRotatesOnlySegmentsThatHoldEntries) {
+  DecisionLogOptions options = Options();
+  options.max_segment_age = absl::Minutes(10);
+  auto log = Open(options);
+  Write(*log, 0, 1);
+  absl::SleepFor(absl::Milliseconds(50));  // written
+  clock_.Set(clock_.Now() + absl::Minutes(11));
+  absl::SleepFor(absl::Milliseconds(50));  // the writer rotates
+  EXPECT_EQ(Segments().size(), 2u);
+  // Idle past another age: the new, empty segment stays.
+  clock_.Set(clock_.Now() + absl::Minutes(11));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(Segments().size(), 2u);
+  EXPECT_EQ(log->Stats().write_errors, 0u);
+  Write(*log, 1, 2);
+  log.reset();
+  const VerifyReport report = Verify();
+  EXPECT_FALSE(report.problem.has_value()) << *report.problem;
+  EXPECT_EQ(report.decisions, 2u);
 }
 
 TEST_F(DecisionLogTest, VerifyNamesWhatWasAlteredRemovedReorderedOrCut) {
@@ -539,6 +607,30 @@ TEST_F(DecisionLogTest, AFullQueueBlocksUntilTheDeadlineOrDropsAndSaysSo) {
       EXPECT_EQ(logged_drops, dropped);
     }
   }
+}
+
+TEST_F(DecisionLogTest, BlockingIsBoundedWhateverTheDeadline) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> writes{0};
+  DecisionLogOptions options = Options();
+  options.max_block = absl::Milliseconds(100);
+  options.before_write = [&] {
+    if (writes++ == 0) released.wait();
+  };
+  auto log = Open(options);
+  Write(*log, 0, 1, 300 << 10);
+  while (writes.load() == 0) absl::SleepFor(absl::Milliseconds(1));
+  Write(*log, 1, 3, 300 << 10);
+  const absl::Time start = absl::Now();
+  absl::Status full =
+      log->Submit(Call(*log, 3, 300 << 10), absl::InfiniteFuture());
+  EXPECT_EQ(full.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(full.message(), HasSubstr("for 100ms"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+  release.set_value();
+  log->Close();
+  EXPECT_EQ(Verify().decisions, 3u);
 }
 
 TEST_F(DecisionLogTest, BadOptionsAndQueuePolicies) {
