@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/policy/codes.h"
 
 namespace importgate::decisionlog {
 namespace {
@@ -93,15 +94,12 @@ void PutBytes(int field, absl::string_view value, std::string* out) {
 
 // A google.protobuf.Timestamp's bytes.
 void PutTimestamp(absl::Time t, std::string* out) {
-  const absl::Duration since = t - absl::UnixEpoch();
-  int64_t seconds = absl::ToInt64Seconds(since);
-  int64_t nanos = absl::ToInt64Nanoseconds(since - absl::Seconds(seconds));
-  if (nanos < 0) {
-    nanos += 1'000'000'000;
-    --seconds;
+  const policy::UnixTime unix = policy::SplitUnixTime(t);
+  if (unix.seconds != 0) {
+    PutVarintField(1, static_cast<uint64_t>(unix.seconds), out);
   }
-  if (seconds != 0) PutVarintField(1, static_cast<uint64_t>(seconds), out);
-  if (nanos != 0) PutVarintField(2, static_cast<uint64_t>(nanos), out);
+  if (unix.nanos != 0)
+    PutVarintField(2, static_cast<uint64_t>(unix.nanos), out);
 }
 
 constexpr const char* MethodName(CallRecord::Method method) {
