@@ -103,7 +103,8 @@ ImportgateServer::ImportgateServer(bundle::PolicyStore* store,
                      .max_batch_items = options.max_batch_items,
                      .metrics = options.decision_metrics,
                      .decision_log = options.decision_log}),
-      admin_(store, manager, ServerVersion(), options.admin_access) {}
+      admin_(store, manager, ServerVersion(), options.admin_access,
+             options.decision_log) {}
 
 ImportgateServer::~ImportgateServer() { Shutdown(absl::ZeroDuration()); }
 

@@ -1,10 +1,12 @@
-// importgate: the policy team's tool for bundles and keys.
+// importgate: the policy team's tool for bundles, keys and decision logs.
 //
 //   importgate bundle build DIR -o FILE
 //   importgate bundle inspect FILE
 //   importgate bundle sign FILE --key KEY.pem
 //   importgate bundle verify FILE [--key PUB.pem ...]
 //   importgate key generate --private KEY.pem --public PUB.pem
+//   importgate log verify DIR
+//   importgate log query DIR [--decision_id ID] [--sku ...] ...
 //
 // Every command that reads a bundle runs the same checks as the server
 // (parse, compile, the bundle's own tests), so a bundle that builds here
@@ -23,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "google/protobuf/text_format.h"
 #include "server/bundle/artifact.h"
 #include "server/bundle/loader.h"
@@ -31,6 +34,7 @@
 #include "server/bundle/source_reader.h"
 #include "server/common/flags.h"
 #include "server/common/version.h"
+#include "server/decisionlog/query.h"
 #include "server/decisionlog/verify.h"
 #include "server/refdata/iso_codes.h"
 
@@ -43,6 +47,23 @@ ABSL_FLAG(std::string, private, "",
           "key generate: where to write the new Ed25519 private key (PEM)");
 ABSL_FLAG(std::string, public, "",
           "key generate: where to write its public key (PEM)");
+ABSL_FLAG(std::string, decision_id, "",
+          "log query: the record of this decision id (a UUIDv7 from an "
+          "answer's decision_id or the importgate-decision-id trailer)");
+ABSL_FLAG(std::string, sku, "", "log query: records of this item.sku");
+ABSL_FLAG(std::string, seller, "",
+          "log query: records of this seller.id (as logged: a masked id as "
+          "masked, or pass --mask_key_file to hash this one the same way)");
+ABSL_FLAG(std::string, rule, "",
+          "log query: records this rule decided or matched");
+ABSL_FLAG(std::string, outcome, "",
+          "log query: ALLOW, DENY or ERROR (a refused request)");
+ABSL_FLAG(std::string, from, "",
+          "log query: records at or after this RFC 3339 time, e.g. "
+          "2026-03-01T00:00:00Z");
+ABSL_FLAG(std::string, until, "",
+          "log query: records before this RFC 3339 time");
+ABSL_FLAG(int64_t, limit, 0, "log query: print at most this many (0: all)");
 ABSL_FLAG(std::string, iso_codes_dir,
           std::string(importgate::IsoCodes::kDebianDirectory),
           "Debian iso-codes JSON directory (ISO 3166-1, ISO 4217)");
@@ -60,6 +81,9 @@ constexpr char kUsage[] =
     "  importgate bundle verify FILE [--key PUB.pem ...]\n"
     "  importgate key generate --private KEY.pem --public PUB.pem\n"
     "  importgate log verify DIR   (a decision log: chain and sequence)\n"
+    "  importgate log query DIR [--decision_id ID] [--sku SKU] [--seller ID]\n"
+    "      [--rule ID] [--outcome ALLOW|DENY|ERROR] [--from T] [--until T]\n"
+    "      [--limit N]   (matching records as JSON lines)\n"
     "  importgate --help   (every flag, with its default)\n";
 
 struct Args {
@@ -230,6 +254,73 @@ int LogVerify(const Args& args) {
   return 0;
 }
 
+// An RFC 3339 time flag; `fallback` when empty.
+absl::StatusOr<absl::Time> TimeFlag(absl::string_view name,
+                                    const std::string& text,
+                                    absl::Time fallback) {
+  if (text.empty()) return fallback;
+  absl::Time t;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": \"", text,
+                     "\" is not an RFC 3339 time such as "
+                     "2026-03-01T00:00:00Z (",
+                     error, ")"));
+  }
+  return t;
+}
+
+// Prints the records of a decision log that match the flags, one JSON
+// line each; exit 1 when a segment could not be searched (after printing
+// what was found), or when --decision_id is not found.
+int LogQuery(const Args& args) {
+  if (args.positional.size() != 3) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  decisionlog::DecisionQuery query;
+  query.decision_id = absl::GetFlag(FLAGS_decision_id);
+  query.sku = absl::GetFlag(FLAGS_sku);
+  query.seller_id = absl::GetFlag(FLAGS_seller);
+  query.rule_id = absl::GetFlag(FLAGS_rule);
+  query.outcome = absl::GetFlag(FLAGS_outcome);
+  auto from = TimeFlag("from", absl::GetFlag(FLAGS_from), absl::InfinitePast());
+  if (!from.ok()) return Fail(from.status());
+  auto until =
+      TimeFlag("until", absl::GetFlag(FLAGS_until), absl::InfiniteFuture());
+  if (!until.ok()) return Fail(until.status());
+  query.from = *from;
+  query.until = *until;
+  const int64_t limit = absl::GetFlag(FLAGS_limit);
+  if (limit < 0) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--limit: ", limit, " is negative")));
+  }
+  query.limit = static_cast<size_t>(limit);
+  auto stats = decisionlog::QueryDirectory(
+      args.positional[2], query,
+      [](const importgate::decisionlog::v1::DecisionRecord& record) {
+        std::cout << decisionlog::RecordJson(record) << "\n";
+        return true;
+      });
+  std::cout.flush();
+  if (!stats.ok()) return Fail(stats.status());
+  for (const std::string& problem : stats->problems) {
+    std::cerr << "importgate: not searched past damage: " << problem << "\n";
+  }
+  std::cerr << "importgate: " << stats->matched << " record(s) matched of "
+            << stats->records_read << " read in " << stats->segments_read
+            << " segment(s)\n";
+  if (!query.decision_id.empty() && stats->matched == 0) {
+    std::cerr << "importgate: decision " << query.decision_id
+              << " not found (not yet written, sampled out, removed by "
+                 "retention, or not logged here)\n";
+    return 1;
+  }
+  return stats->problems.empty() ? 0 : 1;
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(absl::StrCat(
       "importgate: the policy team's tool for bundles, keys and decision "
@@ -272,6 +363,7 @@ int Main(int argc, char** argv) {
   if (p.size() >= 2 && p[0] == "log" && p[1] == "verify") {
     return LogVerify(args);
   }
+  if (p.size() >= 2 && p[0] == "log" && p[1] == "query") return LogQuery(args);
   std::cerr << kUsage;
   return 2;
 }

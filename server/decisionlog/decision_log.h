@@ -124,6 +124,9 @@ class DecisionLog {
 
   DecisionLogStats Stats() const;
 
+  // The directory of segments.
+  const std::string& dir() const { return options_.dir; }
+
  private:
   DecisionLog(DecisionLogOptions options, const Clock* clock,
               SegmentWriter segment, uint64_t next_sequence);

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "server/common/utf8.h"
+#include "server/decisionlog/query.h"
 #include "server/policy/codes.h"
 #include "server/service/grpc_status.h"
 
@@ -63,14 +64,15 @@ grpc::Status NoManager() {
 
 }  // namespace
 
-PolicyAdminService::PolicyAdminService(const bundle::PolicyStore* store,
-                                       bundle::BundleManager* manager,
-                                       std::string server_version,
-                                       AdminAccess* access)
+PolicyAdminService::PolicyAdminService(
+    const bundle::PolicyStore* store, bundle::BundleManager* manager,
+    std::string server_version, AdminAccess* access,
+    const decisionlog::DecisionLog* decision_log)
     : store_(store),
       manager_(manager),
       server_version_(std::move(server_version)),
-      access_(access) {}
+      access_(access),
+      decision_log_(decision_log) {}
 
 bool PolicyAdminService::Admit(grpc::CallbackServerContext* context,
                                grpc::ServerUnaryReactor* reactor,
@@ -90,38 +92,6 @@ bool PolicyAdminService::Admit(grpc::CallbackServerContext* context,
   return false;
 }
 
-PolicyAdminService::~PolicyAdminService() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (worker_.joinable()) worker_.join();
-}
-
-void PolicyAdminService::RunOnWorker(std::function<void()> work) {
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(work));
-  if (!worker_.joinable()) worker_ = std::thread([this] { WorkerLoop(); });
-}
-
-void PolicyAdminService::WorkerLoop() {
-  while (true) {
-    std::function<void()> work;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](PolicyAdminService* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return s->stopping_ || !s->queue_.empty();
-          },
-          this));
-      if (queue_.empty()) return;  // stopping, nothing left
-      work = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    work();
-  }
-}
-
 grpc::ServerUnaryReactor* PolicyAdminService::Reload(
     grpc::CallbackServerContext* context, const adminv1::ReloadRequest*,
     adminv1::ReloadResponse* response) {
@@ -131,7 +101,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::Reload(
     reactor->Finish(NoManager());
     return reactor;
   }
-  RunOnWorker([this, reactor, response] {
+  reloads_.Run([this, reactor, response] {
     FillOutcome(manager_->Reload(), response);
     reactor->Finish(grpc::Status::OK);
   });
@@ -154,7 +124,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::Rollback(
     return reactor;
   }
   const uint64_t revision = request->revision();
-  RunOnWorker([this, reactor, response, revision] {
+  reloads_.Run([this, reactor, response, revision] {
     auto result = manager_->Rollback(revision);
     if (!result.ok()) {
       reactor->Finish(ToGrpcStatus(result.status()));
@@ -199,6 +169,32 @@ grpc::ServerUnaryReactor* PolicyAdminService::GetStatus(
     FillTime(freshness.since, response->mutable_stale_since());
   }
   reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PolicyAdminService::GetDecision(
+    grpc::CallbackServerContext* context,
+    const adminv1::GetDecisionRequest* request,
+    adminv1::GetDecisionResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(context, reactor, "GetDecision")) return reactor;
+  if (decision_log_ == nullptr) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                     "this server keeps no decision log (start it with "
+                     "--decision_log_dir)"));
+    return reactor;
+  }
+  std::string id = request->decision_id();
+  lookups_.Run([this, reactor, response, id = std::move(id)] {
+    auto record = decisionlog::FindDecision(decision_log_->dir(), id);
+    if (!record.ok()) {
+      reactor->Finish(ToGrpcStatus(record.status()));
+      return;
+    }
+    *response->mutable_record() = *std::move(record);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

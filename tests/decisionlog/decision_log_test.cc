@@ -24,8 +24,7 @@
 #include "server/decisionlog/record.h"
 #include "server/decisionlog/segment.h"
 #include "server/decisionlog/verify.h"
-#include "tests/testing/fake_clock.h"
-#include "tests/testing/tee_request.h"
+#include "tests/decisionlog/decision_log_fixture.h"
 
 namespace importgate::decisionlog {
 namespace {
@@ -33,10 +32,9 @@ namespace {
 namespace v1 = ::importgate::v1;
 namespace lv1 = ::importgate::decisionlog::v1;
 namespace it = ::importgate::testing;
+
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
-
-const absl::Time kNow = absl::FromUnixSeconds(1'764'500'000);  // 2025-11-30
 
 // ---- ids ----
 
@@ -88,19 +86,6 @@ TEST(DecisionIdTest, IsValidRefusesOtherShapes) {
 }
 
 // ---- records ----
-
-v1::IsImportAllowedResponse Answer(const std::string& sku, v1::Effect effect,
-                                   const std::string& id) {
-  v1::IsImportAllowedResponse r;
-  r.mutable_decision()->set_allowed(effect == v1::EFFECT_ALLOW);
-  r.mutable_decision()->set_effect(effect);
-  r.mutable_decision()->set_reason_code("R");
-  r.mutable_bundle()->set_name("marketplace-id");
-  r.mutable_bundle()->set_revision(3);
-  r.set_sku(sku);
-  r.set_decision_id(id);
-  return r;
-}
 
 std::vector<lv1::LogEntry> Encode(const CallRecord& call, uint64_t first = 7) {
   std::vector<lv1::LogEntry> entries;
@@ -250,92 +235,6 @@ TEST(RecordTest, RefusedCallIsOneRecordWithItsStatus) {
 }
 
 // ---- the writer and verify ----
-
-class DecisionLogTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = absl::StrCat(
-        ::testing::TempDir(), "/decision-log-", getpid(), "-",
-        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  DecisionLogOptions Options() {
-    DecisionLogOptions options;
-    options.dir = dir_;
-    options.max_queue_bytes = 1 << 20;
-    options.max_segment_bytes = 1 << 20;
-    return options;
-  }
-
-  std::unique_ptr<DecisionLog> Open(DecisionLogOptions options) {
-    auto log = DecisionLog::Open(std::move(options), &clock_);
-    EXPECT_TRUE(log.ok()) << log.status();
-    return log.ok() ? *std::move(log) : nullptr;
-  }
-
-  // A unary call for SKU-<n>, with its id from `log`.
-  CallRecord Call(DecisionLog& log, int n, size_t padding = 0) {
-    CallRecord call;
-    call.time = clock_.Now();
-    v1::IsImportAllowedRequest request = it::TeeRequest();
-    request.mutable_item()->set_sku(absl::StrCat("SKU-", n));
-    if (padding > 0) {
-      (*request.mutable_attributes())["pad"] = std::string(padding, 'p');
-    }
-    call.request = request.SerializeAsString();
-    call.ids.push_back(log.ids().Next(call.time));
-    call.response = Answer(absl::StrCat("SKU-", n), v1::EFFECT_DENY,
-                           std::string(View(call.ids[0])))
-                        .SerializeAsString();
-    return call;
-  }
-
-  void Write(DecisionLog& log, int from, int to, size_t padding = 0) {
-    for (int n = from; n < to; ++n) {
-      ASSERT_TRUE(
-          log.Submit(Call(log, n, padding), absl::InfiniteFuture()).ok());
-    }
-  }
-
-  VerifyReport Verify() {
-    auto report = VerifyDirectory(dir_);
-    EXPECT_TRUE(report.ok()) << report.status();
-    return report.ok() ? *report : VerifyReport{};
-  }
-
-  std::vector<std::string> Segments() {
-    std::vector<std::string> paths;
-    auto segments = ListSegments(dir_);
-    EXPECT_TRUE(segments.ok()) << segments.status();
-    if (!segments.ok()) return paths;
-    for (const auto& [first, path] : *segments) paths.push_back(path);
-    return paths;
-  }
-
-  // The offsets of a segment's frames.
-  std::vector<uint64_t> FrameOffsets(const std::string& path) {
-    std::vector<uint64_t> offsets;
-    auto scan = ScanSegment(
-        path, [&](const Frame& frame) { offsets.push_back(frame.offset); });
-    EXPECT_TRUE(scan.ok()) << scan.status();
-    return offsets;
-  }
-
-  static std::string Read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  static void Rewrite(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-  }
-
-  it::FakeClock clock_{kNow};
-  std::string dir_;
-};
 
 TEST_F(DecisionLogTest, EveryRecordIsWrittenChainedAndVerifies) {
   auto log = Open(Options());

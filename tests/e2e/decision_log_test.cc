@@ -18,13 +18,16 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "importgate/admin/v1/policy_admin.grpc.pb.h"
 #include "importgate/decisionlog/v1/decision_log.pb.h"
 #include "importgate/v1/import_policy.grpc.pb.h"
 #include "server/decisionlog/decision_id.h"
 #include "server/decisionlog/segment.h"
+#include "tests/testing/run_command.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/tee_request.h"
 
@@ -33,6 +36,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace v1 = ::importgate::v1;
+namespace adminv1 = ::importgate::admin::v1;
 namespace it = ::importgate::testing;
 using ::importgate::testing::ServerProcess;
 using ::testing::HasSubstr;
@@ -87,8 +91,11 @@ class DecisionLogE2eTest : public ::testing::Test {
     EXPECT_FALSE(line.empty()) << server->output();
     int port = 0;
     EXPECT_TRUE(absl::SimpleAtoi(line.substr(line.rfind(':') + 1), &port));
-    stub_ = v1::ImportPolicyService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    port_ = port;
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                       grpc::InsecureChannelCredentials());
+    stub_ = v1::ImportPolicyService::NewStub(channel);
+    admin_ = adminv1::PolicyAdmin::NewStub(channel);
     return server;
   }
 
@@ -106,8 +113,101 @@ class DecisionLogE2eTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  int port_ = 0;
   std::unique_ptr<v1::ImportPolicyService::Stub> stub_;
+  std::unique_ptr<adminv1::PolicyAdmin::Stub> admin_;
 };
+
+// What a support engineer does with a decision_id from an answer (or a
+// refusal's trailer): pastes it into `importgate log query` or, with the
+// README's buf curl command, into the admin API's GetDecision, while the
+// server runs, and sees the rule, the reason and the bundle that decided.
+TEST_F(DecisionLogE2eTest, ASupportEngineerLooksUpADecisionById) {
+  auto server = Start();
+  grpc::ClientContext deny_context;
+  v1::IsImportAllowedResponse denied;
+  ASSERT_TRUE(stub_->IsImportAllowed(&deny_context, Item(1), &denied).ok());
+  ASSERT_FALSE(denied.decision().allowed());
+  const std::string id = denied.decision_id();
+  const std::string rule = denied.decision().rule_id();
+  ASSERT_FALSE(rule.empty());
+  v1::IsImportAllowedRequest bad = Item(2);
+  bad.clear_destination_country();
+  grpc::ClientContext bad_context;
+  v1::IsImportAllowedResponse unused;
+  ASSERT_EQ(stub_->IsImportAllowed(&bad_context, bad, &unused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  const auto trailer =
+      bad_context.GetServerTrailingMetadata().find("importgate-decision-id");
+  ASSERT_NE(trailer, bad_context.GetServerTrailingMetadata().end());
+  const std::string refused_id(trailer->second.data(), trailer->second.size());
+
+  // The writer appends within 10 ms; a query right after may miss it.
+  auto query = [&](std::vector<std::string> flags) {
+    std::vector<std::string> args = {"log", "query", dir_.string()};
+    args.insert(args.end(), flags.begin(), flags.end());
+    std::string output;
+    int status = 1;
+    for (int tries = 0; tries < 100 && status != 0; ++tries) {
+      status = Tool(args, &output);
+      if (status != 0) absl::SleepFor(absl::Milliseconds(20));
+    }
+    EXPECT_EQ(status, 0) << output;
+    return output;
+  };
+  std::string output = query({"--decision_id=" + id});
+  EXPECT_THAT(output, HasSubstr(absl::StrCat("\"decisionId\":\"", id, "\"")));
+  EXPECT_THAT(output, HasSubstr(absl::StrCat("\"ruleId\":\"", rule, "\"")));
+  EXPECT_THAT(output, HasSubstr("\"sku\":\"SKU-1\""));
+  EXPECT_THAT(output, HasSubstr("1 record(s) matched"));
+  output = query({"--decision_id=" + refused_id});
+  EXPECT_THAT(output, HasSubstr("\"code\":3"));
+  EXPECT_THAT(output, HasSubstr("destination_country"));
+  output = query({"--rule=" + rule, "--outcome=DENY"});
+  EXPECT_THAT(output, HasSubstr(id));
+  EXPECT_THAT(output, ::testing::Not(HasSubstr(refused_id)));
+  output =
+      query({"--sku=SKU-2", "--outcome=ERROR", "--from=2020-01-01T00:00:00Z"});
+  EXPECT_THAT(output, HasSubstr(refused_id));
+  // Mistakes name the flag.
+  for (const auto& [flag, named] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"--from=yesterday", "--from"},
+           {"--decision_id=42", "decision_id"},
+           {"--outcome=maybe", "outcome"}}) {
+    std::string refused;
+    EXPECT_EQ(Tool({"log", "query", dir_.string(), flag}, &refused), 1) << flag;
+    EXPECT_THAT(refused, HasSubstr(named)) << refused;
+  }
+
+  // GetDecision, from a C++ stub and from the README's buf curl command.
+  adminv1::GetDecisionRequest request;
+  request.set_decision_id(id);
+  adminv1::GetDecisionResponse record;
+  grpc::ClientContext admin_context;
+  grpc::Status got = admin_->GetDecision(&admin_context, request, &record);
+  ASSERT_TRUE(got.ok()) << got.error_message();
+  EXPECT_EQ(record.record().response().decision().rule_id(), rule);
+  EXPECT_EQ(record.record().response().decision_id(), id);
+  EXPECT_EQ(record.record().request().item().sku(), "SKU-1");
+  const auto [curl_status, curl_output] = it::RunCommand(absl::StrCat(
+      IMPORTGATE_BUF,
+      " curl --protocol grpc --http2-prior-knowledge -d '{\"decision_id\":\"",
+      id, "\"}' http://127.0.0.1:", port_,
+      "/importgate.admin.v1.PolicyAdmin/GetDecision"));
+  EXPECT_EQ(curl_status, 0) << curl_output;
+  EXPECT_THAT(curl_output,
+              HasSubstr(absl::StrCat("\"ruleId\": \"", rule, "\"")));
+  EXPECT_THAT(curl_output, HasSubstr("\"reasonCode\": "));
+  EXPECT_THAT(curl_output, HasSubstr("\"digest\": \"sha256:"));
+  // An id this server never made.
+  request.set_decision_id("019ad3f2-6c41-7a3e-9b1c-2f0d00000001");
+  grpc::ClientContext missing_context;
+  EXPECT_EQ(
+      admin_->GetDecision(&missing_context, request, &record).error_code(),
+      grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(server->Stop(SIGTERM), 0) << server->output();
+}
 
 TEST_F(DecisionLogE2eTest, TenThousandDecisionsVerifyAndTamperingIsNamed) {
   auto server = Start();

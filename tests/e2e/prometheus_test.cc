@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "importgate/v1/import_policy.grpc.pb.h"
 #include "tests/testing/http_get.h"
+#include "tests/testing/run_command.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/tee_request.h"
 
@@ -130,16 +131,9 @@ TEST(PrometheusTest, RealPrometheusScrapesTheDecisionCounts) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/scrape.txt") << *scrape;
-  FILE* check = popen(
-      absl::StrCat("promtool check metrics <", dir, "/scrape.txt 2>&1").c_str(),
-      "r");
-  ASSERT_NE(check, nullptr);
-  std::string check_output;
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof(buffer), check)) > 0;) {
-    check_output.append(buffer, n);
-  }
-  EXPECT_EQ(pclose(check), 0) << check_output;
+  const auto [check, check_output] = it::RunCommand(
+      absl::StrCat("promtool check metrics <", dir, "/scrape.txt"));
+  EXPECT_EQ(check, 0) << check_output;
   EXPECT_EQ(check_output, "");
 
   // A real Prometheus, scraping every second.

@@ -29,6 +29,7 @@
 #include "gtest/gtest.h"
 #include "importgate/admin/v1/policy_admin.grpc.pb.h"
 #include "importgate/v1/import_policy.grpc.pb.h"
+#include "tests/testing/run_command.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/tee_request.h"
 #include "tests/testing/test_pki.h"
@@ -258,14 +259,8 @@ TEST(ServerBinaryTlsTest, MutualTlsAndAdminByIdentity) {
         IMPORTGATE_BUF, " curl --protocol grpc --cacert ", pki.Path("ca.crt"),
         " --cert ", pki.Path(client + ".crt"), " --key ",
         pki.Path(client + ".key"), data.empty() ? "" : " -d '" + data + "'",
-        " https://127.0.0.1:", port, "/", method, " 2>&1");
-    FILE* p = popen(command.c_str(), "r");
-    std::string output;
-    char buffer[4096];
-    for (size_t n; (n = fread(buffer, 1, sizeof(buffer), p)) > 0;) {
-      output.append(buffer, n);
-    }
-    const int status = pclose(p);
+        " https://127.0.0.1:", port, "/", method);
+    auto [status, output] = it::RunCommand(command);
     return std::make_pair(status, absl::StrCat(command, "\n", output));
   };
   auto [decided, decision] =
@@ -359,9 +354,11 @@ TEST(ServerBinaryHelpTest, HelpListsEveryFlagAndTheReadmeTableMatches) {
   ServerProcess tool({"--help"}, IMPORTGATE_TOOL_BINARY);
   tool.Stop(0);
   EXPECT_THAT(tool.output(), Not(HasSubstr("needs a value")));
-  EXPECT_EQ(HelpFlags(tool.output()),
-            (std::set<std::string>{"iso_codes_dir", "key", "out", "private",
-                                   "public"}));
+  EXPECT_EQ(
+      HelpFlags(tool.output()),
+      (std::set<std::string>{"decision_id", "from", "iso_codes_dir", "key",
+                             "limit", "out", "outcome", "private", "public",
+                             "rule", "seller", "sku", "until"}));
   EXPECT_THAT(tool.output(), HasSubstr("importgate bundle build DIR -o FILE"));
 }
 

@@ -10,6 +10,7 @@
 #include "server/metrics/decision_metrics.h"
 #include "server/metrics/process_metrics.h"
 #include "tests/testing/http_get.h"
+#include "tests/testing/run_command.h"
 
 namespace importgate::metrics {
 namespace {
@@ -23,13 +24,7 @@ std::pair<int, std::string> RunWithInput(const std::string& command,
   FILE* f = std::fopen(in.c_str(), "w");
   std::fwrite(input.data(), 1, input.size(), f);
   std::fclose(f);
-  FILE* p = popen((command + " <" + in + " 2>&1").c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), p)) > 0;) {
-    output.append(buffer, n);
-  }
-  return {pclose(p), output};
+  return testing::RunCommand(command + " <" + in);
 }
 
 TEST(MetricsEndpointTest, ServesEveryCollectableThatPromtoolAccepts) {
