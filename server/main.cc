@@ -30,6 +30,7 @@
 #include "server/common/log.h"
 #include "server/decisionlog/decision_log.h"
 #include "server/metrics/bundle_metrics.h"
+#include "server/metrics/decision_log_metrics.h"
 #include "server/metrics/decision_metrics.h"
 #include "server/metrics/metrics_endpoint.h"
 #include "server/metrics/process_metrics.h"
@@ -105,6 +106,19 @@ ABSL_FLAG(absl::Duration, decision_log_segment_age, absl::Hours(1),
 ABSL_FLAG(int, decision_log_max_mib, 4096,
           "retention: the oldest decision log segments are removed while all "
           "take more than this, in MiB (a logged event says so)");
+ABSL_FLAG(std::string, decision_log_seller_id, "keep",
+          "keep | drop | hash: the seller.id in recorded requests, as sent, "
+          "removed, or replaced by its HMAC-SHA256 under "
+          "--decision_log_mask_key_file");
+ABSL_FLAG(std::string, decision_log_mask_key_file, "",
+          "the secret key (at least 16 bytes) that "
+          "--decision_log_seller_id=hash hashes under");
+ABSL_FLAG(std::vector<std::string>, decision_log_drop_attributes, {},
+          "request attributes left out of records, by name (comma-separated; "
+          "* for all)");
+ABSL_FLAG(double, decision_log_allow_fraction, 1.0,
+          "the fraction of ALLOWs recorded, 0 to 1 (DENYs and errors always "
+          "are); the choice is a function of the decision id");
 ABSL_FLAG(int, max_concurrent_streams, 128,
           "concurrent calls (HTTP/2 streams) per client connection");
 ABSL_FLAG(int, keepalive_min_ping_seconds, 10,
@@ -178,6 +192,28 @@ absl::Status ConfigureTls(app::ServerOptions* options,
       absl::GetFlag(FLAGS_tls_client_auth),
       allow.empty() ? "" : absl::StrCat(", admin allow file ", allow)));
   return absl::OkStatus();
+}
+
+// What decision records leave out, from the flags (validated when the log
+// opens).
+absl::StatusOr<decisionlog::RecordPolicy> RecordPolicyFromFlags() {
+  decisionlog::RecordPolicy policy;
+  auto seller_id =
+      decisionlog::ParseSellerIdMask(absl::GetFlag(FLAGS_decision_log_seller_id));
+  if (!seller_id.ok()) return seller_id.status();
+  policy.seller_id = *seller_id;
+  const std::string key_file = absl::GetFlag(FLAGS_decision_log_mask_key_file);
+  if (!key_file.empty()) {
+    auto key = decisionlog::ReadMaskKey(key_file);
+    if (!key.ok()) return key.status();
+    policy.hash_key = *std::move(key);
+  }
+  for (const std::string& name :
+       absl::GetFlag(FLAGS_decision_log_drop_attributes)) {
+    if (!name.empty()) policy.drop_attributes.insert(name);
+  }
+  policy.allow_fraction = absl::GetFlag(FLAGS_decision_log_allow_fraction);
+  return policy;
 }
 
 int Run(const std::vector<std::string>& verify_keys) {
@@ -291,6 +327,13 @@ int Run(const std::vector<std::string>& verify_keys) {
         static_cast<uint64_t>(
             std::max(1, absl::GetFlag(FLAGS_decision_log_max_mib)))
         << 20;
+    auto record_policy = RecordPolicyFromFlags();
+    if (!record_policy.ok()) {
+      LogError(
+          absl::StrCat("cannot start: ", record_policy.status().message()));
+      return 1;
+    }
+    log_options.record = *std::move(record_policy);
     auto opened = decisionlog::DecisionLog::Open(log_options, &clock);
     if (!opened.ok()) {
       LogError(absl::StrCat("cannot start: ", opened.status().message()));
@@ -298,8 +341,13 @@ int Run(const std::vector<std::string>& verify_keys) {
     }
     decision_log = *std::move(opened);
     options.decision_log = decision_log.get();
-    LogInfo(absl::StrCat("decision log in ", dir, " (queue ",
-                         absl::GetFlag(FLAGS_decision_log_queue_policy), ")"));
+    LogInfo(absl::StrCat(
+        "decision log in ", dir, " (queue ",
+        absl::GetFlag(FLAGS_decision_log_queue_policy), "; seller.id ",
+        absl::GetFlag(FLAGS_decision_log_seller_id), "; ",
+        log_options.record.drop_attributes.size(),
+        " attribute name(s) dropped; ALLOWs recorded: ",
+        log_options.record.allow_fraction, ")"));
   }
   // Metrics before the server, so that its first call is counted.
   std::unique_ptr<metrics::MetricsEndpoint> metrics_endpoint;
@@ -307,10 +355,16 @@ int Run(const std::vector<std::string>& verify_keys) {
   if (const std::string address = absl::GetFlag(FLAGS_metrics_listen);
       !address.empty()) {
     decision_metrics = std::make_shared<metrics::DecisionMetrics>();
-    auto endpoint = metrics::MetricsEndpoint::Start(
-        address,
-        {decision_metrics, std::make_shared<metrics::BundleMetrics>(&store),
-         std::make_shared<metrics::ProcessMetrics>()});
+    std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
+        decision_metrics, std::make_shared<metrics::BundleMetrics>(&store),
+        std::make_shared<metrics::ProcessMetrics>()};
+    // The endpoint is destroyed before the log (declared after it).
+    if (decision_log != nullptr) {
+      collectables.push_back(
+          std::make_shared<metrics::DecisionLogMetrics>(decision_log.get()));
+    }
+    auto endpoint =
+        metrics::MetricsEndpoint::Start(address, std::move(collectables));
     if (!endpoint.ok()) {
       LogError(absl::StrCat("cannot start: ", endpoint.status().message()));
       return 1;
@@ -380,7 +434,8 @@ int Run(const std::vector<std::string>& verify_keys) {
     decision_log->Close();
     const decisionlog::DecisionLogStats stats = decision_log->Stats();
     LogInfo(absl::StrCat("decision log closed: ", stats.records_written,
-                         " records written, ", stats.dropped, " dropped"));
+                         " records written, ", stats.dropped, " dropped, ",
+                         stats.sampled_out, " ALLOWs sampled out"));
   }
   LogInfo("stopped");
   return 0;

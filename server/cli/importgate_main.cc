@@ -35,6 +35,7 @@
 #include "server/common/flags.h"
 #include "server/common/version.h"
 #include "server/decisionlog/query.h"
+#include "server/decisionlog/record_policy.h"
 #include "server/decisionlog/verify.h"
 #include "server/refdata/iso_codes.h"
 
@@ -54,6 +55,10 @@ ABSL_FLAG(std::string, sku, "", "log query: records of this item.sku");
 ABSL_FLAG(std::string, seller, "",
           "log query: records of this seller.id (as logged: a masked id as "
           "masked, or pass --mask_key_file to hash this one the same way)");
+ABSL_FLAG(std::string, mask_key_file, "",
+          "log query: with --seller, hash the id under this key, as a server "
+          "with --decision_log_seller_id=hash and the same "
+          "--decision_log_mask_key_file recorded it");
 ABSL_FLAG(std::string, rule, "",
           "log query: records this rule decided or matched");
 ABSL_FLAG(std::string, outcome, "",
@@ -81,7 +86,8 @@ constexpr char kUsage[] =
     "  importgate bundle verify FILE [--key PUB.pem ...]\n"
     "  importgate key generate --private KEY.pem --public PUB.pem\n"
     "  importgate log verify DIR   (a decision log: chain and sequence)\n"
-    "  importgate log query DIR [--decision_id ID] [--sku SKU] [--seller ID]\n"
+    "  importgate log query DIR [--decision_id ID] [--sku SKU] [--seller ID\n"
+    "      [--mask_key_file KEY]]\n"
     "      [--rule ID] [--outcome ALLOW|DENY|ERROR] [--from T] [--until T]\n"
     "      [--limit N]   (matching records as JSON lines)\n"
     "  importgate --help   (every flag, with its default)\n";
@@ -283,6 +289,12 @@ int LogQuery(const Args& args) {
   query.decision_id = absl::GetFlag(FLAGS_decision_id);
   query.sku = absl::GetFlag(FLAGS_sku);
   query.seller_id = absl::GetFlag(FLAGS_seller);
+  if (const std::string key_file = absl::GetFlag(FLAGS_mask_key_file);
+      !key_file.empty() && !query.seller_id.empty()) {
+    auto key = decisionlog::ReadMaskKey(key_file);
+    if (!key.ok()) return Fail(key.status());
+    query.seller_id = decisionlog::HashSellerId(*key, query.seller_id);
+  }
   query.rule_id = absl::GetFlag(FLAGS_rule);
   query.outcome = absl::GetFlag(FLAGS_outcome);
   auto from = TimeFlag("from", absl::GetFlag(FLAGS_from), absl::InfinitePast());

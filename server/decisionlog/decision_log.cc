@@ -20,7 +20,8 @@ using Event = importgate::decisionlog::v1::LogEvent;
 struct Resumed {
   std::optional<SegmentWriter> segment;
   uint64_t next_sequence = 1;
-  std::string repaired;  // what was cut, if anything
+  uint64_t closed_bytes = 0;  // the segments before it
+  std::string repaired;       // what was cut, if anything
 };
 
 absl::StatusOr<Resumed> Resume(const std::string& dir) {
@@ -66,6 +67,10 @@ absl::StatusOr<Resumed> Resume(const std::string& dir) {
     if (!writer.ok()) return writer.status();
     resumed.segment.emplace(*std::move(writer));
     resumed.next_sequence = scan->header.first_sequence + scan->frames;
+    segments->pop_back();
+    for (const auto& segment : *segments) {
+      resumed.closed_bytes += std::filesystem::file_size(segment.second, error);
+    }
     return resumed;
   }
   auto writer = SegmentWriter::Create(dir, Chain{}, 1);
@@ -99,17 +104,23 @@ absl::StatusOr<std::unique_ptr<DecisionLog>> DecisionLog::Open(
         "the total at least two segments, and the segment age, sync and "
         "flush intervals positive");
   }
+  if (absl::Status s = ValidateRecordPolicy(options.record); !s.ok()) {
+    return s;
+  }
   auto resumed = Resume(options.dir);
   if (!resumed.ok()) return resumed.status();
   std::unique_ptr<DecisionLog> log(new DecisionLog(std::move(options), clock,
                                                    *std::move(resumed->segment),
                                                    resumed->next_sequence));
+  log->closed_bytes_ = resumed->closed_bytes;
   if (!resumed->repaired.empty()) {
     LogWarning(absl::StrCat("decision log repaired: ", resumed->repaired));
     log->AddEvent(Event::KIND_TAIL_REPAIRED, resumed->repaired);
   }
   log->AddEvent(Event::KIND_STARTED, "");
   if (absl::Status s = log->segment_.Sync(); !s.ok()) return s;
+  log->stats_.disk_bytes = log->closed_bytes_ + log->segment_.size();
+  log->stats_.last_sequence = log->next_sequence_ - 1;
   log->writer_ = std::thread([raw = log.get()] { raw->Run(); });
   return log;
 }
@@ -121,7 +132,10 @@ DecisionLog::DecisionLog(DecisionLogOptions options, const Clock* clock,
       segment_(std::move(segment)),
       next_sequence_(next_sequence),
       segment_opened_(clock->Now()),
-      last_sync_(segment_opened_) {}
+      last_sync_(segment_opened_),
+      encoder_(&options_.record) {
+  stats_.max_queue_bytes = options_.max_queue_bytes;
+}
 
 DecisionLog::~DecisionLog() { Close(); }
 
@@ -187,6 +201,7 @@ absl::Status DecisionLog::RotateIfDue() {
   auto next =
       SegmentWriter::Create(options_.dir, segment_.chain(), next_sequence_);
   if (!next.ok()) return next.status();
+  closed_bytes_ += segment_.size();
   segment_ = *std::move(next);
   segment_opened_ = now;
   ApplyRetention();
@@ -220,7 +235,9 @@ void DecisionLog::ApplyRetention() {
     return;
   }
   for (size_t i = 0; i < remove; ++i) {
-    std::filesystem::remove((*segments)[i].second, error);
+    if (std::filesystem::remove((*segments)[i].second, error)) {
+      closed_bytes_ -= std::min(closed_bytes_, sizes[i]);
+    }
   }
   if (absl::Status s = SyncDirectory(options_.dir); !s.ok()) {
     LogError(absl::StrCat("decision log: ", s.message()));
@@ -314,6 +331,9 @@ void DecisionLog::WriteBatch(std::deque<CallRecord>* calls, bool closing) {
     stats_.lost += records;
   }
   stats_.segment_bytes = segment_.size();
+  stats_.disk_bytes = closed_bytes_ + segment_.size();
+  if (written) stats_.last_sequence = next_sequence_ - 1;
+  stats_.sampled_out = encoder_.sampled_out();
   room_.notify_all();
 }
 
@@ -358,8 +378,13 @@ void DecisionLog::Close() {
 }
 
 DecisionLogStats DecisionLog::Stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  DecisionLogStats stats;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats = stats_;
+  }
+  stats.sampled_out += sampled_out_early_.load(std::memory_order_relaxed);
+  return stats;
 }
 
 }  // namespace importgate::decisionlog

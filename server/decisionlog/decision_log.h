@@ -33,6 +33,7 @@
 #ifndef IMPORTGATE_SERVER_DECISIONLOG_DECISION_LOG_H_
 #define IMPORTGATE_SERVER_DECISIONLOG_DECISION_LOG_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -51,6 +52,7 @@
 #include "server/common/clock.h"
 #include "server/decisionlog/decision_id.h"
 #include "server/decisionlog/record.h"
+#include "server/decisionlog/record_policy.h"
 #include "server/decisionlog/segment.h"
 
 namespace importgate::decisionlog {
@@ -83,6 +85,9 @@ struct DecisionLogOptions {
   // Under kBlock, the longest a call waits for room, whatever its
   // deadline; then it is refused. Bounds a shutdown, too.
   absl::Duration max_block = absl::Seconds(5);
+  // What records leave out: masking and sampling of ALLOWs
+  // (record_policy.h).
+  RecordPolicy record;
   // Called by the writer thread before it writes each batch; tests hold it
   // to make the queue fill. Unset: nothing.
   std::function<void()> before_write;
@@ -91,10 +96,14 @@ struct DecisionLogOptions {
 struct DecisionLogStats {
   uint64_t records_written = 0;   // decision records (not events)
   uint64_t dropped = 0;           // records refused by a full queue
+  uint64_t sampled_out = 0;       // ALLOWs left out by sampling
   uint64_t queue_bytes = 0;       // queued or being written
+  uint64_t max_queue_bytes = 0;   // the queue's bound
   uint64_t write_errors = 0;      // failed writes (each retried)
   uint64_t segment_bytes = 0;     // the open segment's size
+  uint64_t disk_bytes = 0;        // every segment's size
   uint64_t segments_removed = 0;  // by retention
+  uint64_t last_sequence = 0;     // of the last entry written
   uint64_t lost = 0;  // accepted, then lost to writes failing at exit
 };
 
@@ -117,6 +126,16 @@ class DecisionLog {
 
   // The ids the handlers stamp on answers and records.
   DecisionIdGenerator& ids() { return ids_; }
+
+  // Whether the ALLOW with decision id `id` is to be recorded under the
+  // sampling fraction (KeepAllow); when it is not, it is counted as
+  // sampled out. A handler asks before it copies a unary call's bytes; the
+  // writer applies the same rule to batch items.
+  bool SampleAllow(absl::string_view id) {
+    if (KeepAllow(id, options_.record.allow_fraction)) return true;
+    sampled_out_early_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
 
   // Writes everything queued, logs KIND_STOPPED, fsyncs and stops the
   // writer. Calls after the first do nothing.
@@ -152,7 +171,9 @@ class DecisionLog {
   absl::Time last_sync_;
   uint64_t dropped_reported_ = 0;
   bool dirty_ = false;  // written since the last fsync
+  uint64_t closed_bytes_ = 0;  // the segments before the open one
   RecordEncoder encoder_;
+  std::atomic<uint64_t> sampled_out_early_{0};  // by SampleAllow
 
   mutable std::mutex mu_;
   std::condition_variable wake_writer_;  // records queued, or closing

@@ -161,6 +161,24 @@ void EntryBytes(uint64_t sequence, const CallRecord& call, const DecisionId& id,
 
 }  // namespace
 
+bool IsAllow(absl::string_view response) {
+  // IsImportAllowedResponse: decision = 1 { effect = 2 }.
+  bool allow = false;
+  ForEachField(response, [&](const Field& f) {
+    if (f.number != 1 || f.wire_type != 2) return;
+    ForEachField(f.bytes, [&](const Field& d) {
+      if (d.number == 2 && d.wire_type == 0) {
+        allow = d.varint == 1;  // EFFECT_ALLOW
+      }
+    });
+  });
+  return allow;
+}
+
+RecordEncoder::RecordEncoder(const RecordPolicy* policy) : policy_(policy) {
+  if (policy_ != nullptr && policy_->masks()) masker_.emplace(policy_);
+}
+
 absl::Status RecordEncoder::Encode(
     const CallRecord& call, uint64_t* next_sequence,
     const std::function<void(absl::string_view)>& emit) {
@@ -223,9 +241,17 @@ absl::Status RecordEncoder::Encode(
         absl::StrCat("decision log: ", call.ids.size(), " ids for ",
                      items.size(), " records"));
   }
+  const bool sampling = policy_ != nullptr && policy_->allow_fraction < 1.0;
   for (size_t i = 0; i < items.size(); ++i) {
+    Item& item = items[i];
+    if (sampling && item.error_code == 0 && IsAllow(item.response) &&
+        !KeepAllow(View(call.ids[i]), policy_->allow_fraction)) {
+      ++sampled_out_;
+      continue;
+    }
+    if (masker_.has_value()) item.request = masker_->Mask(item.request);
     EntryBytes((*next_sequence)++, call, call.ids[i],
-               batch ? static_cast<int>(i) : 0, items[i], time_bytes, &record_,
+               batch ? static_cast<int>(i) : 0, item, time_bytes, &record_,
                &entry_);
     emit(entry_);
   }

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/decisionlog/decision_id.h"
+#include "server/decisionlog/record_policy.h"
 
 namespace importgate::decisionlog {
 
@@ -63,17 +65,33 @@ struct CallRecord {
 absl::Status EncodeCall(const CallRecord& call, uint64_t* next_sequence,
                         const std::function<void(absl::string_view)>& emit);
 
-// EncodeCall for the writer thread: keeps its buffers from call to call,
-// so that a record costs no allocation once they have grown.
+// EncodeCall for the writer thread, applying a RecordPolicy (masking the
+// requests it keeps, leaving out ALLOWs that sampling does not keep):
+// keeps its buffers from call to call, so that a record costs no
+// allocation once they have grown (masking parses and re-serializes each
+// request).
 class RecordEncoder {
  public:
+  // `policy` must outlive the encoder; null: every record, unmasked.
+  explicit RecordEncoder(const RecordPolicy* policy = nullptr);
+
   absl::Status Encode(const CallRecord& call, uint64_t* next_sequence,
                       const std::function<void(absl::string_view)>& emit);
 
+  // ALLOWs left out by sampling so far.
+  uint64_t sampled_out() const { return sampled_out_; }
+
  private:
+  const RecordPolicy* const policy_;
+  std::optional<RequestMasker> masker_;
+  uint64_t sampled_out_ = 0;
   std::string record_;
   std::string entry_;
 };
+
+// True when the serialized IsImportAllowedResponse `response` is an ALLOW
+// (decision.effect, read without parsing the rest).
+bool IsAllow(absl::string_view response);
 
 // The largest request a record keeps; a larger one (no valid request is:
 // it would hold unknown fields) is left out and its size recorded, so that

@@ -75,6 +75,7 @@ class CallRecorder {
   }
   void Decision(const compiler::PolicySnapshot& snapshot,
                 const eval::Verdict& verdict) {
+    allow_ = verdict.effect == v1::EFFECT_ALLOW;
     if (metrics_ == nullptr) return;
     metrics_->RecordDecision(method_, verdict.effect,
                              verdict.rule != nullptr
@@ -87,9 +88,16 @@ class CallRecorder {
   void BatchItems(int n) {
     if (metrics_ != nullptr) metrics_->RecordBatchItems(n);
   }
-  // The answer's bytes (and the request's), for the log.
+  // The answer's bytes (and the request's), for the log; not copied for a
+  // unary ALLOW that sampling leaves out (the writer decides for batch
+  // items, by the same rule).
   void Answered(absl::string_view response) {
     if (log_ == nullptr) return;
+    if (method_ == DecisionMethod::kIsImportAllowed && allow_ &&
+        !log_->SampleAllow(decisionlog::View(record_.ids.back()))) {
+      sampled_out_ = true;
+      return;
+    }
     record_.request = Flatten(request_bytes_);
     record_.response = std::string(response);
   }
@@ -111,6 +119,7 @@ class CallRecorder {
 
  private:
   grpc::Status Log(grpc::CallbackServerContext* context, grpc::Status status) {
+    if (sampled_out_ && status.ok()) return status;
     // The decision's instant; a call refused before deciding, now.
     const absl::Time now =
         decided_at_ == absl::InfinitePast() ? clock_->Now() : decided_at_;
@@ -172,6 +181,8 @@ class CallRecorder {
   const Clock* const clock_;
   std::chrono::steady_clock::time_point start_;
   bool parsed_ = false;
+  bool allow_ = false;        // the last decision was an ALLOW
+  bool sampled_out_ = false;  // a unary ALLOW left out of the log
   absl::Time decided_at_ = absl::InfinitePast();
   decisionlog::CallRecord record_;
 };

@@ -27,6 +27,7 @@
 #include "importgate/v1/import_policy.grpc.pb.h"
 #include "server/decisionlog/decision_id.h"
 #include "server/decisionlog/segment.h"
+#include "tests/testing/http_get.h"
 #include "tests/testing/run_command.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/tee_request.h"
@@ -325,6 +326,83 @@ TEST_F(DecisionLogE2eTest, KillDashNineLosesAtMostTheQueue) {
   RecordProperty("lost", static_cast<int>(lost));
   std::cerr << "kill -9: " << answered.size() << " answered, " << lost
             << " not in the log\n";
+}
+
+// Masking and sampling from the flags: the seller id hashed under a key
+// (and found with `log query --seller --mask_key_file`), an attribute
+// dropped by name, ALLOWs left out at fraction 0 while the caller still
+// gets an id, the count in the metrics; and flag mistakes named at start.
+TEST_F(DecisionLogE2eTest, MaskingAndSamplingFromTheFlags) {
+  const std::string key =
+      (dir_.parent_path() / absl::StrCat("importgate-mask-key-", getpid()))
+          .string();
+  std::ofstream(key) << "0123456789abcdef0123456789abcdef\n";
+  auto server = Start(
+      {"--decision_log_seller_id=hash", "--decision_log_mask_key_file=" + key,
+       "--decision_log_drop_attributes=buyer_email,phone",
+       "--decision_log_allow_fraction=0", "--metrics_listen=127.0.0.1:0"});
+  // Start() waited for "serving on", which comes after this line.
+  const std::string log = server->output();
+  const size_t at = log.find("metrics on http://");
+  ASSERT_NE(at, std::string::npos) << log;
+  const size_t from = log.find("http://", at);
+  const std::string metrics_url =
+      log.substr(from, log.find("/metrics", from) + 8 - from);
+  std::set<std::string> ids;
+  for (int n : {1, 3}) {  // 1: a cross-border DENY; 3: a domestic ALLOW
+    v1::IsImportAllowedRequest request = Item(n);
+    request.mutable_seller()->set_id("seller-7");
+    (*request.mutable_attributes())["buyer_email"] = "a@example.com";
+    (*request.mutable_attributes())["campaign"] = "11.11";
+    grpc::ClientContext context;
+    v1::IsImportAllowedResponse response;
+    ASSERT_TRUE(stub_->IsImportAllowed(&context, request, &response).ok());
+    EXPECT_EQ(response.decision().allowed(), n == 3);
+    ASSERT_TRUE(
+        decisionlog::DecisionIdGenerator::IsValid(response.decision_id()));
+    ids.insert(response.decision_id());
+  }
+  auto scrape = it::HttpGet(metrics_url);
+  ASSERT_TRUE(scrape.ok()) << scrape.status() << " " << metrics_url;
+  EXPECT_THAT(*scrape,
+              HasSubstr("importgate_decision_log_sampled_out_total 1\n"));
+  EXPECT_EQ(server->Stop(SIGTERM), 0) << server->output();
+  EXPECT_THAT(server->output(),
+              HasSubstr("1 records written, 0 dropped, 1 ALLOWs sampled out"));
+
+  std::string output;
+  ASSERT_EQ(Tool({"log", "query", dir_.string(), "--seller=seller-7",
+                  "--mask_key_file=" + key},
+                 &output),
+            0)
+      << output;
+  EXPECT_THAT(output, HasSubstr("1 record(s) matched"));
+  EXPECT_THAT(output, HasSubstr("\"id\":\"hmac-sha256:"));
+  EXPECT_THAT(output, ::testing::Not(HasSubstr("seller-7")));
+  EXPECT_THAT(output, ::testing::Not(HasSubstr("buyer_email")));
+  EXPECT_THAT(output, HasSubstr("\"campaign\":\"11.11\""));
+  EXPECT_THAT(output, HasSubstr("\"ruleId\":"));  // the DENY
+  ASSERT_EQ(Tool({"log", "query", dir_.string(), "--seller=seller-7"}, &output),
+            0);
+  EXPECT_THAT(output, HasSubstr("0 record(s) matched"));  // not in the clear
+  std::filesystem::remove(key);
+
+  for (const auto& [flag, named] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--decision_log_allow_fraction=2"},
+            "--decision_log_allow_fraction"},
+           {{"--decision_log_seller_id=hash"}, "--decision_log_mask_key_file"},
+           {{"--decision_log_seller_id=hashed"}, "--decision_log_seller_id"},
+           {{"--decision_log_seller_id=hash",
+             "--decision_log_mask_key_file=/nonexistent"},
+            "--decision_log_mask_key_file"}}) {
+    std::vector<std::string> args = {"--listen=127.0.0.1:0",
+                                     "--decision_log_dir=" + dir_.string()};
+    args.insert(args.end(), flag.begin(), flag.end());
+    ServerProcess refused(args);
+    EXPECT_EQ(refused.Stop(0), 1) << refused.output();
+    EXPECT_THAT(refused.output(), HasSubstr(named)) << flag[0];
+  }
 }
 
 }  // namespace
