@@ -26,7 +26,7 @@ PACKAGES=(
   iso-codes grpc-proto openssl
   bazel-bootstrap bazel-platforms bazel-rules-java
   clang-14 libclang-rt-14-dev
-  prometheus-cpp-dev libcurl4-openssl-dev prometheus
+  prometheus-cpp-dev libcurl4-openssl-dev prometheus librdkafka-dev
 )
 
 log() { printf 'dev.sh: %s\n' "$*" >&2; }

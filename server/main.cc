@@ -24,11 +24,13 @@
 #include "server/bundle/manager.h"
 #include "server/bundle/policy_store.h"
 #include "server/bundle/source.h"
+#include "server/bundle/artifact.h"
 #include "server/bundle/watcher.h"
 #include "server/common/clock.h"
 #include "server/common/flags.h"
 #include "server/common/log.h"
 #include "server/decisionlog/decision_log.h"
+#include "server/decisionlog/kafka_sink.h"
 #include "server/metrics/bundle_metrics.h"
 #include "server/metrics/decision_log_metrics.h"
 #include "server/metrics/decision_metrics.h"
@@ -119,6 +121,23 @@ ABSL_FLAG(std::vector<std::string>, decision_log_drop_attributes, {},
 ABSL_FLAG(double, decision_log_allow_fraction, 1.0,
           "the fraction of ALLOWs recorded, 0 to 1 (DENYs and errors always "
           "are); the choice is a function of the decision id");
+ABSL_FLAG(std::string, decision_log_kafka_brokers, "",
+          "ship the decision log's entries from its files to Kafka: the "
+          "bootstrap servers (host:port,...); empty: no sink");
+ABSL_FLAG(std::string, decision_log_kafka_topic, "importgate.decisions",
+          "the Kafka topic the decision log is shipped to");
+ABSL_FLAG(std::string, decision_log_kafka_key, "",
+          "the Kafka message key (one partition per key, in order); empty: "
+          "the host name");
+ABSL_FLAG(std::string, decision_log_kafka_config, "",
+          "a file of further librdkafka properties, name=value per line "
+          "(security.protocol, ssl.*, sasl.* ...)");
+ABSL_FLAG(int, decision_log_kafka_in_flight_mib, 16,
+          "the most decision log bytes handed to Kafka and not yet "
+          "acknowledged (the sink's memory bound), in MiB");
+ABSL_FLAG(absl::Duration, decision_log_kafka_drain, absl::Seconds(10),
+          "at exit, how long the sink keeps shipping what the files hold "
+          "(the rest is shipped after the next start)");
 ABSL_FLAG(int, max_concurrent_streams, 128,
           "concurrent calls (HTTP/2 streams) per client connection");
 ABSL_FLAG(int, keepalive_min_ping_seconds, 10,
@@ -198,8 +217,8 @@ absl::Status ConfigureTls(app::ServerOptions* options,
 // opens).
 absl::StatusOr<decisionlog::RecordPolicy> RecordPolicyFromFlags() {
   decisionlog::RecordPolicy policy;
-  auto seller_id =
-      decisionlog::ParseSellerIdMask(absl::GetFlag(FLAGS_decision_log_seller_id));
+  auto seller_id = decisionlog::ParseSellerIdMask(
+      absl::GetFlag(FLAGS_decision_log_seller_id));
   if (!seller_id.ok()) return seller_id.status();
   policy.seller_id = *seller_id;
   const std::string key_file = absl::GetFlag(FLAGS_decision_log_mask_key_file);
@@ -214,6 +233,40 @@ absl::StatusOr<decisionlog::RecordPolicy> RecordPolicyFromFlags() {
   }
   policy.allow_fraction = absl::GetFlag(FLAGS_decision_log_allow_fraction);
   return policy;
+}
+
+// The decision log's Kafka sink, from the flags.
+absl::StatusOr<std::unique_ptr<decisionlog::KafkaSink>> StartKafkaSink(
+    std::shared_ptr<std::atomic<uint64_t>> shipped_through) {
+  decisionlog::KafkaSinkOptions options;
+  options.dir = absl::GetFlag(FLAGS_decision_log_dir);
+  options.brokers = absl::GetFlag(FLAGS_decision_log_kafka_brokers);
+  options.topic = absl::GetFlag(FLAGS_decision_log_kafka_topic);
+  options.key = absl::GetFlag(FLAGS_decision_log_kafka_key);
+  options.shipped_through = std::move(shipped_through);
+  options.max_in_flight_bytes =
+      static_cast<size_t>(
+          std::max(1, absl::GetFlag(FLAGS_decision_log_kafka_in_flight_mib)))
+      << 20;
+  if (const std::string path = absl::GetFlag(FLAGS_decision_log_kafka_config);
+      !path.empty()) {
+    auto text = bundle::ReadWholeFile(path, 1 << 20);
+    if (!text.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--decision_log_kafka_config: ", text.status().message()));
+    }
+    auto properties = decisionlog::ParseKafkaConfig(*text);
+    if (!properties.ok()) return properties.status();
+    options.properties = *std::move(properties);
+  }
+  auto sink = decisionlog::KafkaSink::Start(std::move(options));
+  if (sink.ok()) {
+    LogInfo(absl::StrCat("decision log shipped to Kafka topic ",
+                         absl::GetFlag(FLAGS_decision_log_kafka_topic), " at ",
+                         absl::GetFlag(FLAGS_decision_log_kafka_brokers),
+                         " from sequence ", (*sink)->Stats().last_shipped + 1));
+  }
+  return sink;
 }
 
 int Run(const std::vector<std::string>& verify_keys) {
@@ -303,6 +356,7 @@ int Run(const std::vector<std::string>& verify_keys) {
   // The decision log before the server, so that its first call is kept;
   // closed after the server, so that every call's record is written.
   std::unique_ptr<decisionlog::DecisionLog> decision_log;
+  std::shared_ptr<std::atomic<uint64_t>> shipped_through;  // with a sink
   if (const std::string dir = absl::GetFlag(FLAGS_decision_log_dir);
       !dir.empty()) {
     auto policy = decisionlog::ParseQueuePolicy(
@@ -334,6 +388,10 @@ int Run(const std::vector<std::string>& verify_keys) {
       return 1;
     }
     log_options.record = *std::move(record_policy);
+    if (!absl::GetFlag(FLAGS_decision_log_kafka_brokers).empty()) {
+      shipped_through = std::make_shared<std::atomic<uint64_t>>(0);
+      log_options.shipped_through = shipped_through;
+    }
     auto opened = decisionlog::DecisionLog::Open(log_options, &clock);
     if (!opened.ok()) {
       LogError(absl::StrCat("cannot start: ", opened.status().message()));
@@ -341,13 +399,23 @@ int Run(const std::vector<std::string>& verify_keys) {
     }
     decision_log = *std::move(opened);
     options.decision_log = decision_log.get();
-    LogInfo(absl::StrCat(
-        "decision log in ", dir, " (queue ",
-        absl::GetFlag(FLAGS_decision_log_queue_policy), "; seller.id ",
-        absl::GetFlag(FLAGS_decision_log_seller_id), "; ",
-        log_options.record.drop_attributes.size(),
-        " attribute name(s) dropped; ALLOWs recorded: ",
-        log_options.record.allow_fraction, ")"));
+    LogInfo(absl::StrCat("decision log in ", dir, " (queue ",
+                         absl::GetFlag(FLAGS_decision_log_queue_policy),
+                         "; seller.id ",
+                         absl::GetFlag(FLAGS_decision_log_seller_id), "; ",
+                         log_options.record.drop_attributes.size(),
+                         " attribute name(s) dropped; ALLOWs recorded: ",
+                         log_options.record.allow_fraction, ")"));
+  }
+  // The Kafka sink ships from the log's files (after Open() repaired them).
+  std::unique_ptr<decisionlog::KafkaSink> kafka_sink;
+  if (!absl::GetFlag(FLAGS_decision_log_kafka_brokers).empty()) {
+    auto sink = StartKafkaSink(shipped_through);
+    if (!sink.ok()) {
+      LogError(absl::StrCat("cannot start: ", sink.status().message()));
+      return 1;
+    }
+    kafka_sink = *std::move(sink);
   }
   // Metrics before the server, so that its first call is counted.
   std::unique_ptr<metrics::MetricsEndpoint> metrics_endpoint;
@@ -360,8 +428,8 @@ int Run(const std::vector<std::string>& verify_keys) {
         std::make_shared<metrics::ProcessMetrics>()};
     // The endpoint is destroyed before the log (declared after it).
     if (decision_log != nullptr) {
-      collectables.push_back(
-          std::make_shared<metrics::DecisionLogMetrics>(decision_log.get()));
+      collectables.push_back(std::make_shared<metrics::DecisionLogMetrics>(
+          decision_log.get(), kafka_sink.get()));
     }
     auto endpoint =
         metrics::MetricsEndpoint::Start(address, std::move(collectables));
@@ -436,6 +504,15 @@ int Run(const std::vector<std::string>& verify_keys) {
     LogInfo(absl::StrCat("decision log closed: ", stats.records_written,
                          " records written, ", stats.dropped, " dropped, ",
                          stats.sampled_out, " ALLOWs sampled out"));
+  }
+  if (kafka_sink != nullptr) {
+    // After the log's Close(): the files hold every record.
+    kafka_sink->Stop(absl::GetFlag(FLAGS_decision_log_kafka_drain));
+    const decisionlog::KafkaSinkStats stats = kafka_sink->Stats();
+    LogInfo(absl::StrCat(
+        "decision log Kafka sink stopped: shipped through "
+        "sequence ",
+        stats.last_shipped, " (", stats.shipped, " entries this run)"));
   }
   LogInfo("stopped");
   return 0;

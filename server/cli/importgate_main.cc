@@ -7,6 +7,7 @@
 //   importgate key generate --private KEY.pem --public PUB.pem
 //   importgate log verify DIR
 //   importgate log query DIR [--decision_id ID] [--sku ...] ...
+//   importgate log tail DIR [--from_sequence N] [--follow]
 //
 // Every command that reads a bundle runs the same checks as the server
 // (parse, compile, the bundle's own tests), so a bundle that builds here
@@ -14,6 +15,7 @@
 // Exit status 0 on success, 1 on a refused bundle or I/O error (and, from
 // Abseil, after --help or on an unknown flag), 2 on a wrong command.
 #include <algorithm>
+#include <csignal>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -27,6 +29,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "importgate/decisionlog/v1/decision_log.pb.h"
 #include "server/bundle/artifact.h"
 #include "server/bundle/loader.h"
 #include "server/bundle/signing.h"
@@ -34,6 +38,7 @@
 #include "server/bundle/source_reader.h"
 #include "server/common/flags.h"
 #include "server/common/version.h"
+#include "server/decisionlog/follower.h"
 #include "server/decisionlog/query.h"
 #include "server/decisionlog/record_policy.h"
 #include "server/decisionlog/verify.h"
@@ -69,6 +74,11 @@ ABSL_FLAG(std::string, from, "",
 ABSL_FLAG(std::string, until, "",
           "log query: records before this RFC 3339 time");
 ABSL_FLAG(int64_t, limit, 0, "log query: print at most this many (0: all)");
+ABSL_FLAG(uint64_t, from_sequence, 1,
+          "log tail: the first entry to print (its sequence number)");
+ABSL_FLAG(bool, follow, false,
+          "log tail: keep printing entries as the server appends them, until "
+          "SIGINT or SIGTERM");
 ABSL_FLAG(std::string, iso_codes_dir,
           std::string(importgate::IsoCodes::kDebianDirectory),
           "Debian iso-codes JSON directory (ISO 3166-1, ISO 4217)");
@@ -90,6 +100,8 @@ constexpr char kUsage[] =
     "      [--mask_key_file KEY]]\n"
     "      [--rule ID] [--outcome ALLOW|DENY|ERROR] [--from T] [--until T]\n"
     "      [--limit N]   (matching records as JSON lines)\n"
+    "  importgate log tail DIR [--from_sequence N] [--follow]   (every entry\n"
+    "      as a JSON line with its sequence and chain, for a log shipper)\n"
     "  importgate --help   (every flag, with its default)\n";
 
 struct Args {
@@ -333,6 +345,49 @@ int LogQuery(const Args& args) {
   return stats->problems.empty() ? 0 : 1;
 }
 
+// Set by SIGINT/SIGTERM: `log tail --follow` stops after its current read.
+volatile std::sig_atomic_t stop_tail = 0;
+
+// Prints a decision log's entries from --from_sequence on as JSON lines
+// (the LogEntry's protobuf JSON with "chain", the hex SHA-256 chain after
+// it), verified as read; with --follow, keeps following the writer. For
+// teams without Kafka: a log shipper reads this output (docs/decision-log.md).
+int LogTail(const Args& args) {
+  if (args.positional.size() != 3) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const uint64_t from =
+      std::max<uint64_t>(1, absl::GetFlag(FLAGS_from_sequence));
+  const bool follow = absl::GetFlag(FLAGS_follow);
+  std::signal(SIGINT, [](int) { stop_tail = 1; });
+  std::signal(SIGTERM, [](int) { stop_tail = 1; });
+  decisionlog::LogFollower follower(args.positional[2], from);
+  importgate::decisionlog::v1::LogEntry entry;
+  std::string json;
+  while (stop_tail == 0) {
+    auto read = follower.Poll(
+        [&](const decisionlog::LogFollower::Entry& e) {
+          json.clear();
+          if (!entry.ParseFromArray(e.bytes.data(),
+                                    static_cast<int>(e.bytes.size())) ||
+              !google::protobuf::util::MessageToJsonString(entry, &json).ok()) {
+            json = absl::StrCat("{\"sequence\":\"", e.sequence, "\"}");
+          }
+          std::cout << "{\"chain\":\"" << decisionlog::ChainHex(e.chain)
+                    << "\"," << absl::string_view(json).substr(1) << "\n";
+        },
+        size_t{4} << 20);
+    std::cout.flush();
+    if (!read.ok()) return Fail(read.status());
+    if (*read == 0) {
+      if (!follow) break;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(absl::StrCat(
       "importgate: the policy team's tool for bundles, keys and decision "
@@ -376,6 +431,7 @@ int Main(int argc, char** argv) {
     return LogVerify(args);
   }
   if (p.size() >= 2 && p[0] == "log" && p[1] == "query") return LogQuery(args);
+  if (p.size() >= 2 && p[0] == "log" && p[1] == "tail") return LogTail(args);
   std::cerr << kUsage;
   return 2;
 }

@@ -1,6 +1,7 @@
 #include "server/decisionlog/decision_log.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -218,9 +219,14 @@ void DecisionLog::ApplyRetention() {
     sizes.push_back(std::filesystem::file_size(path, error));
     total += sizes.back();
   }
-  // The oldest segments to remove, keeping the open (last) one.
+  // The oldest segments to remove, keeping the open (last) one and any
+  // the sink has not shipped whole.
+  const uint64_t shipped = options_.shipped_through != nullptr
+                               ? options_.shipped_through->load()
+                               : UINT64_MAX;
   size_t remove = 0;
-  while (total > options_.max_total_bytes && remove + 1 < segments->size()) {
+  while (total > options_.max_total_bytes && remove + 1 < segments->size() &&
+         (*segments)[remove + 1].first - 1 <= shipped) {
     total -= sizes[remove++];
   }
   if (remove == 0) return;
@@ -245,6 +251,22 @@ void DecisionLog::ApplyRetention() {
 
   std::lock_guard<std::mutex> lock(mu_);
   stats_.segments_removed += remove;
+}
+
+absl::Status DecisionLog::HoldForSink() {
+  if (options_.shipped_through == nullptr) return absl::OkStatus();
+  const uint64_t limit = options_.max_total_bytes + options_.max_segment_bytes;
+  auto total = [&] {
+    return closed_bytes_ + segment_.size() + segment_.pending_bytes();
+  };
+  if (total() <= limit) return absl::OkStatus();
+  ApplyRetention();
+  if (total() <= limit) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the directory holds ", total(),
+      " bytes, at its cap (--decision_log_max_mib plus a segment), and the "
+      "Kafka sink has shipped only through sequence ",
+      options_.shipped_through->load(), "; holding records until it ships"));
 }
 
 void DecisionLog::WriteBatch(std::deque<CallRecord>* calls, bool closing) {
@@ -291,7 +313,9 @@ void DecisionLog::WriteBatch(std::deque<CallRecord>* calls, bool closing) {
   bool reported = false;
   bool written = false;
   for (int attempt = 0;; ++attempt) {
-    absl::Status status = RotateIfDue();
+    absl::Status status = HoldForSink();
+    const bool held = !status.ok();
+    if (status.ok()) status = RotateIfDue();
     if (status.ok()) {
       const bool sync =
           closing || clock_->Now() - last_sync_ >= options_.sync_interval;
@@ -306,7 +330,11 @@ void DecisionLog::WriteBatch(std::deque<CallRecord>* calls, bool closing) {
     bool stopping = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      ++stats_.write_errors;
+      if (held) {
+        stats_.held = true;
+      } else {
+        ++stats_.write_errors;
+      }
       stopping = closing_;
     }
     if (!reported) {
@@ -323,6 +351,7 @@ void DecisionLog::WriteBatch(std::deque<CallRecord>* calls, bool closing) {
     absl::SleepFor(absl::Seconds(1));
   }
   std::lock_guard<std::mutex> lock(mu_);
+  stats_.held = false;
   queue_bytes_ -= bytes;
   stats_.queue_bytes = queue_bytes_;
   if (written) {

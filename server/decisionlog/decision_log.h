@@ -88,6 +88,12 @@ struct DecisionLogOptions {
   // What records leave out: masking and sampling of ALLOWs
   // (record_policy.h).
   RecordPolicy record;
+  // With a sink that ships from the files (kafka_sink.h): the last
+  // sequence it has shipped. Retention then removes only segments whose
+  // every entry is shipped, and when the directory reaches max_total_bytes
+  // plus a segment, the writer holds what is queued (the queue policy
+  // applies) until the sink catches up. Null: no sink.
+  std::shared_ptr<const std::atomic<uint64_t>> shipped_through;
   // Called by the writer thread before it writes each batch; tests hold it
   // to make the queue fill. Unset: nothing.
   std::function<void()> before_write;
@@ -105,6 +111,7 @@ struct DecisionLogStats {
   uint64_t segments_removed = 0;  // by retention
   uint64_t last_sequence = 0;     // of the last entry written
   uint64_t lost = 0;  // accepted, then lost to writes failing at exit
+  bool held = false;  // holding records until the sink ships (at the cap)
 };
 
 class DecisionLog {
@@ -156,8 +163,11 @@ class DecisionLog {
   void WriteBatch(std::deque<CallRecord>* calls, bool closing);
   absl::Status RotateIfDue();
   // Removes the oldest segments while the directory is over
-  // max_total_bytes; never the open one.
+  // max_total_bytes; never the open one, nor one the sink has not shipped.
   void ApplyRetention();
+  // OK, or RESOURCE_EXHAUSTED while the directory is at its cap with
+  // entries the sink has not shipped.
+  absl::Status HoldForSink();
   void AddEvent(int kind, absl::string_view detail, uint64_t count = 0);
 
   const DecisionLogOptions options_;
@@ -170,7 +180,7 @@ class DecisionLog {
   absl::Time segment_opened_;
   absl::Time last_sync_;
   uint64_t dropped_reported_ = 0;
-  bool dirty_ = false;  // written since the last fsync
+  bool dirty_ = false;         // written since the last fsync
   uint64_t closed_bytes_ = 0;  // the segments before the open one
   RecordEncoder encoder_;
   std::atomic<uint64_t> sampled_out_early_{0};  // by SampleAllow

@@ -28,9 +28,8 @@ absl::StatusOr<SellerIdMask> ParseSellerIdMask(absl::string_view text) {
   if (text == "keep") return SellerIdMask::kKeep;
   if (text == "drop") return SellerIdMask::kDrop;
   if (text == "hash") return SellerIdMask::kHash;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--decision_log_seller_id: \"", text,
-                   "\" is not keep, drop or hash"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--decision_log_seller_id: \"", text, "\" is not keep, drop or hash"));
 }
 
 absl::Status ValidateRecordPolicy(const RecordPolicy& policy) {
@@ -52,18 +51,18 @@ absl::Status ValidateRecordPolicy(const RecordPolicy& policy) {
 absl::StatusOr<std::string> ReadMaskKey(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--decision_log_mask_key_file: cannot read ", path));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--decision_log_mask_key_file: cannot read ", path));
   }
   std::ostringstream text;
   text << in.rdbuf();
   std::string key = text.str();
   if (!key.empty() && key.back() == '\n') key.pop_back();
   if (key.size() < kMinKeyBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--decision_log_mask_key_file: ", path, " holds ", key.size(),
-        " bytes; a key needs at least ", kMinKeyBytes,
-        " (e.g. `openssl rand -hex 32 > FILE`)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--decision_log_mask_key_file: ", path, " holds ",
+                     key.size(), " bytes; a key needs at least ", kMinKeyBytes,
+                     " (e.g. `openssl rand -hex 32 > FILE`)"));
   }
   return key;
 }

@@ -50,6 +50,34 @@ std::vector<prometheus::MetricFamily> DecisionLogMetrics::Collect() const {
   add("importgate_decision_log_last_sequence",
       "Sequence number of the last decision log entry written.",
       MetricType::Gauge, stats.last_sequence);
+  add("importgate_decision_log_held",
+      "1 while the decision log holds records: at its cap, waiting for the "
+      "Kafka sink to ship.",
+      MetricType::Gauge, stats.held ? 1 : 0);
+  if (sink_ == nullptr) return families;
+  const decisionlog::KafkaSinkStats sink = sink_->Stats();
+  add("importgate_decision_log_sink_shipped_sequence",
+      "Every decision log entry up to this sequence is acknowledged by "
+      "Kafka.",
+      MetricType::Gauge, sink.last_shipped);
+  add("importgate_decision_log_sink_lag_entries",
+      "Decision log entries written but not yet acknowledged by Kafka.",
+      MetricType::Gauge,
+      stats.last_sequence > sink.last_shipped
+          ? stats.last_sequence - sink.last_shipped
+          : 0);
+  add("importgate_decision_log_sink_in_flight_entries",
+      "Decision log entries handed to Kafka, not yet acknowledged.",
+      MetricType::Gauge, sink.in_flight);
+  add("importgate_decision_log_sink_shipped_total",
+      "Decision log entries acknowledged by Kafka since the server started.",
+      MetricType::Counter, sink.shipped);
+  add("importgate_decision_log_sink_errors_total",
+      "Failed Kafka deliveries (the sink sends again from its checkpoint).",
+      MetricType::Counter, sink.delivery_errors);
+  add("importgate_decision_log_sink_stopped",
+      "1 when the Kafka sink stopped for good (see the server log).",
+      MetricType::Gauge, sink.stopped ? 1 : 0);
   return families;
 }
 

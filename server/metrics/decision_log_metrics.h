@@ -20,6 +20,21 @@
 //   importgate_decision_log_segments_removed_total   counter
 //   importgate_decision_log_last_sequence            gauge
 //       the sequence number of the last entry written
+//   importgate_decision_log_held                     gauge, 0 or 1
+//       1 while the writer holds records: the directory is at its cap and
+//       the Kafka sink has not shipped its oldest segment
+// With the Kafka sink (decisionlog/kafka_sink.h):
+//   importgate_decision_log_sink_shipped_sequence    gauge
+//       every entry up to it acknowledged by Kafka (the checkpoint)
+//   importgate_decision_log_sink_lag_entries         gauge
+//       last_sequence - shipped_sequence: what Kafka does not have yet
+//   importgate_decision_log_sink_in_flight_entries   gauge
+//   importgate_decision_log_sink_shipped_total       counter
+//   importgate_decision_log_sink_errors_total        counter
+//       failed deliveries (the sink sends again from its checkpoint)
+//   importgate_decision_log_sink_stopped             gauge, 0 or 1
+//       1 when the sink stopped for good (the log does not hold what the
+//       checkpoint says): see the server log
 //
 // Thread safety: Collect() may run concurrently with anything the log does.
 #ifndef IMPORTGATE_SERVER_METRICS_DECISION_LOG_METRICS_H_
@@ -30,19 +45,22 @@
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
 #include "server/decisionlog/decision_log.h"
+#include "server/decisionlog/kafka_sink.h"
 
 namespace importgate::metrics {
 
 class DecisionLogMetrics final : public prometheus::Collectable {
  public:
-  // `log` must outlive this.
-  explicit DecisionLogMetrics(const decisionlog::DecisionLog* log)
-      : log_(log) {}
+  // `log` and `sink` (null: none) must outlive this.
+  explicit DecisionLogMetrics(const decisionlog::DecisionLog* log,
+                              const decisionlog::KafkaSink* sink = nullptr)
+      : log_(log), sink_(sink) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   const decisionlog::DecisionLog* const log_;
+  const decisionlog::KafkaSink* const sink_;
 };
 
 }  // namespace importgate::metrics

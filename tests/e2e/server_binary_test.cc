@@ -354,11 +354,12 @@ TEST(ServerBinaryHelpTest, HelpListsEveryFlagAndTheReadmeTableMatches) {
   ServerProcess tool({"--help"}, IMPORTGATE_TOOL_BINARY);
   tool.Stop(0);
   EXPECT_THAT(tool.output(), Not(HasSubstr("needs a value")));
-  EXPECT_EQ(HelpFlags(tool.output()),
-            (std::set<std::string>{"decision_id", "from", "iso_codes_dir",
-                                   "key", "limit", "mask_key_file", "out",
-                                   "outcome", "private", "public", "rule",
-                                   "seller", "sku", "until"}));
+  EXPECT_EQ(
+      HelpFlags(tool.output()),
+      (std::set<std::string>{"decision_id", "follow", "from", "from_sequence",
+                             "iso_codes_dir", "key", "limit", "mask_key_file",
+                             "out", "outcome", "private", "public", "rule",
+                             "seller", "sku", "until"}));
   EXPECT_THAT(tool.output(), HasSubstr("importgate bundle build DIR -o FILE"));
 }
 

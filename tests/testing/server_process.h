@@ -81,6 +81,7 @@ class ServerProcess {
 
   // Sends `signal_number` and returns at once.
   void Signal(int signal_number) { kill(pid_, signal_number); }
+  pid_t pid() const { return pid_; }
 
   // Sends `signal_number` (if > 0), waits, and returns the exit status.
   int Stop(int signal_number) {

@@ -1,0 +1,229 @@
+#include "server/decisionlog/follower.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace importgate::decisionlog {
+namespace {
+
+// How much one read(2) takes in: many frames per system call.
+constexpr size_t kChunkBytes = 1 << 20;
+
+uint64_t GetLittleEndian(const char* bytes, int n) {
+  uint64_t value = 0;
+  for (int i = n; i > 0; --i) {
+    value = (value << 8) | static_cast<unsigned char>(bytes[i - 1]);
+  }
+  return value;
+}
+
+}  // namespace
+
+LogFollower::LogFollower(std::string dir, uint64_t from_sequence)
+    : dir_(std::move(dir)), next_sequence_(from_sequence) {}
+
+LogFollower::~LogFollower() { CloseSegment(); }
+
+LogFollower::LogFollower(LogFollower&& other) noexcept
+    : dir_(std::move(other.dir_)),
+      next_sequence_(other.next_sequence_),
+      fd_(std::exchange(other.fd_, -1)),
+      path_(std::move(other.path_)),
+      segment_first_(other.segment_first_),
+      offset_(other.offset_),
+      file_sequence_(other.file_sequence_),
+      chain_(other.chain_),
+      buffer_(std::move(other.buffer_)),
+      hasher_(std::move(other.hasher_)) {}
+
+LogFollower& LogFollower::operator=(LogFollower&& other) noexcept {
+  if (this != &other) {
+    CloseSegment();
+    dir_ = std::move(other.dir_);
+    next_sequence_ = other.next_sequence_;
+    fd_ = std::exchange(other.fd_, -1);
+    path_ = std::move(other.path_);
+    segment_first_ = other.segment_first_;
+    offset_ = other.offset_;
+    file_sequence_ = other.file_sequence_;
+    chain_ = other.chain_;
+    buffer_ = std::move(other.buffer_);
+    hasher_ = std::move(other.hasher_);
+  }
+  return *this;
+}
+
+void LogFollower::CloseSegment() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+absl::StatusOr<bool> LogFollower::OpenSegment() {
+  auto segments = ListSegments(dir_);
+  if (!segments.ok()) {
+    if (absl::IsNotFound(segments.status())) return false;  // not made yet
+    return segments.status();
+  }
+  // The segment holding next_sequence_: the last one starting at or before
+  // it, or, after the segment just read, the one starting at it.
+  const std::pair<uint64_t, std::string>* found = nullptr;
+  for (const auto& segment : *segments) {
+    if (segment.first <= next_sequence_) found = &segment;
+  }
+  if (found == nullptr) {
+    if (segments->empty()) return false;
+    return absl::DataLossError(
+        absl::StrCat(dir_, ": the log starts at sequence ",
+                     segments->front().first, "; entries from ", next_sequence_,
+                     " on were removed (retention) before they were read"));
+  }
+  const bool continuing = fd_ >= 0 || file_sequence_ != 0;
+  const int fd = open(found->second.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::InternalError(absl::StrCat("cannot open ", found->second, ": ",
+                                            std::strerror(errno)));
+  }
+  char header[kSegmentHeaderBytes];
+  const ssize_t n = pread(fd, header, sizeof(header), 0);
+  if (n < static_cast<ssize_t>(sizeof(header))) {
+    close(fd);
+    return false;  // being created: its header comes first
+  }
+  if (std::memcmp(header, kSegmentMagic, 8) != 0 ||
+      GetLittleEndian(header + 40, 8) != found->first) {
+    close(fd);
+    return absl::DataLossError(
+        absl::StrCat(found->second, ": not a decision log segment header"));
+  }
+  Chain prev;
+  std::memcpy(prev.data(), header + 8, 32);
+  if (continuing && found->first == file_sequence_ && prev != chain_) {
+    close(fd);
+    return absl::DataLossError(
+        absl::StrCat(found->second,
+                     ": its header does not continue the chain of the "
+                     "segment before it"));
+  }
+  CloseSegment();
+  fd_ = fd;
+  path_ = found->second;
+  segment_first_ = found->first;
+  offset_ = kSegmentHeaderBytes;
+  file_sequence_ = found->first;
+  chain_ = prev;
+  return true;
+}
+
+absl::StatusOr<size_t> LogFollower::ReadFrames(
+    const std::function<void(const Entry&)>& visit, size_t max_bytes,
+    bool* at_end) {
+  size_t handed = 0;
+  size_t bytes = 0;
+  *at_end = false;
+  while (bytes < max_bytes) {
+    buffer_.resize(kChunkBytes);
+    const ssize_t n =
+        pread(fd_, buffer_.data(), buffer_.size(), static_cast<off_t>(offset_));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(
+          absl::StrCat("cannot read ", path_, ": ", std::strerror(errno)));
+    }
+    const absl::string_view chunk(buffer_.data(), static_cast<size_t>(n));
+    size_t at = 0;
+    while (at + 4 <= chunk.size()) {
+      const uint64_t length = GetLittleEndian(chunk.data() + at, 4);
+      if (length == 0 || length > kMaxEntryBytes) {
+        // Zeros (a power loss's unwritten blocks) are a torn tail that the
+        // writer cuts when it starts again: wait for it. Anything else is
+        // damage.
+        if (length == 0) break;
+        return absl::DataLossError(absl::StrCat(
+            path_, " at offset ", offset_ + at, ": a frame's length ", length,
+            " is not 1 to ", kMaxEntryBytes));
+      }
+      if (at + 4 + length + 32 > chunk.size()) break;  // not whole yet
+      Entry entry;
+      entry.sequence = file_sequence_;
+      entry.bytes = chunk.substr(at + 4, length);
+      std::memcpy(entry.chain.data(), chunk.data() + at + 4 + length, 32);
+      if (hasher_.Next(chain_, entry.bytes) != entry.chain) {
+        return absl::DataLossError(absl::StrCat(
+            path_, " at offset ", offset_ + at, " (sequence ", file_sequence_,
+            "): a frame's chain does not match its bytes and the chain before "
+            "it"));
+      }
+      chain_ = entry.chain;
+      at += 4 + length + 32;
+      ++file_sequence_;
+      if (entry.sequence >= next_sequence_) {
+        visit(entry);
+        next_sequence_ = entry.sequence + 1;
+        ++handed;
+        bytes += length;
+        if (bytes >= max_bytes) break;
+      }
+    }
+    offset_ += at;
+    if (at == 0 || bytes >= max_bytes) {
+      // Nothing whole left in this chunk: at the end for now, unless the
+      // chunk was a frame bigger than the buffer (it is not: kChunkBytes
+      // holds the largest frame).
+      *at_end = at == 0;
+      break;
+    }
+  }
+  return handed;
+}
+
+absl::StatusOr<size_t> LogFollower::Poll(
+    const std::function<void(const Entry&)>& visit, size_t max_bytes) {
+  if (fd_ < 0) {
+    auto opened = OpenSegment();
+    if (!opened.ok()) return opened.status();
+    if (!*opened) return 0;
+  }
+  size_t handed = 0;
+  for (;;) {
+    bool at_end = false;
+    auto read = ReadFrames(visit, max_bytes, &at_end);
+    if (!read.ok()) return read.status();
+    handed += *read;
+    if (!at_end) return handed;  // stopped at max_bytes
+    // At the end of what is whole. The writer begins the next segment only
+    // after it has written and fsynced this one: if the next exists, this
+    // one is complete once read to its end.
+    auto segments = ListSegments(dir_);
+    if (!segments.ok()) return segments.status();
+    // (A segment with no frame yet starts at file_sequence_ itself.)
+    bool next_exists = false;
+    for (const auto& segment : *segments) {
+      next_exists = next_exists || (segment.first == file_sequence_ &&
+                                    segment.first != segment_first_);
+    }
+    if (!next_exists) return handed;
+    auto last = ReadFrames(visit, max_bytes, &at_end);
+    if (!last.ok()) return last.status();
+    handed += *last;
+    if (!at_end) return handed;
+    struct stat info;
+    if (fstat(fd_, &info) != 0 ||
+        static_cast<uint64_t>(info.st_size) != offset_) {
+      return absl::DataLossError(absl::StrCat(
+          path_, " at offset ", offset_,
+          ": bytes that are not a whole frame, and a later segment follows"));
+    }
+    auto opened = OpenSegment();
+    if (!opened.ok()) return opened.status();
+    if (!*opened || handed > 0) return handed;
+  }
+}
+
+}  // namespace importgate::decisionlog

@@ -1,0 +1,83 @@
+// LogFollower: reads a decision log directory's entries in sequence order
+// from a given sequence on, following a live writer (DecisionLog) as it
+// appends: new frames of the open segment as they are written, then the
+// next segment once the writer has begun it. Every frame's chain is
+// verified, from the segment header on, so what is handed on (e.g. to the
+// Kafka sink) is exactly what the log holds.
+//
+// A frame not yet whole (the writer mid-append, or a torn tail a restarted
+// writer will cut) is waited for, not an error. The next segment is entered
+// only when it continues this one's chain.
+//
+// Thread safety: thread-compatible; reads files only, so it runs beside
+// the writer thread of the same directory.
+#ifndef IMPORTGATE_SERVER_DECISIONLOG_FOLLOWER_H_
+#define IMPORTGATE_SERVER_DECISIONLOG_FOLLOWER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/decisionlog/segment.h"
+
+namespace importgate::decisionlog {
+
+class LogFollower {
+ public:
+  // Follows `dir` from entry `from_sequence` (>= 1) on. Nothing is read
+  // until Poll().
+  LogFollower(std::string dir, uint64_t from_sequence);
+  ~LogFollower();
+  LogFollower(LogFollower&& other) noexcept;
+  LogFollower& operator=(LogFollower&& other) noexcept;
+
+  // One entry as read: its sequence number, its LogEntry bytes (valid
+  // during the call) and the chain after it.
+  struct Entry {
+    uint64_t sequence = 0;
+    absl::string_view bytes;
+    Chain chain{};
+  };
+
+  // Calls `visit` with the entries appended since the last call, in order,
+  // until about `max_bytes` were handed on or nothing more is whole;
+  // returns how many. 0: nothing new yet (or no segment yet). Errors:
+  // DATA_LOSS when the log does not hold what it should (from_sequence
+  // removed by retention, a frame whose chain fails, a gap between
+  // segments), naming the file and offset; INTERNAL when a file cannot be
+  // read. After an error, the follower is stuck (make a new one).
+  absl::StatusOr<size_t> Poll(const std::function<void(const Entry&)>& visit,
+                              size_t max_bytes);
+
+  // The sequence of the next entry to hand on.
+  uint64_t next_sequence() const { return next_sequence_; }
+
+ private:
+  // Opens the segment that holds next_sequence_ (or begins after it):
+  // false when there is none yet.
+  absl::StatusOr<bool> OpenSegment();
+  // Reads whole frames from the open segment; sets *at_end when no more
+  // bytes follow them.
+  absl::StatusOr<size_t> ReadFrames(
+      const std::function<void(const Entry&)>& visit, size_t max_bytes,
+      bool* at_end);
+  void CloseSegment();
+
+  std::string dir_;
+  uint64_t next_sequence_;
+  int fd_ = -1;
+  std::string path_;
+  uint64_t segment_first_ = 0;  // the open segment's first sequence
+  uint64_t offset_ = 0;         // of the next frame in the open segment
+  uint64_t file_sequence_ = 0;  // the sequence of the frame at offset_
+  Chain chain_{};               // after the frame before offset_
+  std::string buffer_;
+  ChainHasher hasher_;
+};
+
+}  // namespace importgate::decisionlog
+
+#endif  // IMPORTGATE_SERVER_DECISIONLOG_FOLLOWER_H_

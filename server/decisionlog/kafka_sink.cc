@@ -1,0 +1,474 @@
+#include "server/decisionlog/kafka_sink.h"
+
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "server/common/log.h"
+#include "server/decisionlog/follower.h"
+
+namespace importgate::decisionlog {
+namespace {
+
+constexpr char kCheckpointName[] = "kafka-sink.checkpoint";
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "importgate";
+  return name;
+}
+
+bool ParseChainHex(absl::string_view hex, Chain* chain) {
+  if (hex.size() != 64) return false;
+  for (size_t i = 0; i < 32; ++i) {
+    int value = 0;
+    for (char c : hex.substr(2 * i, 2)) {
+      value *= 16;
+      if (c >= '0' && c <= '9') {
+        value += c - '0';
+      } else if (c >= 'a' && c <= 'f') {
+        value += c - 'a' + 10;
+      } else {
+        return false;
+      }
+    }
+    (*chain)[i] = static_cast<unsigned char>(value);
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+ParseKafkaConfig(absl::string_view text) {
+  std::vector<std::pair<std::string, std::string>> properties;
+  int number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++number;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line.front() == '#') continue;
+    const size_t equals = line.find('=');
+    const absl::string_view name =
+        absl::StripAsciiWhitespace(line.substr(0, equals));
+    if (equals == absl::string_view::npos || name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--decision_log_kafka_config: line ", number,
+                       " is not name=value: \"", line.substr(0, 80), "\""));
+    }
+    properties.emplace_back(
+        std::string(name),
+        std::string(absl::StripAsciiWhitespace(line.substr(equals + 1))));
+  }
+  return properties;
+}
+
+std::string KafkaSink::CheckpointPath(const std::string& dir) {
+  return absl::StrCat(dir, "/", kCheckpointName);
+}
+
+absl::StatusOr<SinkCheckpoint> ReadCheckpoint(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": none yet"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  SinkCheckpoint checkpoint;
+  bool have_sequence = false, have_chain = false;
+  for (absl::string_view line : absl::StrSplit(text.str(), '\n')) {
+    if (absl::ConsumePrefix(&line, "sequence ")) {
+      have_sequence = absl::SimpleAtoi(line, &checkpoint.sequence);
+    } else if (absl::ConsumePrefix(&line, "chain ")) {
+      have_chain = ParseChainHex(line, &checkpoint.chain);
+    }
+  }
+  if (!have_sequence || !have_chain) {
+    return absl::DataLossError(absl::StrCat(
+        path,
+        ": not a Kafka sink checkpoint (\"sequence N\" and \"chain "
+        "HEX\" lines); remove it to ship the whole log again"));
+  }
+  return checkpoint;
+}
+
+absl::Status WriteCheckpoint(const std::string& path,
+                             const SinkCheckpoint& checkpoint) {
+  const std::string text =
+      absl::StrCat("sequence ", checkpoint.sequence, "\nchain ",
+                   ChainHex(checkpoint.chain), "\n");
+  const std::string temporary = path + ".tmp";
+  const int fd =
+      open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot write ", temporary, ": ", std::strerror(errno)));
+  }
+  const bool written = write(fd, text.data(), text.size()) ==
+                           static_cast<ssize_t>(text.size()) &&
+                       fsync(fd) == 0;
+  close(fd);
+  if (!written || rename(temporary.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+// One librdkafka producer and what it has in flight. Used by the sink
+// thread only (delivery reports are served by rd_kafka_poll on it).
+struct KafkaSink::Producer {
+  struct InFlight {
+    uint64_t sequence;
+    Chain chain;
+    size_t bytes;
+    bool delivered;
+  };
+
+  rd_kafka_t* rk = nullptr;
+  std::deque<InFlight> in_flight;
+  size_t in_flight_bytes = 0;
+  bool failed = false;
+  std::string error;
+
+  ~Producer() {
+    if (rk != nullptr) {
+      // What is not acknowledged is sent again after the next start.
+      rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      rd_kafka_poll(rk, 0);
+      rd_kafka_destroy(rk);
+    }
+  }
+
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message,
+                         void* opaque) {
+    auto* self = static_cast<Producer*>(opaque);
+    const auto sequence =
+        static_cast<uint64_t>(reinterpret_cast<uintptr_t>(message->_private));
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (!self->failed) {
+        self->error = absl::StrCat("Kafka delivery of sequence ", sequence,
+                                   " failed: ", rd_kafka_err2str(message->err));
+      }
+      self->failed = true;
+      return;
+    }
+    if (self->in_flight.empty() ||
+        sequence < self->in_flight.front().sequence) {
+      return;  // already counted (a duplicate report cannot happen)
+    }
+    const uint64_t index = sequence - self->in_flight.front().sequence;
+    if (index < self->in_flight.size()) self->in_flight[index].delivered = true;
+  }
+
+  // librdkafka's errors, on its own threads: logged, at most one line
+  // every 10 s (a broker outage reports every connection attempt), with
+  // how many were left out. Transient errors are retried by librdkafka; a
+  // delivery that fails is reported above.
+  static void OnError(rd_kafka_t*, int code, const char* reason, void* opaque) {
+    auto* self = static_cast<Producer*>(opaque);
+    const int64_t now = absl::ToUnixNanos(absl::Now());
+    int64_t last = self->last_error_log.load(std::memory_order_relaxed);
+    if (now - last < absl::ToInt64Nanoseconds(absl::Seconds(10)) ||
+        !self->last_error_log.compare_exchange_strong(last, now)) {
+      self->errors_not_logged.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    const uint64_t left_out = self->errors_not_logged.exchange(0);
+    LogWarning(absl::StrCat(
+        "decision log Kafka sink: ",
+        rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code)), ": ", reason,
+        left_out > 0 ? absl::StrCat(" (and ", left_out,
+                                    " other error(s) in the last 10 s)")
+                     : std::string()));
+  }
+  std::atomic<int64_t> last_error_log{0};
+  std::atomic<uint64_t> errors_not_logged{0};
+};
+
+absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Start(
+    KafkaSinkOptions options) {
+  if (options.dir.empty()) {
+    return absl::InvalidArgumentError(
+        "--decision_log_dir: the Kafka sink ships from it; it is required");
+  }
+  if (options.brokers.empty()) {
+    return absl::InvalidArgumentError(
+        "--decision_log_kafka_brokers: is required");
+  }
+  if (options.topic.empty()) {
+    return absl::InvalidArgumentError(
+        "--decision_log_kafka_topic: is required");
+  }
+  if (options.key.empty()) options.key = HostName();
+  SinkCheckpoint checkpoint;
+  auto read = ReadCheckpoint(CheckpointPath(options.dir));
+  if (read.ok()) {
+    checkpoint = *read;
+  } else if (!absl::IsNotFound(read.status())) {
+    return read.status();
+  }
+  std::unique_ptr<KafkaSink> sink(
+      new KafkaSink(std::move(options), checkpoint));
+  // Make one producer now, so that a property librdkafka refuses stops the
+  // server at start.
+  auto producer = std::make_unique<Producer>();
+  if (absl::Status made = sink->MakeProducer(producer.get()); !made.ok()) {
+    return made;
+  }
+  producer.reset();
+  sink->thread_ = std::thread([raw = sink.get()] { raw->Run(); });
+  return sink;
+}
+
+KafkaSink::KafkaSink(KafkaSinkOptions options, SinkCheckpoint checkpoint)
+    : options_(std::move(options)), checkpoint_(checkpoint) {
+  stats_.last_shipped = checkpoint.sequence;
+  if (options_.shipped_through != nullptr) {
+    options_.shipped_through->store(checkpoint.sequence);
+  }
+}
+
+KafkaSink::~KafkaSink() { Stop(absl::ZeroDuration()); }
+
+absl::Status KafkaSink::MakeProducer(Producer* producer) const {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  std::vector<std::pair<std::string, std::string>> properties = {
+      {"bootstrap.servers", options_.brokers},
+      {"client.id", "importgate-decision-log"},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"linger.ms", "5"},
+      // librdkafka's queue above the sink's own bound, so that it is never
+      // what refuses a message.
+      {"queue.buffering.max.kbytes",
+       absl::StrCat(2 * options_.max_in_flight_bytes / 1024 + 1024)},
+      {"queue.buffering.max.messages", "1000000"},
+      // Back within a second of a broker's return.
+      {"reconnect.backoff.max.ms", "1000"},
+  };
+  properties.insert(properties.end(), options_.properties.begin(),
+                    options_.properties.end());
+  for (const auto& [name, value] : properties) {
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error,
+                          sizeof(error)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return absl::InvalidArgumentError(absl::StrCat(
+          name == "bootstrap.servers" ? "--decision_log_kafka_brokers: "
+                                      : "--decision_log_kafka_config: ",
+          name, "=", value, ": ", error));
+    }
+  }
+  rd_kafka_conf_set_dr_msg_cb(conf, &Producer::OnDelivery);
+  rd_kafka_conf_set_error_cb(conf, &Producer::OnError);
+  // Its log lines repeat what the error callback reports.
+  rd_kafka_conf_set_log_cb(conf, nullptr);
+  rd_kafka_conf_set_opaque(conf, producer);
+  producer->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+  if (producer->rk ==
+      nullptr) {  // conf is freed by rd_kafka_new only on success
+    rd_kafka_conf_destroy(conf);
+    return absl::InvalidArgumentError(
+        absl::StrCat("decision log Kafka sink: ", error));
+  }
+  return absl::OkStatus();
+}
+
+void KafkaSink::Run() {
+  auto producer = std::make_unique<Producer>();
+  std::string stuck;  // why shipping stopped for good (DATA_LOSS), if it did
+  if (absl::Status made = MakeProducer(producer.get()); !made.ok()) {
+    stuck = std::string(made.message());
+  }
+  // Read from the checkpoint's own entry, to check its chain.
+  const uint64_t from = checkpoint_.sequence == 0 ? 1 : checkpoint_.sequence;
+  LogFollower follower(options_.dir, from);
+  bool check_first = checkpoint_.sequence > 0;
+  SinkCheckpoint saved = checkpoint_;
+  absl::Time last_save = absl::Now();
+  const std::string key = options_.key;
+
+  auto publish = [&](bool force) {
+    if (checkpoint_.sequence == saved.sequence) return;
+    if (!force && absl::Now() - last_save < options_.checkpoint_interval) {
+      return;
+    }
+    if (absl::Status s =
+            WriteCheckpoint(CheckpointPath(options_.dir), checkpoint_);
+        !s.ok()) {
+      LogError(absl::StrCat("decision log Kafka sink: ", s.message()));
+      return;
+    }
+    saved = checkpoint_;
+    last_save = absl::Now();
+    if (options_.shipped_through != nullptr) {
+      options_.shipped_through->store(saved.sequence);
+    }
+  };
+  auto fail = [&](std::string why) {
+    LogError(absl::StrCat("decision log Kafka sink stopped shipping: ", why));
+    stuck = std::move(why);
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.last_error = stuck;
+    stats_.stopped = true;
+  };
+
+  while (true) {
+    bool stopping = false;
+    absl::Time drain_until;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping = stopping_;
+      drain_until = drain_until_;
+    }
+    if (stopping && (absl::Now() >= drain_until || !stuck.empty())) break;
+    if (!stuck.empty()) {
+      absl::SleepFor(options_.poll_interval);
+      continue;
+    }
+    // Hand librdkafka what the files hold, up to the in-flight bound.
+    bool caught_up = false;
+    while (!producer->failed &&
+           producer->in_flight_bytes < options_.max_in_flight_bytes) {
+      absl::Status produce_error;
+      auto handed = follower.Poll(
+          [&](const LogFollower::Entry& entry) {
+            if (!produce_error.ok()) return;
+            if (check_first) {
+              check_first = false;
+              if (entry.chain != checkpoint_.chain) {
+                produce_error = absl::DataLossError(absl::StrCat(
+                    "the log's chain at sequence ", entry.sequence,
+                    " is not the one the checkpoint ",
+                    CheckpointPath(options_.dir),
+                    " recorded: the log was replaced or rewritten"));
+              }
+              return;  // shipped before the restart
+            }
+            const std::string sequence = absl::StrCat(entry.sequence);
+            const std::string chain = ChainHex(entry.chain);
+            const rd_kafka_resp_err_t err = rd_kafka_producev(
+                producer->rk, RD_KAFKA_V_TOPIC(options_.topic.c_str()),
+                RD_KAFKA_V_KEY(key.data(), key.size()),
+                RD_KAFKA_V_VALUE(const_cast<char*>(entry.bytes.data()),
+                                 entry.bytes.size()),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_HEADER("importgate-sequence", sequence.data(),
+                                  static_cast<ssize_t>(sequence.size())),
+                RD_KAFKA_V_HEADER("importgate-chain", chain.data(),
+                                  static_cast<ssize_t>(chain.size())),
+                RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(
+                    static_cast<uintptr_t>(entry.sequence))),
+                RD_KAFKA_V_END);
+            if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+              // Sent again from the checkpoint, after a new producer.
+              producer->failed = true;
+              producer->error =
+                  absl::StrCat("Kafka produce of sequence ", entry.sequence,
+                               " refused: ", rd_kafka_err2str(err));
+              return;
+            }
+            producer->in_flight.push_back(
+                {entry.sequence, entry.chain, entry.bytes.size(), false});
+            producer->in_flight_bytes += entry.bytes.size();
+          },
+          options_.max_in_flight_bytes - producer->in_flight_bytes);
+      if (!handed.ok()) {
+        fail(std::string(handed.status().message()));
+        break;
+      }
+      if (!produce_error.ok()) {
+        fail(std::string(produce_error.message()));
+        break;
+      }
+      if (*handed == 0) {
+        caught_up = true;
+        break;
+      }
+    }
+    // Serve delivery reports (waiting up to poll_interval for them).
+    rd_kafka_poll(
+        producer->rk,
+        static_cast<int>(absl::ToInt64Milliseconds(options_.poll_interval)));
+    uint64_t acknowledged = 0;
+    while (!producer->in_flight.empty() &&
+           producer->in_flight.front().delivered) {
+      const Producer::InFlight& done = producer->in_flight.front();
+      checkpoint_.sequence = done.sequence;
+      checkpoint_.chain = done.chain;
+      producer->in_flight_bytes -= done.bytes;
+      producer->in_flight.pop_front();
+      ++acknowledged;
+    }
+    publish(false);
+    bool restart = producer->failed;
+    std::string error = producer->error;
+    if (!restart && rd_kafka_fatal_error(producer->rk, nullptr, 0) !=
+                        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      char reason[512];
+      rd_kafka_fatal_error(producer->rk, reason, sizeof(reason));
+      restart = true;
+      error = absl::StrCat("Kafka producer fatal error: ", reason);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.shipped += acknowledged;
+      stats_.last_shipped = checkpoint_.sequence;
+      stats_.in_flight = producer->in_flight.size();
+      if (restart) {
+        ++stats_.delivery_errors;
+        ++stats_.restarts;
+        stats_.last_error = error;
+      }
+    }
+    // Stopping, and this turn (begun after the log was closed) found
+    // nothing more in the files and nothing in flight: all shipped.
+    if (stopping && caught_up && producer->in_flight.empty() && !restart) {
+      break;
+    }
+    if (restart) {
+      // Start again after what Kafka acknowledged: in order, at least once.
+      LogWarning(absl::StrCat("decision log Kafka sink: ", error,
+                              "; sending again from sequence ",
+                              checkpoint_.sequence + 1));
+      publish(true);
+      producer = std::make_unique<Producer>();
+      if (absl::Status made = MakeProducer(producer.get()); !made.ok()) {
+        fail(std::string(made.message()));
+      }
+      follower = LogFollower(options_.dir, checkpoint_.sequence + 1);
+      check_first = false;
+      absl::SleepFor(absl::Seconds(1));
+    }
+  }
+  publish(true);
+  producer.reset();  // purges what was not acknowledged
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.in_flight = 0;
+}
+
+void KafkaSink::Stop(absl::Duration drain) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    drain_until_ = absl::Now() + drain;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+KafkaSinkStats KafkaSink::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+}  // namespace importgate::decisionlog

@@ -1,0 +1,360 @@
+// The decision log's Kafka sink against librdkafka's mock cluster: every
+// entry shipped once at least, in order, with its sequence and chain; a
+// restart resuming from the checkpoint; an outage only delaying; retention
+// waiting for the sink and the writer holding at the cap; a checkpoint the
+// log does not match stopping the sink. And the LogFollower it reads with.
+#include "server/decisionlog/kafka_sink.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/decisionlog/follower.h"
+#include "tests/decisionlog/decision_log_fixture.h"
+#include "tests/testing/kafka_mock.h"
+
+namespace importgate::decisionlog {
+namespace {
+
+namespace lv1 = ::importgate::decisionlog::v1;
+using ::importgate::testing::KafkaMessage;
+using ::importgate::testing::KafkaMockCluster;
+using ::testing::HasSubstr;
+
+// Waits up to a minute for `done`.
+template <typename Done>
+bool Eventually(Done done) {
+  const absl::Time until = absl::Now() + absl::Minutes(1);
+  while (!done()) {
+    if (absl::Now() > until) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return true;
+}
+
+// Every entry of the log directory, by sequence: its bytes and chain.
+std::map<uint64_t, std::pair<std::string, Chain>> Entries(
+    const std::string& dir) {
+  std::map<uint64_t, std::pair<std::string, Chain>> entries;
+  LogFollower follower(dir, 1);
+  while (true) {
+    auto read = follower.Poll(
+        [&](const LogFollower::Entry& e) {
+          entries[e.sequence] = {std::string(e.bytes), e.chain};
+        },
+        size_t{64} << 20);
+    EXPECT_TRUE(read.ok()) << read.status();
+    if (!read.ok() || *read == 0) break;
+  }
+  return entries;
+}
+
+class KafkaSinkTest : public DecisionLogTest {
+ protected:
+  KafkaSinkOptions SinkOptions() {
+    KafkaSinkOptions options;
+    options.dir = dir_;
+    options.brokers = kafka_.bootstraps();
+    options.topic = "decisions";
+    options.key = "replica-1";
+    options.checkpoint_interval = absl::Milliseconds(100);
+    options.shipped_through = shipped_;
+    return options;
+  }
+  std::unique_ptr<KafkaSink> StartSink(KafkaSinkOptions options) {
+    auto sink = KafkaSink::Start(std::move(options));
+    EXPECT_TRUE(sink.ok()) << sink.status();
+    return sink.ok() ? *std::move(sink) : nullptr;
+  }
+  DecisionLogOptions LogOptions() {
+    DecisionLogOptions options = Options();
+    options.shipped_through = shipped_;
+    return options;
+  }
+
+  // Checks what the topic holds against the log: every sequence of the
+  // log at least once, each message exactly the entry's bytes and chain,
+  // one partition, and sequences in order within it apart from a resend
+  // starting again after the checkpoint.
+  void ExpectTopicHoldsTheLog(size_t* duplicates = nullptr) {
+    const auto entries = Entries(dir_);
+    const std::vector<KafkaMessage> messages = kafka_.ReadAll("decisions", 3);
+    std::map<uint64_t, int> seen;
+    int32_t partition = -1;
+    uint64_t previous = 0;
+    size_t repeated = 0;
+    for (const KafkaMessage& m : messages) {
+      if (partition == -1) partition = m.partition;
+      EXPECT_EQ(m.partition, partition) << "one key, one partition";
+      EXPECT_EQ(m.key, "replica-1");
+      auto entry = entries.find(m.sequence);
+      ASSERT_NE(entry, entries.end()) << m.sequence;
+      EXPECT_EQ(m.value, entry->second.first) << m.sequence;
+      EXPECT_EQ(m.headers.at("importgate-chain"),
+                ChainHex(entry->second.second));
+      if (m.sequence <= previous) ++repeated;  // a resend after a restart
+      previous = m.sequence;
+      ++seen[m.sequence];
+    }
+    for (const auto& [sequence, entry] : entries) {
+      EXPECT_EQ(seen.count(sequence), 1u) << "sequence " << sequence;
+    }
+    if (duplicates != nullptr) *duplicates = repeated;
+  }
+
+  KafkaMockCluster kafka_{3};
+  std::shared_ptr<std::atomic<uint64_t>> shipped_ =
+      std::make_shared<std::atomic<uint64_t>>(0);
+};
+
+TEST_F(KafkaSinkTest, ShipsEveryEntryInOrderAndResumesFromItsCheckpoint) {
+  ASSERT_TRUE(kafka_.CreateTopic("decisions", 3));
+  auto log = Open(LogOptions());
+  auto sink = StartSink(SinkOptions());
+  ASSERT_NE(sink, nullptr);
+  Write(*log, 0, 1000);
+  ASSERT_TRUE(Eventually([&] {
+    return sink->Stats().last_shipped == log->Stats().last_sequence &&
+           shipped_->load() == log->Stats().last_sequence;
+  })) << sink->Stats().last_shipped
+      << " of " << log->Stats().last_sequence;
+  log->Close();
+  sink->Stop(absl::Seconds(10));
+  const uint64_t last = log->Stats().last_sequence;  // 1000 + 2 events
+  EXPECT_EQ(last, 1002u);
+  EXPECT_EQ(sink->Stats().last_shipped, last);
+  EXPECT_EQ(ReadCheckpoint(KafkaSink::CheckpointPath(dir_))->sequence, last);
+
+  // A restart: the writer and the sink continue from where they stopped.
+  log = Open(LogOptions());
+  sink = StartSink(SinkOptions());
+  Write(*log, 1000, 1500);
+  log->Close();
+  sink->Stop(absl::Seconds(30));
+  EXPECT_EQ(sink->Stats().last_shipped, log->Stats().last_sequence);
+  EXPECT_EQ(sink->Stats().shipped, log->Stats().last_sequence - last);
+  size_t duplicates = 0;
+  ExpectTopicHoldsTheLog(&duplicates);
+  EXPECT_EQ(duplicates, 0u);  // the checkpoint was current at the stop
+}
+
+TEST_F(KafkaSinkTest, AnOutageOnlyDelays) {
+  ASSERT_TRUE(kafka_.CreateTopic("decisions", 3));
+  auto log = Open(LogOptions());
+  auto sink = StartSink(SinkOptions());
+  Write(*log, 0, 300);
+  ASSERT_TRUE(Eventually([&] {
+    return sink->Stats().last_shipped == log->Stats().last_sequence;
+  }));
+  kafka_.SetDown();
+  Write(*log, 300, 1300);  // written to the files meanwhile
+  ASSERT_TRUE(Eventually([&] { return log->Stats().records_written == 1300; }));
+  absl::SleepFor(absl::Seconds(1));
+  const uint64_t during = sink->Stats().last_shipped;
+  EXPECT_LT(during, log->Stats().last_sequence);
+  kafka_.SetUp();
+  ASSERT_TRUE(Eventually([&] {
+    return sink->Stats().last_shipped == log->Stats().last_sequence;
+  })) << sink->Stats().last_error;
+  log->Close();
+  sink->Stop(absl::Seconds(30));
+  ExpectTopicHoldsTheLog();
+}
+
+TEST_F(KafkaSinkTest, RetentionWaitsForTheSinkAndTheWriterHoldsAtTheCap) {
+  ASSERT_TRUE(kafka_.CreateTopic("decisions", 3));
+  DecisionLogOptions options = LogOptions();
+  options.max_total_bytes = 2 << 20;  // two 1 MiB segments
+  auto log = Open(options);
+  auto sink = StartSink(SinkOptions());
+  ASSERT_TRUE(Eventually([&] { return sink->Stats().last_shipped >= 1; }));
+  kafka_.SetDown();
+  // Records of about 1,000 bytes, each call waiting at most 100 ms for
+  // room, until the writer holds at the cap and a call is refused.
+  int accepted = 0, refused = 0;
+  for (int n = 0; n < 20000 && refused == 0; ++n) {
+    absl::Status s =
+        log->Submit(Call(*log, n, 700), absl::Now() + absl::Milliseconds(100));
+    if (s.ok()) {
+      ++accepted;
+    } else {
+      EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+      ++refused;
+    }
+  }
+  ASSERT_EQ(refused, 1);
+  EXPECT_TRUE(log->Stats().held);
+  uint64_t on_disk = 0;
+  for (const std::string& path : Segments()) {
+    on_disk += std::filesystem::file_size(path);
+  }
+  // Nothing unshipped was removed; the files stopped at the cap (plus the
+  // segment being written).
+  EXPECT_EQ(log->Stats().segments_removed, 0u);
+  EXPECT_GE(on_disk, options.max_total_bytes);
+  EXPECT_LE(on_disk, options.max_total_bytes + 2 * options.max_segment_bytes);
+  kafka_.SetUp();
+  // Shipped, then removed: the writer goes on, and the log still verifies
+  // from the first sequence it keeps.
+  ASSERT_TRUE(Eventually([&] {
+    const DecisionLogStats stats = log->Stats();
+    return !stats.held &&
+           stats.records_written == static_cast<uint64_t>(accepted) &&
+           sink->Stats().last_shipped == stats.last_sequence;
+  })) << sink->Stats().last_shipped
+      << " of " << log->Stats().last_sequence;
+  Write(*log, 20000, 21000);  // room again
+  log->Close();
+  sink->Stop(absl::Seconds(30));
+  const DecisionLogStats stats = log->Stats();
+  EXPECT_EQ(stats.records_written, static_cast<uint64_t>(accepted) + 1000);
+  EXPECT_EQ(sink->Stats().last_shipped, stats.last_sequence);
+  EXPECT_GT(stats.segments_removed, 0u);
+  const VerifyReport report = Verify();
+  EXPECT_FALSE(report.problem.has_value()) << *report.problem;
+  EXPECT_GT(report.first_sequence, 1u);
+}
+
+TEST_F(KafkaSinkTest, ACheckpointTheLogDoesNotMatchStopsTheSink) {
+  auto log = Open(LogOptions());
+  Write(*log, 0, 10);
+  log->Close();
+  SinkCheckpoint wrong;
+  wrong.sequence = 5;
+  wrong.chain[0] = 1;
+  ASSERT_TRUE(WriteCheckpoint(KafkaSink::CheckpointPath(dir_), wrong).ok());
+  auto sink = StartSink(SinkOptions());
+  ASSERT_TRUE(Eventually([&] { return sink->Stats().stopped; }));
+  EXPECT_THAT(sink->Stats().last_error, HasSubstr("replaced or rewritten"));
+  EXPECT_EQ(sink->Stats().shipped, 0u);
+  sink->Stop(absl::ZeroDuration());
+
+  std::ofstream(KafkaSink::CheckpointPath(dir_)) << "sequence x\n";
+  auto refused = KafkaSink::Start(SinkOptions());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(refused.status().message(), HasSubstr("kafka-sink.checkpoint"));
+}
+
+TEST(KafkaSinkOptionsTest, MistakesNameTheFlag) {
+  KafkaSinkOptions options;
+  options.dir = ::testing::TempDir();
+  options.topic = "t";
+  EXPECT_THAT(KafkaSink::Start(options).status().message(),
+              HasSubstr("--decision_log_kafka_brokers"));
+  options.brokers = "127.0.0.1:1";
+  options.properties = {{"acks", "sometimes"}};
+  auto refused = KafkaSink::Start(options);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("--decision_log_kafka_config: acks=sometimes"));
+
+  auto parsed = ParseKafkaConfig(
+      "# TLS to the brokers\n security.protocol = "
+      "ssl\n\nssl.ca.location=/ca\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"security.protocol", "ssl"}, {"ssl.ca.location", "/ca"}}));
+  EXPECT_THAT(ParseKafkaConfig("acks=all\nlinger.ms\n").status().message(),
+              HasSubstr("line 2"));
+  EXPECT_THAT(ParseKafkaConfig("=x\n").status().message(),
+              HasSubstr("--decision_log_kafka_config: line 1"));
+}
+
+// ---- the follower ----
+
+TEST_F(DecisionLogTest, TheFollowerFollowsALiveWriterAcrossSegments) {
+  auto log = Open(Options());
+  LogFollower follower(dir_, 1);
+  std::vector<uint64_t> sequences;
+  auto poll = [&] {
+    auto read = follower.Poll(
+        [&](const LogFollower::Entry& e) { sequences.push_back(e.sequence); },
+        size_t{1} << 30);
+    EXPECT_TRUE(read.ok()) << read.status();
+  };
+  poll();  // the STARTED event, or nothing yet
+  for (int round = 0; round < 4; ++round) {
+    Write(*log, round * 4000, (round + 1) * 4000);  // a segment or so each
+    ASSERT_TRUE(Eventually([&] {
+      return log->Stats().records_written ==
+             static_cast<uint64_t>((round + 1) * 4000);
+    }));
+    poll();
+    poll();
+  }
+  log->Close();
+  poll();
+  ASSERT_GT(Segments().size(), 2u);
+  ASSERT_EQ(sequences.size(), log->Stats().last_sequence);
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    ASSERT_EQ(sequences[i], i + 1);
+  }
+  // From the middle of a later segment.
+  LogFollower from(dir_, 5000);
+  std::vector<uint64_t> later;
+  auto read = from.Poll(
+      [&](const LogFollower::Entry& e) { later.push_back(e.sequence); },
+      size_t{1} << 30);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_FALSE(later.empty());
+  EXPECT_EQ(later.front(), 5000u);
+}
+
+// Regression: a segment with no frame yet (just made by a rotation, or a
+// new log's first) starts at the sequence the follower waits for; taking
+// it for the next segment made Poll reopen it in a loop forever.
+TEST_F(DecisionLogTest, TheFollowerWaitsAtASegmentWithNoFrameYet) {
+  std::filesystem::create_directories(dir_);
+  {
+    auto first = SegmentWriter::Create(dir_, Chain{}, 1);
+    ASSERT_TRUE(first.ok()) << first.status();
+  }
+  LogFollower follower(dir_, 1);
+  auto polled = std::async(std::launch::async, [&] {
+    return follower.Poll([](const LogFollower::Entry&) {}, 1 << 20);
+  });
+  ASSERT_EQ(polled.wait_for(std::chrono::seconds(10)),
+            std::future_status::ready)
+      << "Poll did not return";
+  auto read = polled.get();
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, 0u);
+}
+
+TEST_F(DecisionLogTest, TheFollowerRefusesWhatTheLogDoesNotHold) {
+  auto log = Open(Options());
+  Write(*log, 0, 8000);
+  log->Close();
+  const std::vector<std::string> segments = Segments();
+  ASSERT_GT(segments.size(), 1u);
+  // An altered frame.
+  std::string bytes = Read(segments[0]);
+  const size_t at = bytes.find("SKU-5");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 4] = '6';
+  Rewrite(segments[0], bytes);
+  LogFollower altered(dir_, 1);
+  absl::StatusOr<size_t> read = 0;
+  while (read.ok() && (read = altered.Poll([](const auto&) {}, 1 << 20)).ok() &&
+         *read > 0) {
+  }
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(read.status().message(), HasSubstr(segments[0]));
+  // Entries removed (by retention) before they were read.
+  std::filesystem::remove(segments[0]);
+  LogFollower removed(dir_, 1);
+  EXPECT_EQ(removed.Poll([](const auto&) {}, 1 << 20).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace importgate::decisionlog
