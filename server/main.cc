@@ -21,10 +21,10 @@
 #include "absl/time/time.h"
 #include "server/app/server.h"
 #include "server/app/tls.h"
+#include "server/bundle/artifact.h"
 #include "server/bundle/manager.h"
 #include "server/bundle/policy_store.h"
 #include "server/bundle/source.h"
-#include "server/bundle/artifact.h"
 #include "server/bundle/watcher.h"
 #include "server/common/clock.h"
 #include "server/common/flags.h"
@@ -237,13 +237,15 @@ absl::StatusOr<decisionlog::RecordPolicy> RecordPolicyFromFlags() {
 
 // The decision log's Kafka sink, from the flags.
 absl::StatusOr<std::unique_ptr<decisionlog::KafkaSink>> StartKafkaSink(
-    std::shared_ptr<std::atomic<uint64_t>> shipped_through) {
+    std::shared_ptr<std::atomic<uint64_t>> shipped_through,
+    std::shared_ptr<const std::atomic<uint64_t>> durable_through) {
   decisionlog::KafkaSinkOptions options;
   options.dir = absl::GetFlag(FLAGS_decision_log_dir);
   options.brokers = absl::GetFlag(FLAGS_decision_log_kafka_brokers);
   options.topic = absl::GetFlag(FLAGS_decision_log_kafka_topic);
   options.key = absl::GetFlag(FLAGS_decision_log_kafka_key);
   options.shipped_through = std::move(shipped_through);
+  options.durable_through = std::move(durable_through);
   options.max_in_flight_bytes =
       static_cast<size_t>(
           std::max(1, absl::GetFlag(FLAGS_decision_log_kafka_in_flight_mib)))
@@ -356,7 +358,9 @@ int Run(const std::vector<std::string>& verify_keys) {
   // The decision log before the server, so that its first call is kept;
   // closed after the server, so that every call's record is written.
   std::unique_ptr<decisionlog::DecisionLog> decision_log;
-  std::shared_ptr<std::atomic<uint64_t>> shipped_through;  // with a sink
+  // With a sink: what it has shipped, and what the log has fsynced.
+  std::shared_ptr<std::atomic<uint64_t>> shipped_through;
+  std::shared_ptr<std::atomic<uint64_t>> durable_through;
   if (const std::string dir = absl::GetFlag(FLAGS_decision_log_dir);
       !dir.empty()) {
     auto policy = decisionlog::ParseQueuePolicy(
@@ -390,7 +394,9 @@ int Run(const std::vector<std::string>& verify_keys) {
     log_options.record = *std::move(record_policy);
     if (!absl::GetFlag(FLAGS_decision_log_kafka_brokers).empty()) {
       shipped_through = std::make_shared<std::atomic<uint64_t>>(0);
+      durable_through = std::make_shared<std::atomic<uint64_t>>(0);
       log_options.shipped_through = shipped_through;
+      log_options.durable_through = durable_through;
     }
     auto opened = decisionlog::DecisionLog::Open(log_options, &clock);
     if (!opened.ok()) {
@@ -410,7 +416,7 @@ int Run(const std::vector<std::string>& verify_keys) {
   // The Kafka sink ships from the log's files (after Open() repaired them).
   std::unique_ptr<decisionlog::KafkaSink> kafka_sink;
   if (!absl::GetFlag(FLAGS_decision_log_kafka_brokers).empty()) {
-    auto sink = StartKafkaSink(shipped_through);
+    auto sink = StartKafkaSink(shipped_through, durable_through);
     if (!sink.ok()) {
       LogError(absl::StrCat("cannot start: ", sink.status().message()));
       return 1;

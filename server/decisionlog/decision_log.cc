@@ -119,7 +119,7 @@ absl::StatusOr<std::unique_ptr<DecisionLog>> DecisionLog::Open(
     log->AddEvent(Event::KIND_TAIL_REPAIRED, resumed->repaired);
   }
   log->AddEvent(Event::KIND_STARTED, "");
-  if (absl::Status s = log->segment_.Sync(); !s.ok()) return s;
+  if (absl::Status s = log->SyncSegment(); !s.ok()) return s;
   log->stats_.disk_bytes = log->closed_bytes_ + log->segment_.size();
   log->stats_.last_sequence = log->next_sequence_ - 1;
   log->writer_ = std::thread([raw = log.get()] { raw->Run(); });
@@ -198,7 +198,7 @@ absl::Status DecisionLog::RotateIfDue() {
       now - segment_opened_ < options_.max_segment_age) {
     return absl::OkStatus();
   }
-  if (absl::Status s = segment_.Sync(); !s.ok()) return s;
+  if (absl::Status s = SyncSegment(); !s.ok()) return s;
   auto next =
       SegmentWriter::Create(options_.dir, segment_.chain(), next_sequence_);
   if (!next.ok()) return next.status();
@@ -220,13 +220,14 @@ void DecisionLog::ApplyRetention() {
     total += sizes.back();
   }
   // The oldest segments to remove, keeping the open (last) one and any
-  // the sink has not shipped whole.
+  // the sink has not shipped whole, and the one that holds the last entry
+  // shipped (a restarted sink reads it to check its checkpoint's chain).
   const uint64_t shipped = options_.shipped_through != nullptr
                                ? options_.shipped_through->load()
                                : UINT64_MAX;
   size_t remove = 0;
   while (total > options_.max_total_bytes && remove + 1 < segments->size() &&
-         (*segments)[remove + 1].first - 1 <= shipped) {
+         (*segments)[remove + 1].first <= shipped) {
     total -= sizes[remove++];
   }
   if (remove == 0) return;
@@ -236,7 +237,7 @@ void DecisionLog::ApplyRetention() {
       absl::StrCat("retention (--decision_log_max_mib): ", remove,
                    " oldest segment(s) removed, sequences before ", first_kept),
       first_kept);
-  if (absl::Status s = segment_.Sync(); !s.ok()) {
+  if (absl::Status s = SyncSegment(); !s.ok()) {
     LogError(absl::StrCat("decision log: retention postponed: ", s.message()));
     return;
   }
@@ -253,12 +254,20 @@ void DecisionLog::ApplyRetention() {
   stats_.segments_removed += remove;
 }
 
-absl::Status DecisionLog::HoldForSink() {
-  if (options_.shipped_through == nullptr) return absl::OkStatus();
+absl::Status DecisionLog::SyncSegment() {
+  absl::Status status = segment_.Sync();
+  // Every entry added so far is written and fsynced.
+  if (status.ok() && options_.durable_through != nullptr) {
+    options_.durable_through->store(next_sequence_ - 1);
+  }
+  return status;
+}
+
+absl::Status DecisionLog::HoldForSink(bool closing) {
+  if (options_.shipped_through == nullptr || closing) return absl::OkStatus();
   const uint64_t limit = options_.max_total_bytes + options_.max_segment_bytes;
-  auto total = [&] {
-    return closed_bytes_ + segment_.size() + segment_.pending_bytes();
-  };
+  // What is on disk (a batch larger than the cap is written whole once).
+  auto total = [&] { return closed_bytes_ + segment_.size(); };
   if (total() <= limit) return absl::OkStatus();
   ApplyRetention();
   if (total() <= limit) return absl::OkStatus();
@@ -313,13 +322,18 @@ void DecisionLog::WriteBatch(std::deque<CallRecord>* calls, bool closing) {
   bool reported = false;
   bool written = false;
   for (int attempt = 0;; ++attempt) {
-    absl::Status status = HoldForSink();
+    bool close_called = closing;
+    if (!close_called) {
+      std::lock_guard<std::mutex> lock(mu_);
+      close_called = closing_;
+    }
+    absl::Status status = HoldForSink(close_called);
     const bool held = !status.ok();
     if (status.ok()) status = RotateIfDue();
     if (status.ok()) {
       const bool sync =
           closing || clock_->Now() - last_sync_ >= options_.sync_interval;
-      status = sync ? segment_.Sync() : segment_.Write();
+      status = sync ? SyncSegment() : segment_.Write();
       if (status.ok()) {
         if (sync) last_sync_ = clock_->Now();
         dirty_ = !sync;
@@ -386,7 +400,7 @@ void DecisionLog::Run() {
     } else if (dirty_ && clock_->Now() - last_sync_ >= options_.sync_interval) {
       // The last batch was written but not fsynced: do it now, not when
       // the next record comes.
-      if (absl::Status synced = segment_.Sync(); synced.ok()) {
+      if (absl::Status synced = SyncSegment(); synced.ok()) {
         dirty_ = false;
         last_sync_ = clock_->Now();
       }

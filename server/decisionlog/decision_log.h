@@ -94,6 +94,9 @@ struct DecisionLogOptions {
   // plus a segment, the writer holds what is queued (the queue policy
   // applies) until the sink catches up. Null: no sink.
   std::shared_ptr<const std::atomic<uint64_t>> shipped_through;
+  // Where the log publishes the last sequence it has fsynced: a sink ships
+  // only what a power loss cannot take back. May be null.
+  std::shared_ptr<std::atomic<uint64_t>> durable_through;
   // Called by the writer thread before it writes each batch; tests hold it
   // to make the queue fill. Unset: nothing.
   std::function<void()> before_write;
@@ -166,8 +169,11 @@ class DecisionLog {
   // max_total_bytes; never the open one, nor one the sink has not shipped.
   void ApplyRetention();
   // OK, or RESOURCE_EXHAUSTED while the directory is at its cap with
-  // entries the sink has not shipped.
-  absl::Status HoldForSink();
+  // entries the sink has not shipped (never once closing: the cap is
+  // soft, and a shutdown must not lose what the disk has room for).
+  absl::Status HoldForSink(bool closing);
+  // segment_.Sync(), then publishes durable_through.
+  absl::Status SyncSegment();
   void AddEvent(int kind, absl::string_view detail, uint64_t count = 0);
 
   const DecisionLogOptions options_;

@@ -13,8 +13,9 @@
 namespace importgate::decisionlog {
 namespace {
 
-// How much one read(2) takes in: many frames per system call.
-constexpr size_t kChunkBytes = 1 << 20;
+// How much one read(2) takes in: many frames per system call, and at least
+// the largest frame.
+constexpr size_t kChunkBytes = 4 + kMaxEntryBytes + 32;
 
 uint64_t GetLittleEndian(const char* bytes, int n) {
   uint64_t value = 0;
@@ -34,6 +35,7 @@ LogFollower::~LogFollower() { CloseSegment(); }
 LogFollower::LogFollower(LogFollower&& other) noexcept
     : dir_(std::move(other.dir_)),
       next_sequence_(other.next_sequence_),
+      last_(other.last_),
       fd_(std::exchange(other.fd_, -1)),
       path_(std::move(other.path_)),
       segment_first_(other.segment_first_),
@@ -48,6 +50,7 @@ LogFollower& LogFollower::operator=(LogFollower&& other) noexcept {
     CloseSegment();
     dir_ = std::move(other.dir_);
     next_sequence_ = other.next_sequence_;
+    last_ = other.last_;
     fd_ = std::exchange(other.fd_, -1);
     path_ = std::move(other.path_);
     segment_first_ = other.segment_first_;
@@ -127,6 +130,7 @@ absl::StatusOr<size_t> LogFollower::ReadFrames(
   size_t handed = 0;
   size_t bytes = 0;
   *at_end = false;
+  limited_ = false;
   while (bytes < max_bytes) {
     buffer_.resize(kChunkBytes);
     const ssize_t n =
@@ -150,6 +154,10 @@ absl::StatusOr<size_t> LogFollower::ReadFrames(
             " is not 1 to ", kMaxEntryBytes));
       }
       if (at + 4 + length + 32 > chunk.size()) break;  // not whole yet
+      if (file_sequence_ > last_) {                    // not to be read yet
+        limited_ = true;
+        break;
+      }
       Entry entry;
       entry.sequence = file_sequence_;
       entry.bytes = chunk.substr(at + 4, length);
@@ -173,9 +181,7 @@ absl::StatusOr<size_t> LogFollower::ReadFrames(
     }
     offset_ += at;
     if (at == 0 || bytes >= max_bytes) {
-      // Nothing whole left in this chunk: at the end for now, unless the
-      // chunk was a frame bigger than the buffer (it is not: kChunkBytes
-      // holds the largest frame).
+      // Nothing whole (or nothing up to last_) left: at the end for now.
       *at_end = at == 0;
       break;
     }
@@ -196,7 +202,7 @@ absl::StatusOr<size_t> LogFollower::Poll(
     auto read = ReadFrames(visit, max_bytes, &at_end);
     if (!read.ok()) return read.status();
     handed += *read;
-    if (!at_end) return handed;  // stopped at max_bytes
+    if (!at_end || limited_) return handed;  // at max_bytes, or at last_
     // At the end of what is whole. The writer begins the next segment only
     // after it has written and fsynced this one: if the next exists, this
     // one is complete once read to its end.
@@ -212,7 +218,7 @@ absl::StatusOr<size_t> LogFollower::Poll(
     auto last = ReadFrames(visit, max_bytes, &at_end);
     if (!last.ok()) return last.status();
     handed += *last;
-    if (!at_end) return handed;
+    if (!at_end || limited_) return handed;
     struct stat info;
     if (fstat(fd_, &info) != 0 ||
         static_cast<uint64_t>(info.st_size) != offset_) {

@@ -55,6 +55,10 @@ class LogFollower {
   // The sequence of the next entry to hand on.
   uint64_t next_sequence() const { return next_sequence_; }
 
+  // Entries after `last` are not handed on (waited for) until it is
+  // raised: e.g. the last sequence the writer has fsynced.
+  void set_last(uint64_t last) { last_ = last; }
+
  private:
   // Opens the segment that holds next_sequence_ (or begins after it):
   // false when there is none yet.
@@ -68,6 +72,8 @@ class LogFollower {
 
   std::string dir_;
   uint64_t next_sequence_;
+  uint64_t last_ = UINT64_MAX;
+  bool limited_ = false;  // the last read stopped at last_
   int fd_ = -1;
   std::string path_;
   uint64_t segment_first_ = 0;  // the open segment's first sequence

@@ -246,6 +246,9 @@ absl::Status KafkaSink::MakeProducer(Producer* producer) const {
       {"bootstrap.servers", options_.brokers},
       {"client.id", "importgate-decision-log"},
       {"enable.idempotence", "true"},
+      // A failure that could leave a gap is fatal: the sink then sends
+      // again from its checkpoint, in order.
+      {"enable.gapless.guarantee", "true"},
       {"acks", "all"},
       {"linger.ms", "5"},
       // librdkafka's queue above the sink's own bound, so that it is never
@@ -285,20 +288,13 @@ absl::Status KafkaSink::MakeProducer(Producer* producer) const {
 
 void KafkaSink::Run() {
   auto producer = std::make_unique<Producer>();
-  std::string stuck;  // why shipping stopped for good (DATA_LOSS), if it did
-  if (absl::Status made = MakeProducer(producer.get()); !made.ok()) {
-    stuck = std::string(made.message());
-  }
-  // Read from the checkpoint's own entry, to check its chain.
-  const uint64_t from = checkpoint_.sequence == 0 ? 1 : checkpoint_.sequence;
-  LogFollower follower(options_.dir, from);
-  bool check_first = checkpoint_.sequence > 0;
+  std::string stuck;  // why shipping stopped for good, if it did
   SinkCheckpoint saved = checkpoint_;
   absl::Time last_save = absl::Now();
   const std::string key = options_.key;
 
   auto publish = [&](bool force) {
-    if (checkpoint_.sequence == saved.sequence) return;
+    if (!stuck.empty() || checkpoint_.sequence == saved.sequence) return;
     if (!force && absl::Now() - last_save < options_.checkpoint_interval) {
       return;
     }
@@ -314,13 +310,48 @@ void KafkaSink::Run() {
       options_.shipped_through->store(saved.sequence);
     }
   };
+  // Stops shipping for good, and lets retention stop waiting for the sink:
+  // the decision log goes on as if there were none (decisions are never
+  // held for a sink that cannot ship), and the metrics and log say so.
   auto fail = [&](std::string why) {
-    LogError(absl::StrCat("decision log Kafka sink stopped shipping: ", why));
+    LogError(absl::StrCat(
+        "decision log Kafka sink stopped shipping: ", why,
+        "; retention no longer waits for it (fix the cause and restart)"));
     stuck = std::move(why);
+    if (options_.shipped_through != nullptr) {
+      options_.shipped_through->store(UINT64_MAX);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     stats_.last_error = stuck;
     stats_.stopped = true;
   };
+  auto durable = [&] {
+    return options_.durable_through != nullptr
+               ? options_.durable_through->load()
+               : UINT64_MAX;
+  };
+
+  if (absl::Status made = MakeProducer(producer.get()); !made.ok()) {
+    fail(std::string(made.message()));
+  }
+  // Without a checkpoint, the oldest entry the directory holds (retention
+  // may have removed older ones before the sink was turned on).
+  auto oldest = [&]() -> uint64_t {
+    auto segments = ListSegments(options_.dir);
+    return segments.ok() && !segments->empty() ? segments->front().first : 1;
+  };
+  // Read from the checkpoint's own entry, to check its chain.
+  uint64_t from = checkpoint_.sequence;
+  if (from == 0) {
+    from = oldest();
+  } else if (checkpoint_.sequence > durable()) {
+    fail(absl::StrCat("the checkpoint ", CheckpointPath(options_.dir),
+                      " says sequence ", checkpoint_.sequence,
+                      " was shipped, but the log ends at ", durable(),
+                      ": the log was replaced, or lost entries"));
+  }
+  LogFollower follower(options_.dir, from);
+  bool check_first = checkpoint_.sequence > 0;
 
   while (true) {
     bool stopping = false;
@@ -335,14 +366,19 @@ void KafkaSink::Run() {
       absl::SleepFor(options_.poll_interval);
       continue;
     }
-    // Hand librdkafka what the files hold, up to the in-flight bound.
+    // Hand librdkafka what the files hold, up to the in-flight bound and
+    // only what the writer has fsynced.
     bool caught_up = false;
-    while (!producer->failed &&
+    uint64_t requeue_from = 0;  // librdkafka's queue was full at it
+    follower.set_last(durable());
+    while (!producer->failed && requeue_from == 0 &&
            producer->in_flight_bytes < options_.max_in_flight_bytes) {
       absl::Status produce_error;
       auto handed = follower.Poll(
           [&](const LogFollower::Entry& entry) {
-            if (!produce_error.ok()) return;
+            if (!produce_error.ok() || producer->failed || requeue_from != 0) {
+              return;  // this turn is over; later entries are read again
+            }
             if (check_first) {
               check_first = false;
               if (entry.chain != checkpoint_.chain) {
@@ -369,6 +405,10 @@ void KafkaSink::Run() {
                 RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(
                     static_cast<uintptr_t>(entry.sequence))),
                 RD_KAFKA_V_END);
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+              requeue_from = entry.sequence;  // back-pressure: next turn
+              return;
+            }
             if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
               // Sent again from the checkpoint, after a new producer.
               producer->failed = true;
@@ -395,6 +435,7 @@ void KafkaSink::Run() {
         break;
       }
     }
+    if (requeue_from != 0) follower = LogFollower(options_.dir, requeue_from);
     // Serve delivery reports (waiting up to poll_interval for them).
     rd_kafka_poll(
         producer->rk,
@@ -445,7 +486,9 @@ void KafkaSink::Run() {
       if (absl::Status made = MakeProducer(producer.get()); !made.ok()) {
         fail(std::string(made.message()));
       }
-      follower = LogFollower(options_.dir, checkpoint_.sequence + 1);
+      follower = LogFollower(options_.dir, checkpoint_.sequence > 0
+                                               ? checkpoint_.sequence + 1
+                                               : oldest());
       check_first = false;
       absl::SleepFor(absl::Seconds(1));
     }

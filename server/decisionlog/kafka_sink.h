@@ -68,9 +68,14 @@ struct KafkaSinkOptions {
   // How long the sink waits for more entries or acknowledgements per turn.
   absl::Duration poll_interval = absl::Milliseconds(20);
   // Where the sink publishes the last sequence shipped (every one up to it
-  // acknowledged); DecisionLogOptions::shipped_through reads it. May be
-  // null.
+  // acknowledged, and the checkpoint written); DecisionLogOptions::
+  // shipped_through reads it. UINT64_MAX once the sink has stopped for
+  // good: retention then no longer waits for it. May be null.
   std::shared_ptr<std::atomic<uint64_t>> shipped_through;
+  // The last sequence the writer has fsynced (DecisionLogOptions::
+  // durable_through): only entries up to it are shipped, so that a power
+  // loss cannot take back an entry Kafka has. Null: no limit.
+  std::shared_ptr<const std::atomic<uint64_t>> durable_through;
 };
 
 struct KafkaSinkStats {

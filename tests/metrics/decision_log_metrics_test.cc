@@ -45,6 +45,7 @@ TEST_F(DecisionLogTest, MetricsReadEveryStatAtScrapeTime) {
       {"importgate_decision_log_segments_removed_total", 0},
       // STARTED, 5 records, STOPPED.
       {"importgate_decision_log_last_sequence", 7},
+      {"importgate_decision_log_held", 0},
   };
   EXPECT_EQ(families.size(), expected.size());
   for (const auto& [name, value] : expected) {
