@@ -118,6 +118,10 @@ ABSL_FLAG(std::string, decision_log_mask_key_file, "",
 ABSL_FLAG(std::vector<std::string>, decision_log_drop_attributes, {},
           "request attributes left out of records, by name (comma-separated; "
           "* for all)");
+ABSL_FLAG(std::string, decision_log_rule_text, "omit",
+          "omit | keep: whether recorded answers keep the deciding rule's "
+          "message and legal basis (the bundle's text, found again by digest "
+          "and rule id; GetDecision fills it back in)");
 ABSL_FLAG(double, decision_log_allow_fraction, 1.0,
           "the fraction of ALLOWs recorded, 0 to 1 (DENYs and errors always "
           "are); the choice is a function of the decision id");
@@ -232,6 +236,10 @@ absl::StatusOr<decisionlog::RecordPolicy> RecordPolicyFromFlags() {
     if (!name.empty()) policy.drop_attributes.insert(name);
   }
   policy.allow_fraction = absl::GetFlag(FLAGS_decision_log_allow_fraction);
+  auto keep_rule_text = decisionlog::ParseKeepRuleText(
+      absl::GetFlag(FLAGS_decision_log_rule_text));
+  if (!keep_rule_text.ok()) return keep_rule_text.status();
+  policy.keep_rule_text = *keep_rule_text;
   return policy;
 }
 

@@ -161,6 +161,46 @@ void EntryBytes(uint64_t sequence, const CallRecord& call, const DecisionId& id,
 
 }  // namespace
 
+bool StripRuleText(absl::string_view response, std::string* scratch,
+                   std::string* out) {
+  // IsImportAllowedResponse: decision = 1 { message = 5, legal_basis = 6 }.
+  // Every other field is re-encoded with its tag and bytes unchanged.
+  // Fixed-width fields (none in these messages) make it give up: the
+  // answer is then recorded whole.
+  bool ok = true;
+  auto put = [&ok](const Field& f, std::string* to) {
+    if (f.wire_type == 0) {
+      PutVarintField(static_cast<int>(f.number), f.varint, to);
+    } else if (f.wire_type == 2) {
+      PutBytes(static_cast<int>(f.number), f.bytes, to);
+    } else {
+      ok = false;
+    }
+  };
+  std::string result;
+  result.swap(*out);
+  result.clear();
+  ok = ForEachField(response,
+                    [&](const Field& f) {
+                      if (f.number != 1 || f.wire_type != 2) {
+                        put(f, &result);
+                        return;
+                      }
+                      scratch->clear();
+                      ok = ForEachField(f.bytes,
+                                        [&](const Field& d) {
+                                          if (d.number != 5 && d.number != 6) {
+                                            put(d, scratch);
+                                          }
+                                        }) &&
+                           ok;
+                      PutBytes(1, *scratch, &result);
+                    }) &&
+       ok;
+  if (ok) result.swap(*out);
+  return ok;
+}
+
 bool IsAllow(absl::string_view response) {
   // IsImportAllowedResponse: decision = 1 { effect = 2 }.
   bool allow = false;
@@ -250,6 +290,11 @@ absl::Status RecordEncoder::Encode(
       continue;
     }
     if (masker_.has_value()) item.request = masker_->Mask(item.request);
+    if (policy_ != nullptr && !policy_->keep_rule_text &&
+        !item.response.empty() &&
+        StripRuleText(item.response, &decision_, &response_)) {
+      item.response = response_;
+    }
     EntryBytes((*next_sequence)++, call, call.ids[i],
                batch ? static_cast<int>(i) : 0, item, time_bytes, &record_,
                &entry_);

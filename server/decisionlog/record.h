@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -43,8 +44,9 @@ struct CallRecord {
   int error_code = 0;
   std::string error_message;
   // One id per record: a unary call's or a refused batch's one, or one per
-  // batch item, in item order.
-  std::vector<DecisionId> ids;
+  // batch item, in item order. Inline for one: a unary call's record
+  // costs no allocation for it.
+  absl::InlinedVector<DecisionId, 1> ids;
   // The caller's identity (mTLS) or address, and its W3C traceparent.
   std::string peer;
   std::string traceparent;
@@ -87,7 +89,17 @@ class RecordEncoder {
   uint64_t sampled_out_ = 0;
   std::string record_;
   std::string entry_;
+  std::string decision_;  // scratch for StripRuleText
+  std::string response_;
 };
+
+// `response` (a serialized IsImportAllowedResponse) without
+// decision.message and decision.legal_basis, into `*out` (cleared first;
+// `*scratch` is used on the way), every other field's bytes as they were.
+// False (and `*out` unspecified) when the bytes are malformed or hold a
+// fixed-width field; the caller then records the answer whole.
+bool StripRuleText(absl::string_view response, std::string* scratch,
+                   std::string* out);
 
 // True when the serialized IsImportAllowedResponse `response` is an ALLOW
 // (decision.effect, read without parsing the rest).

@@ -32,6 +32,13 @@ absl::StatusOr<SellerIdMask> ParseSellerIdMask(absl::string_view text) {
       "--decision_log_seller_id: \"", text, "\" is not keep, drop or hash"));
 }
 
+absl::StatusOr<bool> ParseKeepRuleText(absl::string_view text) {
+  if (text == "omit") return false;
+  if (text == "keep") return true;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--decision_log_rule_text: \"", text, "\" is not omit or keep"));
+}
+
 absl::Status ValidateRecordPolicy(const RecordPolicy& policy) {
   if (!(policy.allow_fraction >= 0.0 && policy.allow_fraction <= 1.0)) {
     return absl::InvalidArgumentError(

@@ -44,7 +44,14 @@ struct RecordPolicy {
   absl::flat_hash_set<std::string> drop_attributes;
   // The fraction of ALLOWs recorded, 0 to 1.
   double allow_fraction = 1.0;
+  // Whether recorded answers keep Decision.message and legal_basis. They
+  // are the bundle's text for the deciding rule (found again by the
+  // answer's bundle digest and rule_id), and more than half of a record's
+  // bytes: left out by default (--decision_log_rule_text=omit).
+  bool keep_rule_text = false;
 
+  // Whether a request or an answer is rewritten at all.
+  bool rewrites_response() const { return !keep_rule_text; }
   bool masks() const {
     return seller_id != SellerIdMask::kKeep || !drop_attributes.empty();
   }
@@ -61,6 +68,9 @@ absl::StatusOr<std::string> ReadMaskKey(const std::string& path);
 
 // "hmac-sha256:" + 64 lower-case hex digits.
 std::string HashSellerId(absl::string_view key, absl::string_view seller_id);
+
+// "omit" or "keep"; INVALID_ARGUMENT naming --decision_log_rule_text.
+absl::StatusOr<bool> ParseKeepRuleText(absl::string_view text);
 
 // Whether the ALLOW with decision id `id` (36 characters) is recorded at
 // `fraction`: a hash of the id's last 16 hex digits (its random and

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "server/common/utf8.h"
+#include "server/compiler/snapshot.h"
 #include "server/decisionlog/query.h"
 #include "server/policy/codes.h"
 #include "server/service/grpc_status.h"
@@ -55,6 +56,43 @@ void FillOutcome(const bundle::ReloadResult& r, Response* response) {
     response->mutable_bundle()->set_revision(r.revision);
     response->mutable_bundle()->set_digest(r.digest);
   }
+}
+
+// Fills a recorded answer's decision.message and legal_basis, left out of
+// the log, from the bundle that decided (the active one or one in the
+// store's history, by digest). False when there was nothing to fill or the
+// bundle is not here.
+bool FillRuleText(const bundle::StoreStatus& status,
+                  importgate::decisionlog::v1::DecisionRecord* record) {
+  if (!record->has_response() || !record->response().has_decision() ||
+      !record->response().decision().message().empty()) {
+    return false;
+  }
+  importgate::v1::Decision* decision =
+      record->mutable_response()->mutable_decision();
+  const std::string& digest = record->response().bundle().digest();
+  const compiler::PolicySnapshot* snapshot = nullptr;
+  if (status.active.has_value() && status.active->bundle->digest == digest) {
+    snapshot = status.active->bundle->snapshot.get();
+  }
+  for (const bundle::ActivationRecord& past : status.history) {
+    if (snapshot == nullptr && past.bundle->digest == digest) {
+      snapshot = past.bundle->snapshot.get();
+    }
+  }
+  if (snapshot == nullptr) return false;
+  if (decision->rule_id().empty()) {
+    decision->set_message(snapshot->default_message);
+    return true;
+  }
+  for (const compiler::CompiledRule& rule : snapshot->rules) {
+    if (rule.id == decision->rule_id()) {
+      decision->set_message(rule.message);
+      decision->set_legal_basis(rule.legal_basis);
+      return true;
+    }
+  }
+  return false;
 }
 
 grpc::Status NoManager() {
@@ -193,6 +231,8 @@ grpc::ServerUnaryReactor* PolicyAdminService::GetDecision(
       return;
     }
     *response->mutable_record() = *std::move(record);
+    response->set_rule_text_from_bundle(
+        FillRuleText(store_->Status(), response->mutable_record()));
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;

@@ -189,6 +189,65 @@ TEST(RecordPolicyTest, TheEncoderSamplesAllowsOnlyAndMasksWhatItKeeps) {
   }
 }
 
+TEST(RecordPolicyTest, RuleTextIsLeftOutByDefaultAndKeptOnRequest) {
+  v1::IsImportAllowedResponse answer =
+      Answer("TEE-1", v1::EFFECT_DENY, "019ad3f2-6c41-7a3e-9b1c-2f0d00000001");
+  v1::Decision* decision = answer.mutable_decision();
+  decision->set_rule_id("id-2021-textiles");
+  decision->set_message("Cross-border textiles are closed (Lazada, 2021).");
+  decision->set_legal_basis("Permendag 50/2020");
+  decision->add_matched_rule_ids("id-2021-textiles");
+  decision->mutable_cache_ttl()->set_seconds(300);
+  decision->mutable_price_conversion()->set_rate_source(
+      "KMK 4/KM.10/KF.4/2023");
+  const std::string bytes = answer.SerializeAsString();
+  std::string scratch, stripped;
+  ASSERT_TRUE(StripRuleText(bytes, &scratch, &stripped));
+  v1::IsImportAllowedResponse expected = answer;
+  expected.mutable_decision()->clear_message();
+  expected.mutable_decision()->clear_legal_basis();
+  v1::IsImportAllowedResponse got;
+  ASSERT_TRUE(got.ParseFromString(stripped));
+  EXPECT_TRUE(MessageDifferencer::Equals(got, expected)) << got.DebugString();
+  EXPECT_LT(stripped.size(), bytes.size());
+  // Nothing to leave out: the same message; malformed bytes: refused.
+  const std::string plain = expected.SerializeAsString();
+  ASSERT_TRUE(StripRuleText(plain, &scratch, &stripped));
+  EXPECT_EQ(stripped, plain);
+  EXPECT_FALSE(StripRuleText(std::string("\x0a\x05"
+                                         "ab"),
+                             &scratch, &stripped));
+
+  // Through the encoder: the default policy leaves it out, keep keeps it.
+  DecisionIdGenerator ids(5);
+  CallRecord call;
+  call.time = kNow;
+  call.request = it::TeeRequest().SerializeAsString();
+  call.ids.push_back(ids.Next(kNow));
+  call.response = bytes;
+  for (bool keep : {false, true}) {
+    RecordPolicy policy;
+    policy.keep_rule_text = keep;
+    RecordEncoder encoder(&policy);
+    uint64_t sequence = 1;
+    lv1::LogEntry entry;
+    ASSERT_TRUE(encoder
+                    .Encode(call, &sequence,
+                            [&](absl::string_view e) {
+                              ASSERT_TRUE(entry.ParseFromArray(
+                                  e.data(), static_cast<int>(e.size())));
+                            })
+                    .ok());
+    EXPECT_TRUE(MessageDifferencer::Equals(entry.decision().response(),
+                                           keep ? answer : expected))
+        << keep;
+  }
+  EXPECT_FALSE(*ParseKeepRuleText("omit"));
+  EXPECT_TRUE(*ParseKeepRuleText("keep"));
+  EXPECT_THAT(ParseKeepRuleText("drop").status().message(),
+              HasSubstr("--decision_log_rule_text"));
+}
+
 TEST_F(DecisionLogTest, StatsCountSampledOutAndDiskBytes) {
   DecisionLogOptions options = Options();
   options.record.allow_fraction = 0.0;

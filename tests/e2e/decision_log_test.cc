@@ -212,6 +212,14 @@ TEST_F(DecisionLogE2eTest, ASupportEngineerLooksUpADecisionById) {
   grpc::Status got = admin_->GetDecision(&admin_context, request, &record);
   ASSERT_TRUE(got.ok()) << got.error_message();
   EXPECT_EQ(record.record().response().decision().rule_id(), rule);
+  // The log left the rule's text out; GetDecision fills it back in from
+  // the bundle that decided, exactly as the caller got it.
+  EXPECT_TRUE(record.rule_text_from_bundle());
+  EXPECT_EQ(record.record().response().decision().message(),
+            denied.decision().message());
+  EXPECT_EQ(record.record().response().decision().legal_basis(),
+            denied.decision().legal_basis());
+  EXPECT_FALSE(denied.decision().legal_basis().empty());
   EXPECT_EQ(record.record().response().decision_id(), id);
   EXPECT_EQ(record.record().request().item().sku(), "SKU-1");
   const auto [curl_status, curl_output] = it::RunCommand(absl::StrCat(
@@ -241,7 +249,8 @@ TEST_F(DecisionLogE2eTest, ASupportEngineerLooksUpADecisionById) {
   ASSERT_TRUE(stub_->IsImportAllowed(&later_context, Item(3), &later).ok());
   const std::string line = tail.WaitForLine(later.decision_id());
   EXPECT_THAT(line, ::testing::StartsWith("{\"chain\":\""));
-  EXPECT_THAT(line, HasSubstr("\"sequence\":\"4\""));  // after STARTED, 2 records
+  EXPECT_THAT(line,
+              HasSubstr("\"sequence\":\"4\""));  // after STARTED, 2 records
   tail.Signal(SIGTERM);
   EXPECT_EQ(tail.Stop(0), 0) << tail.output();
   EXPECT_EQ(server->Stop(SIGTERM), 0) << server->output();
