@@ -116,6 +116,14 @@ metrics_http=$(sed -n 's/.*metrics on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$work
 start dlog "$BUILD_DIR/server/importgate-server" --listen=127.0.0.1:0 \
   --decision_log_dir="$work/dlog" --decision_log_max_mib=4096
 dlog_port=$PORT
+# And with the Kafka sink shipping every entry. There is no Kafka broker
+# here: librdkafka's mock cluster (test.mock.num.brokers) runs inside the
+# server process, so its broker's work is counted against importgate too.
+printf 'test.mock.num.brokers=1\n' >"$work/kafka.conf"
+start kafka "$BUILD_DIR/server/importgate-server" --listen=127.0.0.1:0 \
+  --decision_log_dir="$work/kafka-dlog" --decision_log_max_mib=4096 \
+  --decision_log_kafka_brokers=mock --decision_log_kafka_config="$work/kafka.conf"
+kafka_port=$PORT
 # A certificate for 127.0.0.1 (the README's openssl commands, abridged).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
   -keyout "$work/tls.key" -out "$work/tls.crt" -days 1 -subj /CN=127.0.0.1 \
@@ -133,16 +141,18 @@ noop_tls_port=$PORT
  done) &
 pids+=($!)
 targets=(importgate noop)
-extra_targets=(metrics tls noop_tls dlog)
+extra_targets=(metrics tls noop_tls dlog kafka)
 declare -A port_of=([importgate]=$ig_port [noop]=$noop_port [metrics]=$metrics_port
-                    [tls]=$tls_port [noop_tls]=$noop_tls_port [dlog]=$dlog_port)
+                    [tls]=$tls_port [noop_tls]=$noop_tls_port [dlog]=$dlog_port
+                    [kafka]=$kafka_port)
 unary=importgate.v1.ImportPolicyService/IsImportAllowed
 declare -A path_of=([importgate]=$unary [noop]=$unary [metrics]=$unary [tls]=$unary
-                    [noop_tls]=$unary [dlog]=$unary
+                    [noop_tls]=$unary [dlog]=$unary [kafka]=$unary
                     [cerbos]=cerbos.svc.v1.CerbosService/CheckResources)
 declare -A body_of=([importgate]="$work/unary.bin" [noop]="$work/unary.bin"
                     [metrics]="$work/unary.bin" [tls]="$work/unary.bin"
                     [noop_tls]="$work/unary.bin" [dlog]="$work/unary.bin"
+                    [kafka]="$work/unary.bin"
                     [cerbos]="$work/cerbos.bin")
 declare -A scheme_of=([tls]=https [noop_tls]=https)
 
@@ -322,7 +332,8 @@ ab() {  # ab A B: appends one table row
   echo
   echo "A/B at 4x32, $((2 * rounds)) pairs of ${seconds} s: metrics = importgate with"
   echo "--metrics_listen, scraped every second; dlog = importgate with --decision_log_dir"
-  echo "(every decision, files only); tls = importgate with TLS; noop_tls ="
+  echo "(every decision, files only); kafka = the same shipping every entry to Kafka"
+  echo "(librdkafka's mock cluster, inside the server process); tls = importgate with TLS; noop_tls ="
   echo "the do-nothing server with TLS (P-256 certificate; h2load negotiates TLS 1.3)."
   echo "Ratios are medians of the pairs' own ratios."
   echo
@@ -331,6 +342,7 @@ ab() {  # ab A B: appends one table row
 } >>"$report"
 ab metrics importgate ">= 0.97x throughput"
 ab dlog importgate ">= 0.9x throughput, p99 <= 1.2x"
+ab kafka importgate ">= 0.9x throughput, p99 <= 1.2x"
 ab tls noop_tls ">= 0.9x throughput"
 ab tls importgate "(what TLS costs)"
 

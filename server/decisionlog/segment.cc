@@ -50,7 +50,7 @@ absl::Status Errno(absl::string_view what, const std::string& path) {
   const int error = errno;
   std::string message =
       absl::StrCat(what, " ", path, ": ", std::strerror(error));
-  return error == ENOSPC || error == EDQUOT
+  return error == ENOSPC || error == EDQUOT || error == EFBIG
              ? absl::ResourceExhaustedError(message)
              : absl::InternalError(message);
 }

@@ -3,8 +3,10 @@
 // altered, removed, reordered or cut.
 #include "server/decisionlog/decision_log.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -506,6 +508,67 @@ TEST_F(DecisionLogTest, AFullQueueBlocksUntilTheDeadlineOrDropsAndSaysSo) {
       EXPECT_EQ(logged_drops, dropped);
     }
   }
+}
+
+// A full disk (here: a file size limit, RLIMIT_FSIZE, which fails writes
+// past it as a full disk does): the writer reports it and retries, never
+// leaves a partial frame in the segment, the queue fills and the policy
+// applies (drop: counted and logged); when there is room again, everything
+// accepted is written and the log verifies.
+TEST_F(DecisionLogTest, AFullDiskAppliesThePolicyAndNeverCorruptsASegment) {
+  std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of the signal
+  rlimit before;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &before), 0);
+  DecisionLogOptions options = Options();
+  options.policy = QueuePolicy::kDrop;
+  options.max_segment_bytes = 4 << 20;  // no rotation: one file fills
+  options.max_total_bytes = 8 << 20;
+  auto log = Open(options);
+  rlimit full = before;
+  full.rlim_cur = 512 << 10;  // the "disk" holds 512 KiB
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &full), 0);
+  uint64_t accepted = 0, dropped = 0;
+  for (int n = 0; n < 20000 && (dropped == 0 || log->Stats().write_errors == 0);
+       ++n) {
+    if (log->Submit(Call(*log, n, 200), absl::InfiniteFuture()).ok()) {
+      ++accepted;
+    } else {
+      ++dropped;
+    }
+    if (n % 500 == 0) absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_GT(log->Stats().write_errors, 0u);
+  EXPECT_GT(dropped, 0u);
+  // The segment holds whole frames only, up to the limit.
+  const std::string path = Segments().back();
+  auto scan = ScanSegment(path, nullptr);
+  ASSERT_TRUE(scan.ok()) << scan.status();
+  EXPECT_FALSE(scan->problem.has_value()) << *scan->problem;
+  EXPECT_LE(std::filesystem::file_size(path), uint64_t{512} << 10);
+  // Room again: the writer's next retry (every second) succeeds.
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &before), 0);
+  log->Close();
+  const DecisionLogStats stats = log->Stats();
+  EXPECT_EQ(stats.records_written, accepted);
+  EXPECT_EQ(stats.dropped, dropped);
+  EXPECT_EQ(stats.lost, 0u);
+  const VerifyReport report = Verify();
+  EXPECT_FALSE(report.problem.has_value()) << *report.problem;
+  EXPECT_EQ(report.decisions, accepted);
+  int drop_events = 0;
+  lv1::LogEntry entry;
+  for (const std::string& segment : Segments()) {
+    ASSERT_TRUE(
+        ScanSegment(segment, [&](const Frame& frame) {
+          ASSERT_TRUE(entry.ParseFromArray(
+              frame.entry.data(), static_cast<int>(frame.entry.size())));
+          if (entry.has_event() &&
+              entry.event().kind() == lv1::LogEvent::KIND_DROPPED) {
+            drop_events += static_cast<int>(entry.event().count());
+          }
+        }).ok());
+  }
+  EXPECT_EQ(static_cast<uint64_t>(drop_events), dropped);
 }
 
 TEST_F(DecisionLogTest, BlockingIsBoundedWhateverTheDeadline) {
