@@ -72,4 +72,12 @@ absl::Time DecisionIdGenerator::TimeOf(absl::string_view id) {
   return absl::FromUnixMillis(ms);
 }
 
+uint64_t DecisionIdGenerator::LowBits(absl::string_view id) {
+  uint64_t bits = 0;
+  for (size_t i = 19; i < id.size(); ++i) {
+    if (id[i] != '-') bits = bits * 16 + static_cast<uint64_t>(HexValue(id[i]));
+  }
+  return bits;
+}
+
 }  // namespace importgate::decisionlog

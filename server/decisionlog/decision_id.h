@@ -40,6 +40,9 @@ class DecisionIdGenerator {
   static bool IsValid(absl::string_view text);
   // The millisecond an id was made in; `id` must be IsValid.
   static absl::Time TimeOf(absl::string_view id);
+  // Its last 64 bits (variant, random bits and counter); `id` must be 36
+  // characters.
+  static uint64_t LowBits(absl::string_view id);
 
  private:
   const uint64_t random_;  // 12 bits for rand_a, 30 for rand_b

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -30,21 +31,12 @@ std::string HostName() {
 }
 
 bool ParseChainHex(absl::string_view hex, Chain* chain) {
-  if (hex.size() != 64) return false;
-  for (size_t i = 0; i < 32; ++i) {
-    int value = 0;
-    for (char c : hex.substr(2 * i, 2)) {
-      value *= 16;
-      if (c >= '0' && c <= '9') {
-        value += c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        value += c - 'a' + 10;
-      } else {
-        return false;
-      }
-    }
-    (*chain)[i] = static_cast<unsigned char>(value);
+  if (hex.size() != 64 ||
+      hex.find_first_not_of("0123456789abcdef") != absl::string_view::npos) {
+    return false;
   }
+  const std::string bytes = absl::HexStringToBytes(hex);
+  std::memcpy(chain->data(), bytes.data(), chain->size());
   return true;
 }
 

@@ -7,20 +7,15 @@
 #include <sstream>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "importgate/v1/import_policy.pb.h"
+#include "server/decisionlog/decision_id.h"
 
 namespace importgate::decisionlog {
 namespace {
 
 constexpr size_t kMinKeyBytes = 16;
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return 0;
-}
 
 }  // namespace
 
@@ -80,25 +75,17 @@ std::string HashSellerId(absl::string_view key, absl::string_view seller_id) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(seller_id.data()),
        seller_id.size(), mac, &length);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "hmac-sha256:";
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[mac[i] >> 4]);
-    out.push_back(kHex[mac[i] & 0xF]);
-  }
-  return out;
+  return absl::StrCat("hmac-sha256:",
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(mac), length)));
 }
 
 bool KeepAllow(absl::string_view id, double fraction) {
   if (fraction >= 1.0) return true;
   if (fraction <= 0.0) return false;
-  // The id's last 16 hex digits: its random bits and counter. SplitMix64's
-  // finalizer spreads consecutive counters over the whole range.
-  uint64_t x = 0;
-  const size_t from = id.size() >= 16 ? id.size() - 16 : 0;
-  for (size_t i = from; i < id.size(); ++i) {
-    if (id[i] != '-') x = x * 16 + static_cast<uint64_t>(HexValue(id[i]));
-  }
+  // The id's random bits and counter. SplitMix64's finalizer spreads
+  // consecutive counters over the whole range.
+  uint64_t x = DecisionIdGenerator::LowBits(id);
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ull;
   x ^= x >> 27;

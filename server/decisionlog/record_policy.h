@@ -73,7 +73,7 @@ std::string HashSellerId(absl::string_view key, absl::string_view seller_id);
 absl::StatusOr<bool> ParseKeepRuleText(absl::string_view text);
 
 // Whether the ALLOW with decision id `id` (36 characters) is recorded at
-// `fraction`: a hash of the id's last 16 hex digits (its random and
+// `fraction`: a hash of the id's last 64 bits (LowBits: its random and
 // counter bits) compared with the fraction. 1 keeps all, 0 none.
 bool KeepAllow(absl::string_view id, double fraction);
 

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -93,9 +94,8 @@ Chain NextChain(const Chain& prev, absl::string_view entry) {
 }
 
 std::string ChainHex(const Chain& chain) {
-  std::string hex;
-  for (unsigned char byte : chain) absl::StrAppendFormat(&hex, "%02x", byte);
-  return hex;
+  return absl::BytesToHexString(absl::string_view(
+      reinterpret_cast<const char*>(chain.data()), chain.size()));
 }
 
 absl::Status SyncDirectory(const std::string& dir) {

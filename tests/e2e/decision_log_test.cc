@@ -42,15 +42,9 @@ namespace fs = std::filesystem;
 namespace v1 = ::importgate::v1;
 namespace adminv1 = ::importgate::admin::v1;
 namespace it = ::importgate::testing;
+using ::importgate::testing::RunTool;
 using ::importgate::testing::ServerProcess;
 using ::testing::HasSubstr;
-
-int Tool(std::vector<std::string> args, std::string* output) {
-  ServerProcess tool(std::move(args), IMPORTGATE_TOOL_BINARY);
-  const int status = tool.Stop(0);
-  *output = tool.output();
-  return status;
-}
 
 // Every decision id in the log's segments, and how many events of `kind`.
 std::set<std::string> LoggedIds(const std::string& dir, int event_kind = 0,
@@ -132,7 +126,7 @@ class DecisionLogE2eTest : public ::testing::Test {
 
   std::string Verify(int* status) {
     std::string output;
-    *status = Tool({"log", "verify", dir_.string()}, &output);
+    *status = RunTool({"log", "verify", dir_.string()}, &output);
     return output;
   }
 
@@ -173,7 +167,7 @@ TEST_F(DecisionLogE2eTest, ASupportEngineerLooksUpADecisionById) {
     std::string output;
     int status = 1;
     for (int tries = 0; tries < 100 && status != 0; ++tries) {
-      status = Tool(args, &output);
+      status = RunTool(args, &output);
       if (status != 0) absl::SleepFor(absl::Milliseconds(20));
     }
     EXPECT_EQ(status, 0) << output;
@@ -200,7 +194,8 @@ TEST_F(DecisionLogE2eTest, ASupportEngineerLooksUpADecisionById) {
            {"--decision_id=42", "decision_id"},
            {"--outcome=maybe", "outcome"}}) {
     std::string refused;
-    EXPECT_EQ(Tool({"log", "query", dir_.string(), flag}, &refused), 1) << flag;
+    EXPECT_EQ(RunTool({"log", "query", dir_.string(), flag}, &refused), 1)
+        << flag;
     EXPECT_THAT(refused, HasSubstr(named)) << refused;
   }
 
@@ -256,7 +251,8 @@ TEST_F(DecisionLogE2eTest, ASupportEngineerLooksUpADecisionById) {
   EXPECT_EQ(server->Stop(SIGTERM), 0) << server->output();
   std::string from_two;
   ASSERT_EQ(
-      Tool({"log", "tail", dir_.string(), "--from_sequence=2"}, &from_two), 0)
+      RunTool({"log", "tail", dir_.string(), "--from_sequence=2"}, &from_two),
+      0)
       << from_two;
   // Sequences 2 to 5: three records, then STOPPED.
   EXPECT_EQ(std::count(from_two.begin(), from_two.end(), '\n'), 4);
@@ -425,9 +421,9 @@ TEST_F(DecisionLogE2eTest, MaskingAndSamplingFromTheFlags) {
               HasSubstr("1 records written, 0 dropped, 1 ALLOWs sampled out"));
 
   std::string output;
-  ASSERT_EQ(Tool({"log", "query", dir_.string(), "--seller=seller-7",
-                  "--mask_key_file=" + key},
-                 &output),
+  ASSERT_EQ(RunTool({"log", "query", dir_.string(), "--seller=seller-7",
+                     "--mask_key_file=" + key},
+                    &output),
             0)
       << output;
   EXPECT_THAT(output, HasSubstr("1 record(s) matched"));
@@ -436,8 +432,9 @@ TEST_F(DecisionLogE2eTest, MaskingAndSamplingFromTheFlags) {
   EXPECT_THAT(output, ::testing::Not(HasSubstr("buyer_email")));
   EXPECT_THAT(output, HasSubstr("\"campaign\":\"11.11\""));
   EXPECT_THAT(output, HasSubstr("\"ruleId\":"));  // the DENY
-  ASSERT_EQ(Tool({"log", "query", dir_.string(), "--seller=seller-7"}, &output),
-            0);
+  ASSERT_EQ(
+      RunTool({"log", "query", dir_.string(), "--seller=seller-7"}, &output),
+      0);
   EXPECT_THAT(output, HasSubstr("0 record(s) matched"));  // not in the clear
   std::filesystem::remove(key);
 

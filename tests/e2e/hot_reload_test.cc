@@ -29,16 +29,9 @@ namespace fs = std::filesystem;
 namespace v1 = ::importgate::v1;
 namespace adminv1 = ::importgate::admin::v1;
 namespace it = ::importgate::testing;
+using ::importgate::testing::RunTool;
 using ::importgate::testing::ServerProcess;
 using ::testing::HasSubstr;
-
-// Runs the importgate tool; returns its exit status.
-int Tool(std::vector<std::string> args, std::string* output = nullptr) {
-  ServerProcess tool(std::move(args), IMPORTGATE_TOOL_BINARY);
-  int status = tool.Stop(0);
-  if (output != nullptr) *output = tool.output();
-  return status;
-}
 
 class HotReloadTest : public ::testing::Test {
  protected:
@@ -47,8 +40,8 @@ class HotReloadTest : public ::testing::Test {
            absl::StrCat("importgate-reload-", getpid());
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "published");
-    ASSERT_EQ(Tool({"key", "generate", "--private", Path("key.pem"), "--public",
-                    Path("pub.pem")}),
+    ASSERT_EQ(RunTool({"key", "generate", "--private", Path("key.pem"),
+                       "--public", Path("pub.pem")}),
               0);
     // Revision 1, signed, published before the server starts.
     PublishRevision(1);
@@ -75,11 +68,13 @@ class HotReloadTest : public ::testing::Test {
     std::ofstream(src / "manifest.textproto") << manifest;
     std::string file = Path(absl::StrCat("marketplace-id-", revision, ".igb"));
     std::string output;
-    EXPECT_EQ(Tool({"bundle", "build", src.string(), "-o", file}, &output), 0)
+    EXPECT_EQ(RunTool({"bundle", "build", src.string(), "-o", file}, &output),
+              0)
         << output;
     if (sign) {
       EXPECT_EQ(
-          Tool({"bundle", "sign", file, "--key", Path("key.pem")}, &output), 0)
+          RunTool({"bundle", "sign", file, "--key", Path("key.pem")}, &output),
+          0)
           << output;
     }
     return file;
@@ -228,24 +223,24 @@ TEST_F(HotReloadTest, PublishUnderLoadRefuseBadReloadRestartRollback) {
 TEST_F(HotReloadTest, ToolInspectsAndVerifies) {
   std::string file = Build(5);
   std::string output;
-  EXPECT_EQ(Tool({"bundle", "inspect", file}, &output), 0) << output;
+  EXPECT_EQ(RunTool({"bundle", "inspect", file}, &output), 0) << output;
   EXPECT_THAT(output, HasSubstr("revision: 5"));
   EXPECT_THAT(output, HasSubstr("content_digest: \"sha256:"));
   EXPECT_THAT(output, HasSubstr("algorithm: \"ed25519\""));
-  EXPECT_EQ(Tool({"bundle", "verify", file, "--key", Path("pub.pem")}, &output),
-            0)
+  EXPECT_EQ(
+      RunTool({"bundle", "verify", file, "--key", Path("pub.pem")}, &output), 0)
       << output;
   EXPECT_THAT(output, HasSubstr("signature verified"));
   // Another key does not verify it.
-  ASSERT_EQ(Tool({"key", "generate", "--private", Path("k2.pem"), "--public",
-                  Path("p2.pem")}),
+  ASSERT_EQ(RunTool({"key", "generate", "--private", Path("k2.pem"), "--public",
+                     Path("p2.pem")}),
             0);
-  EXPECT_EQ(Tool({"bundle", "verify", file, "--key", Path("p2.pem")}, &output),
-            1);
+  EXPECT_EQ(
+      RunTool({"bundle", "verify", file, "--key", Path("p2.pem")}, &output), 1);
   EXPECT_THAT(output, HasSubstr("no signature is by a trusted key"));
   // Key rotation: either of two trusted keys will do.
-  EXPECT_EQ(Tool({"bundle", "verify", file, "--key", Path("p2.pem"), "--key",
-                  Path("pub.pem")}),
+  EXPECT_EQ(RunTool({"bundle", "verify", file, "--key", Path("p2.pem"), "--key",
+                     Path("pub.pem")}),
             0);
   // A tampered file is refused.
   {
@@ -253,8 +248,8 @@ TEST_F(HotReloadTest, ToolInspectsAndVerifies) {
     f.seekp(-10, std::ios::end);
     f.put('#');
   }
-  EXPECT_EQ(Tool({"bundle", "verify", file}, &output), 1);
-  EXPECT_EQ(Tool({"bundle"}), 2);
+  EXPECT_EQ(RunTool({"bundle", "verify", file}, &output), 1);
+  EXPECT_EQ(RunTool({"bundle"}), 2);
 }
 
 }  // namespace

@@ -102,6 +102,18 @@ class ServerProcess {
   size_t scanned_ = 0;
 };
 
+#ifdef IMPORTGATE_TOOL_BINARY
+// Runs the importgate tool to its end: its exit status, and its output
+// (stdout and stderr) in `*output` when given.
+inline int RunTool(std::vector<std::string> args,
+                   std::string* output = nullptr) {
+  ServerProcess tool(std::move(args), IMPORTGATE_TOOL_BINARY);
+  const int status = tool.Stop(0);
+  if (output != nullptr) *output = tool.output();
+  return status;
+}
+#endif
+
 }  // namespace importgate::testing
 
 #endif  // IMPORTGATE_TESTS_TESTING_SERVER_PROCESS_H_
