@@ -102,7 +102,8 @@ ImportgateServer::ImportgateServer(bundle::PolicyStore* store,
                  service::ImportPolicyServiceOptions{
                      .max_batch_items = options.max_batch_items,
                      .metrics = options.decision_metrics,
-                     .decision_log = options.decision_log}),
+                     .decision_log = options.decision_log,
+                     .tls = options.credentials != nullptr}),
       admin_(store, manager, ServerVersion(), options.admin_access,
              options.decision_log) {}
 

@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
+#include <limits>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "importgate/decisionlog/v1/decision_log.pb.h"
 #include "server/common/log.h"
@@ -80,6 +84,92 @@ absl::StatusOr<Resumed> Resume(const std::string& dir) {
   return resumed;
 }
 
+// A call in the queue: this header, then its ids, request, response, error
+// message, peer and traceparent bytes, one after the other. Handlers copy
+// calls in with a few appends, and the writer reads them back as views.
+struct QueuedCall {
+  absl::Time time;
+  uint32_t ids;
+  uint32_t request;
+  uint32_t response;
+  uint32_t error_message;
+  uint32_t peer;
+  uint32_t traceparent;
+  int32_t error_code;
+  CallMethod method;
+};
+static_assert(std::is_trivially_copyable_v<QueuedCall>);
+
+// What of `call` is queued: the caller's peer and traceparent only as far
+// as a record keeps them.
+QueuedCall HeaderOf(const CallView& call) {
+  return QueuedCall{
+      call.time,
+      static_cast<uint32_t>(call.ids.size()),
+      static_cast<uint32_t>(call.request.size()),
+      static_cast<uint32_t>(call.response.size()),
+      static_cast<uint32_t>(call.error_message.size()),
+      static_cast<uint32_t>(std::min(call.peer.size(), kMaxRecordedPeerBytes)),
+      static_cast<uint32_t>(
+          std::min(call.traceparent.size(), kMaxRecordedTraceparentBytes)),
+      call.error_code,
+      call.method};
+}
+
+// The queue's bytes for a call with `header`.
+size_t QueuedBytes(const QueuedCall& header) {
+  return sizeof(QueuedCall) + size_t{header.ids} * sizeof(DecisionId) +
+         header.request + header.response + header.error_message + header.peer +
+         header.traceparent;
+}
+
+void AppendQueued(const QueuedCall& header, const CallView& call,
+                  std::string* queue) {
+  queue->append(reinterpret_cast<const char*>(&header), sizeof(header));
+  for (const DecisionId& id : call.ids) queue->append(id.data(), id.size());
+  queue->append(call.request.data(), header.request);
+  queue->append(call.response.data(), header.response);
+  queue->append(call.error_message.data(), header.error_message);
+  queue->append(call.peer.data(), header.peer);
+  queue->append(call.traceparent.data(), header.traceparent);
+}
+
+// Takes the first call off `*queue` into `*call`, its bytes viewed in the
+// queue and its ids copied to `*ids`; false when the queue is empty or
+// holds less than the call it begins (which AppendQueued never leaves).
+bool TakeQueued(absl::string_view* queue,
+                absl::InlinedVector<DecisionId, 1>* ids, CallView* call) {
+  QueuedCall header;
+  if (queue->size() < sizeof(header)) return false;
+  std::memcpy(&header, queue->data(), sizeof(header));
+  if (queue->size() < QueuedBytes(header)) return false;
+  queue->remove_prefix(sizeof(header));
+  ids->resize(header.ids);
+  for (DecisionId& id : *ids) {
+    std::memcpy(id.data(), queue->data(), id.size());
+    queue->remove_prefix(id.size());
+  }
+  auto take = [queue](uint32_t size) {
+    const absl::string_view bytes = queue->substr(0, size);
+    queue->remove_prefix(size);
+    return bytes;
+  };
+  call->method = header.method;
+  call->time = header.time;
+  call->ids = *ids;
+  call->request = take(header.request);
+  call->response = take(header.response);
+  call->error_code = header.error_code;
+  call->error_message = take(header.error_message);
+  call->peer = take(header.peer);
+  call->traceparent = take(header.traceparent);
+  return true;
+}
+
+// The writer keeps its batch buffer's capacity from batch to batch, up to
+// this; a larger one (after a burst) is given back.
+constexpr size_t kKeptBatchCapacity = size_t{4} << 20;
+
 }  // namespace
 
 absl::StatusOr<QueuePolicy> ParseQueuePolicy(absl::string_view text) {
@@ -140,8 +230,15 @@ DecisionLog::DecisionLog(DecisionLogOptions options, const Clock* clock,
 
 DecisionLog::~DecisionLog() { Close(); }
 
-absl::Status DecisionLog::Submit(CallRecord call, absl::Time deadline) {
-  const size_t bytes = call.bytes();
+absl::Status DecisionLog::Submit(const CallView& call, absl::Time deadline) {
+  constexpr size_t kMaxPart = std::numeric_limits<uint32_t>::max();
+  if (call.ids.size() > kMaxPart || call.request.size() > kMaxPart ||
+      call.response.size() > kMaxPart || call.error_message.size() > kMaxPart) {
+    return absl::InvalidArgumentError(
+        "decision log: a call's bytes are over 4 GiB");
+  }
+  const QueuedCall header = HeaderOf(call);
+  const size_t bytes = QueuedBytes(header);
   std::unique_lock<std::mutex> lock(mu_);
   auto fits = [&] {
     return closing_ || queue_bytes_ == 0 ||
@@ -169,7 +266,7 @@ absl::Status DecisionLog::Submit(CallRecord call, absl::Time deadline) {
   }
   queue_bytes_ += bytes;
   stats_.queue_bytes = queue_bytes_;
-  queue_.push_back(std::move(call));
+  AppendQueued(header, call, &queue_);
   // The writer wakes on its own every flush_interval; it is woken early
   // only when the queue fills up, once per crossing of a quarter.
   if (queue_bytes_ >= options_.max_queue_bytes / 4 &&
@@ -278,13 +375,14 @@ absl::Status DecisionLog::HoldForSink(bool closing) {
       options_.shipped_through->load(), "; holding records until it ships"));
 }
 
-void DecisionLog::WriteBatch(std::deque<CallRecord>* calls, bool closing) {
+void DecisionLog::WriteBatch(std::string* batch, bool closing) {
   if (options_.before_write) options_.before_write();
   uint64_t records = 0;
   uint64_t unwritable = 0;  // calls whose bytes could not be made records
-  size_t bytes = 0;
-  for (const CallRecord& call : *calls) {
-    bytes += call.bytes();
+  const size_t bytes = batch->size();
+  absl::InlinedVector<DecisionId, 1> ids;
+  CallView call;
+  for (absl::string_view queued = *batch; TakeQueued(&queued, &ids, &call);) {
     absl::Status encoded =
         encoder_.Encode(call, &next_sequence_, [&](absl::string_view entry) {
           if (absl::Status s = segment_.Add(entry); s.ok()) {
@@ -299,7 +397,8 @@ void DecisionLog::WriteBatch(std::deque<CallRecord>* calls, bool closing) {
       ++unwritable;
     }
   }
-  calls->clear();
+  batch->clear();
+  if (batch->capacity() > kKeptBatchCapacity) std::string().swap(*batch);
   uint64_t dropped = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -381,7 +480,7 @@ void DecisionLog::WriteBatch(std::deque<CallRecord>* calls, bool closing) {
 }
 
 void DecisionLog::Run() {
-  std::deque<CallRecord> batch;
+  std::string batch;
   while (true) {
     bool closing = false;
     {

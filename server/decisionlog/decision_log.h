@@ -1,11 +1,12 @@
 // DecisionLog: every decision the server answers, appended off the request
 // path to tamper-evident segment files (segment.h) under one directory.
 //
-// Handlers Submit() a CallRecord (record.h) into a bounded queue, measured
-// in bytes; one writer thread wakes every flush_interval (or when the queue
-// is a quarter full), takes whatever is queued, encodes it, chains it and
-// writes it with one write(2) per batch. When the queue is full the
-// policy decides: kBlock makes the call wait for room until its deadline
+// Handlers Submit() a call (record.h's CallView): its bytes are copied into
+// a bounded queue, one buffer measured in bytes (no allocation per record
+// once the buffer has grown); one writer thread wakes every flush_interval (or
+// when the queue is a quarter full), takes whatever is queued, encodes it,
+// chains it and writes it with one write(2) per batch. When the queue is full
+// the policy decides: kBlock makes the call wait for room until its deadline
 // (then it is refused: no answer leaves without its record); kDrop refuses
 // the record at once and counts it, and the writer logs a KIND_DROPPED
 // event with the count, so a loss is never silent. Memory stays within
@@ -36,7 +37,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -128,11 +128,11 @@ class DecisionLog {
   DecisionLog(const DecisionLog&) = delete;
   DecisionLog& operator=(const DecisionLog&) = delete;
 
-  // Queues `call`. OK: it will be written. A full queue: under kDrop,
-  // RESOURCE_EXHAUSTED at once; under kBlock, waits for room until
+  // Copies `call` into the queue. OK: it will be written. A full queue: under
+  // kDrop, RESOURCE_EXHAUSTED at once; under kBlock, waits for room until
   // `deadline` or max_block, whichever is sooner, then DEADLINE_EXCEEDED.
   // FAILED_PRECONDITION after Close().
-  absl::Status Submit(CallRecord call, absl::Time deadline);
+  absl::Status Submit(const CallView& call, absl::Time deadline);
 
   // The ids the handlers stamp on answers and records.
   DecisionIdGenerator& ids() { return ids_; }
@@ -160,10 +160,10 @@ class DecisionLog {
   DecisionLog(DecisionLogOptions options, const Clock* clock,
               SegmentWriter segment, uint64_t next_sequence);
   void Run();
-  // Encodes `calls` and events into the open segment and writes them,
-  // retrying failed writes until they succeed, or 30 times once Close()
-  // was called.
-  void WriteBatch(std::deque<CallRecord>* calls, bool closing);
+  // Encodes the calls queued in `batch` (cleared after) and events into
+  // the open segment and writes them, retrying failed writes until they
+  // succeed, or 30 times once Close() was called.
+  void WriteBatch(std::string* batch, bool closing);
   absl::Status RotateIfDue();
   // Removes the oldest segments while the directory is over
   // max_total_bytes; never the open one, nor one the sink has not shipped.
@@ -194,7 +194,8 @@ class DecisionLog {
   mutable std::mutex mu_;
   std::condition_variable wake_writer_;  // records queued, or closing
   std::condition_variable room_;         // queue bytes went down
-  std::deque<CallRecord> queue_ ABSL_GUARDED_BY(mu_);
+  // The queued calls, one after the other (decision_log.cc's QueuedCall).
+  std::string queue_ ABSL_GUARDED_BY(mu_);
   size_t queue_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // queued and in flight
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   DecisionLogStats stats_ ABSL_GUARDED_BY(mu_);

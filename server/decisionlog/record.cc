@@ -102,26 +102,18 @@ void PutTimestamp(absl::Time t, std::string* out) {
     PutVarintField(2, static_cast<uint64_t>(unix.nanos), out);
 }
 
-constexpr const char* MethodName(CallRecord::Method method) {
-  return method == CallRecord::Method::kIsImportAllowed
-             ? "IsImportAllowed"
-             : "BatchIsImportAllowed";
+constexpr const char* MethodName(CallMethod method) {
+  return method == CallMethod::kIsImportAllowed ? "IsImportAllowed"
+                                                : "BatchIsImportAllowed";
 }
-
-// One DecisionRecord's parts.
-struct Item {
-  absl::string_view request;   // an IsImportAllowedRequest, or empty
-  absl::string_view response;  // an IsImportAllowedResponse, or empty
-  int error_code = 0;
-  absl::string_view error_message;
-};
 
 // LogEntry { sequence = 1, decision = 2 { DecisionRecord } } into
 // `*entry`, with `*record` as scratch (both cleared first; their capacity
 // is reused from record to record).
-void EntryBytes(uint64_t sequence, const CallRecord& call, const DecisionId& id,
-                int batch_index, const Item& item, absl::string_view time_bytes,
-                std::string* record, std::string* entry) {
+void EntryBytes(uint64_t sequence, const CallView& call, const DecisionId& id,
+                int batch_index, const RecordEncoder::Item& item,
+                absl::string_view time_bytes, std::string* record,
+                std::string* entry) {
   record->clear();
   PutBytes(1, View(id), record);
   PutBytes(2, time_bytes, record);
@@ -149,9 +141,10 @@ void EntryBytes(uint64_t sequence, const CallRecord& call, const DecisionId& id,
   PutBytes(8, evaluation, record);
   // Both come from the caller: kept to a sane length.
   if (!call.peer.empty())
-    PutBytes(9, absl::string_view(call.peer).substr(0, 1024), record);
+    PutBytes(9, call.peer.substr(0, kMaxRecordedPeerBytes), record);
   if (!call.traceparent.empty()) {
-    PutBytes(10, absl::string_view(call.traceparent).substr(0, 256), record);
+    PutBytes(10, call.traceparent.substr(0, kMaxRecordedTraceparentBytes),
+             record);
   }
   if (!keep_request) PutVarintField(11, item.request.size(), record);
   entry->clear();
@@ -164,41 +157,32 @@ void EntryBytes(uint64_t sequence, const CallRecord& call, const DecisionId& id,
 bool StripRuleText(absl::string_view response, std::string* scratch,
                    std::string* out) {
   // IsImportAllowedResponse: decision = 1 { message = 5, legal_basis = 6 }.
-  // Every other field is re-encoded with its tag and bytes unchanged.
-  // Fixed-width fields (none in these messages) make it give up: the
-  // answer is then recorded whole.
-  bool ok = true;
-  auto put = [&ok](const Field& f, std::string* to) {
-    if (f.wire_type == 0) {
-      PutVarintField(static_cast<int>(f.number), f.varint, to);
-    } else if (f.wire_type == 2) {
-      PutBytes(static_cast<int>(f.number), f.bytes, to);
-    } else {
-      ok = false;
+  // Every other field's bytes (tag and value) are copied as they are; only
+  // the decision's length is written anew.
+  out->clear();
+  Field field;
+  bool malformed = false;
+  for (absl::string_view in = response;;) {
+    const char* const start = in.data();
+    if (!NextField(&in, &field, &malformed)) break;
+    if (field.number != 1 || field.wire_type != 2) {
+      out->append(start, static_cast<size_t>(in.data() - start));
+      continue;
     }
-  };
-  std::string result;
-  result.swap(*out);
-  result.clear();
-  ok = ForEachField(response,
-                    [&](const Field& f) {
-                      if (f.number != 1 || f.wire_type != 2) {
-                        put(f, &result);
-                        return;
-                      }
-                      scratch->clear();
-                      ok = ForEachField(f.bytes,
-                                        [&](const Field& d) {
-                                          if (d.number != 5 && d.number != 6) {
-                                            put(d, scratch);
-                                          }
-                                        }) &&
-                           ok;
-                      PutBytes(1, *scratch, &result);
-                    }) &&
-       ok;
-  if (ok) result.swap(*out);
-  return ok;
+    scratch->clear();
+    Field inner;
+    for (absl::string_view decision = field.bytes;;) {
+      const char* const inner_start = decision.data();
+      if (!NextField(&decision, &inner, &malformed)) break;
+      if (inner.number != 5 && inner.number != 6) {
+        scratch->append(inner_start,
+                        static_cast<size_t>(decision.data() - inner_start));
+      }
+    }
+    if (malformed) return false;
+    PutBytes(1, *scratch, out);
+  }
+  return !malformed;
 }
 
 bool IsAllow(absl::string_view response) {
@@ -220,12 +204,13 @@ RecordEncoder::RecordEncoder(const RecordPolicy* policy) : policy_(policy) {
 }
 
 absl::Status RecordEncoder::Encode(
-    const CallRecord& call, uint64_t* next_sequence,
+    const CallView& call, uint64_t* next_sequence,
     const std::function<void(absl::string_view)>& emit) {
   std::string time_bytes;
   PutTimestamp(call.time, &time_bytes);
-  std::vector<Item> items;
-  const bool batch = call.method == CallRecord::Method::kBatchIsImportAllowed;
+  std::vector<Item>& items = items_;
+  items.clear();
+  const bool batch = call.method == CallMethod::kBatchIsImportAllowed;
   if (!batch || call.error_code != 0) {
     // One record: a unary call, or a refused batch (its request is not
     // kept: it may be megabytes, and the refusal is about the whole).
@@ -303,7 +288,7 @@ absl::Status RecordEncoder::Encode(
   return absl::OkStatus();
 }
 
-absl::Status EncodeCall(const CallRecord& call, uint64_t* next_sequence,
+absl::Status EncodeCall(const CallView& call, uint64_t* next_sequence,
                         const std::function<void(absl::string_view)>& emit) {
   return RecordEncoder().Encode(call, next_sequence, emit);
 }

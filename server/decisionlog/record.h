@@ -6,7 +6,7 @@
 // without parsing: an embedded message has the same wire format as a
 // bytes field, so a DecisionRecord's request and response fields are the
 // call's own bytes (a batch is split into its items by reading only the
-// outer fields). Nothing here runs on the request path but the struct.
+// outer fields). Nothing here runs on the request path but the view.
 //
 // Thread safety: thread-compatible.
 #ifndef IMPORTGATE_SERVER_DECISIONLOG_RECORD_H_
@@ -22,40 +22,63 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/decisionlog/decision_id.h"
 #include "server/decisionlog/record_policy.h"
 
 namespace importgate::decisionlog {
 
-// One call to the decision API, as the handler saw it.
-struct CallRecord {
-  enum class Method { kIsImportAllowed, kBatchIsImportAllowed };
+// The decision API method a call was to.
+enum class CallMethod { kIsImportAllowed, kBatchIsImportAllowed };
+
+// One call to the decision API, as the handler saw it: views of bytes the
+// caller holds (the handler's request and answer), valid for as long as
+// the view is used. DecisionLog::Submit copies them into its queue.
+struct CallView {
+  using Method = CallMethod;
   Method method = Method::kIsImportAllowed;
   // When the server answered; also the evaluation time of every item that
   // did not set its own.
   absl::Time time;
   // The serialized IsImportAllowedRequest or BatchIsImportAllowedRequest;
   // empty when it did not parse (the record then holds no request).
-  std::string request;
+  absl::string_view request;
   // The serialized IsImportAllowedResponse or BatchIsImportAllowedResponse
   // sent; empty when the call was refused.
-  std::string response;
+  absl::string_view response;
   // A refused call's status (code 0: answered).
   int error_code = 0;
-  std::string error_message;
+  absl::string_view error_message;
   // One id per record: a unary call's or a refused batch's one, or one per
-  // batch item, in item order. Inline for one: a unary call's record
-  // costs no allocation for it.
-  absl::InlinedVector<DecisionId, 1> ids;
+  // batch item, in item order.
+  absl::Span<const DecisionId> ids;
   // The caller's identity (mTLS) or address, and its W3C traceparent.
+  absl::string_view peer;
+  absl::string_view traceparent;
+};
+
+// The most of a caller's address or identity, and of its traceparent, that
+// a record keeps: both come from the caller.
+inline constexpr size_t kMaxRecordedPeerBytes = 1024;
+inline constexpr size_t kMaxRecordedTraceparentBytes = 256;
+
+// A CallView that owns its bytes, for tests and tools.
+struct CallRecord {
+  using Method = CallMethod;
+  Method method = Method::kIsImportAllowed;
+  absl::Time time;
+  std::string request;
+  std::string response;
+  int error_code = 0;
+  std::string error_message;
+  absl::InlinedVector<DecisionId, 1> ids;
   std::string peer;
   std::string traceparent;
 
-  // Memory this record holds, for the queue's bound.
-  size_t bytes() const {
-    return sizeof(*this) + request.size() + response.size() +
-           error_message.size() + ids.size() * sizeof(DecisionId) +
-           peer.size() + traceparent.size();
+  // A view of it, as std::string converts to absl::string_view.
+  operator CallView() const {  // NOLINT(google-explicit-constructor)
+    return CallView{method,        time, request, response,   error_code,
+                    error_message, ids,  peer,    traceparent};
   }
 };
 
@@ -64,7 +87,7 @@ struct CallRecord {
 // each (the view lasts until `emit` returns). INVALID_ARGUMENT when the
 // call's bytes are not what its method says, or its ids do not match its
 // items; nothing is emitted then.
-absl::Status EncodeCall(const CallRecord& call, uint64_t* next_sequence,
+absl::Status EncodeCall(const CallView& call, uint64_t* next_sequence,
                         const std::function<void(absl::string_view)>& emit);
 
 // EncodeCall for the writer thread, applying a RecordPolicy (masking the
@@ -77,11 +100,19 @@ class RecordEncoder {
   // `policy` must outlive the encoder; null: every record, unmasked.
   explicit RecordEncoder(const RecordPolicy* policy = nullptr);
 
-  absl::Status Encode(const CallRecord& call, uint64_t* next_sequence,
+  absl::Status Encode(const CallView& call, uint64_t* next_sequence,
                       const std::function<void(absl::string_view)>& emit);
 
   // ALLOWs left out by sampling so far.
   uint64_t sampled_out() const { return sampled_out_; }
+
+  // One DecisionRecord's parts, as Encode finds them in a call.
+  struct Item {
+    absl::string_view request;   // an IsImportAllowedRequest, or empty
+    absl::string_view response;  // an IsImportAllowedResponse, or empty
+    int error_code = 0;
+    absl::string_view error_message;
+  };
 
  private:
   const RecordPolicy* const policy_;
@@ -91,13 +122,14 @@ class RecordEncoder {
   std::string entry_;
   std::string decision_;  // scratch for StripRuleText
   std::string response_;
+  std::vector<Item> items_;  // the call's records, reused from call to call
 };
 
 // `response` (a serialized IsImportAllowedResponse) without
 // decision.message and decision.legal_basis, into `*out` (cleared first;
-// `*scratch` is used on the way), every other field's bytes as they were.
-// False (and `*out` unspecified) when the bytes are malformed or hold a
-// fixed-width field; the caller then records the answer whole.
+// `*scratch` is used on the way), every other field's bytes copied as they
+// were. False (and `*out` unspecified) when the bytes are malformed; the
+// caller then records the answer whole.
 bool StripRuleText(absl::string_view response, std::string* scratch,
                    std::string* out);
 

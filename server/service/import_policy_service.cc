@@ -30,39 +30,29 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// The request's bytes in one string.
-std::string Flatten(const grpc::ByteBuffer& bytes) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (!bytes.Dump(&slices).ok()) return out;
-  out.reserve(bytes.Length());
-  for (const grpc::Slice& slice : slices) {
-    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  return out;
-}
-
 // What one call tells the metrics (its decisions, its errors, the
 // handler's time) and the decision log (a record per decision or refusal).
-// Without metrics it reads no clock; without a log it copies nothing.
+// Without metrics it reads no clock; without a log it copies nothing, and
+// with one it hands the log views of the call's own bytes (the request's
+// slice, the answer's buffer), which the log copies once, into its queue.
 class CallRecorder {
  public:
   CallRecorder(const ImportPolicyServiceOptions& options, DecisionMethod method,
                const grpc::ByteBuffer& request_bytes, const Clock* clock)
       : metrics_(options.metrics),
         log_(options.decision_log),
+        tls_(options.tls),
         method_(method),
         request_bytes_(request_bytes),
         clock_(clock) {
     if (metrics_ != nullptr) start_ = std::chrono::steady_clock::now();
     if (log_ != nullptr) {
-      record_.method =
-          method == DecisionMethod::kIsImportAllowed
-              ? decisionlog::CallRecord::Method::kIsImportAllowed
-              : decisionlog::CallRecord::Method::kBatchIsImportAllowed;
+      record_.method = method == DecisionMethod::kIsImportAllowed
+                           ? decisionlog::CallMethod::kIsImportAllowed
+                           : decisionlog::CallMethod::kBatchIsImportAllowed;
     }
   }
-  // The request parsed: a record may keep its bytes (copied only when it
+  // The request parsed: a record may keep its bytes (viewed only when it
   // does, at the answer or the refusal).
   void Parsed() { parsed_ = true; }
   // An id for the next decision or refusal ("" without a log). The view
@@ -70,8 +60,8 @@ class CallRecorder {
   absl::string_view NewId(absl::Time now) {
     if (log_ == nullptr) return {};
     decided_at_ = now;
-    record_.ids.push_back(log_->ids().Next(now));
-    return decisionlog::View(record_.ids.back());
+    ids_.push_back(log_->ids().Next(now));
+    return decisionlog::View(ids_.back());
   }
   void Decision(const compiler::PolicySnapshot& snapshot,
                 const eval::Verdict& verdict) {
@@ -88,18 +78,18 @@ class CallRecorder {
   void BatchItems(int n) {
     if (metrics_ != nullptr) metrics_->RecordBatchItems(n);
   }
-  // The answer's bytes (and the request's), for the log; not copied for a
-  // unary ALLOW that sampling leaves out (the writer decides for batch
-  // items, by the same rule).
+  // The answer's bytes (and the request's), for the log; `response` must
+  // stay valid until Finish(). Not viewed for a unary ALLOW that sampling
+  // leaves out (the writer decides for batch items, by the same rule).
   void Answered(absl::string_view response) {
     if (log_ == nullptr) return;
     if (method_ == DecisionMethod::kIsImportAllowed && allow_ &&
-        !log_->SampleAllow(decisionlog::View(record_.ids.back()))) {
+        !log_->SampleAllow(decisionlog::View(ids_.back()))) {
       sampled_out_ = true;
       return;
     }
-    record_.request = Flatten(request_bytes_);
-    record_.response = std::string(response);
+    record_.request = RequestView();
+    record_.response = response;
   }
   // Logs the call, counts it, and finishes it with `status`, or, when the
   // log refuses the record under --decision_log_queue_policy=block, with
@@ -124,34 +114,38 @@ class CallRecorder {
     const absl::Time now =
         decided_at_ == absl::InfinitePast() ? clock_->Now() : decided_at_;
     record_.time = now;
+    // grpc::Status::error_message() returns a copy: the view needs one
+    // that lasts until Submit() has copied it.
+    const std::string error_message = status.error_message();
     if (!status.ok()) {
       // A refused call is one record, whatever ids its items had. A unary
       // request that parsed is kept; a refused batch's bytes are not.
-      record_.ids.clear();
-      record_.response.clear();
-      record_.request.clear();
+      ids_.clear();
+      record_.response = {};
+      record_.request = {};
       if (parsed_ && method_ == DecisionMethod::kIsImportAllowed) {
-        record_.request = Flatten(request_bytes_);
+        record_.request = RequestView();
       }
       record_.error_code = status.error_code();
-      record_.error_message = status.error_message();
+      record_.error_message = error_message;
       NewId(now);
     }
-    const std::string refusal_id =
-        status.ok() ? std::string()
-                    : std::string(decisionlog::View(record_.ids.back()));
-    record_.peer = CallerOf(*context);
+    record_.ids = ids_;
+    const std::string peer = CallerOf(*context, tls_);
+    record_.peer = peer;
     auto traceparent = context->client_metadata().find("traceparent");
     if (traceparent != context->client_metadata().end()) {
-      record_.traceparent =
-          std::string(traceparent->second.data(), traceparent->second.size());
+      record_.traceparent = absl::string_view(traceparent->second.data(),
+                                              traceparent->second.size());
     }
     absl::Status logged =
-        log_->Submit(std::move(record_), absl::FromChrono(context->deadline()));
+        log_->Submit(record_, absl::FromChrono(context->deadline()));
     if (logged.ok()) {
       // A refusal's id goes with the status; an answer carries its own.
       if (!status.ok()) {
-        context->AddTrailingMetadata("importgate-decision-id", refusal_id);
+        context->AddTrailingMetadata(
+            "importgate-decision-id",
+            std::string(decisionlog::View(ids_.back())));
       }
       return status;
     }
@@ -163,10 +157,29 @@ class CallRecorder {
         absl::StrCat("decision log: ", logged.message(), "; retry shortly"));
   }
 
+  // The request's bytes: its one slice, or (split over several) a copy.
+  absl::string_view RequestView() {
+    if (request_bytes_.TrySingleSlice(&request_slice_).ok()) {
+      return absl::string_view(
+          reinterpret_cast<const char*>(request_slice_.begin()),
+          request_slice_.size());
+    }
+    std::vector<grpc::Slice> slices;
+    request_copy_.clear();
+    if (!request_bytes_.Dump(&slices).ok()) return request_copy_;
+    request_copy_.reserve(request_bytes_.Length());
+    for (const grpc::Slice& slice : slices) {
+      request_copy_.append(reinterpret_cast<const char*>(slice.begin()),
+                           slice.size());
+    }
+    return request_copy_;
+  }
+
   // The caller's first mTLS identity, or its address.
-  static std::string CallerOf(const grpc::CallbackServerContext& context) {
+  static std::string CallerOf(const grpc::CallbackServerContext& context,
+                              bool tls) {
     const std::shared_ptr<const grpc::AuthContext> auth =
-        context.auth_context();
+        tls ? context.auth_context() : nullptr;
     if (auth != nullptr) {
       std::vector<std::string> identities = PeerIdentities(*auth);
       if (!identities.empty()) return identities.front();
@@ -176,6 +189,7 @@ class CallRecorder {
 
   metrics::DecisionMetrics* const metrics_;
   decisionlog::DecisionLog* const log_;
+  const bool tls_;
   const DecisionMethod method_;
   const grpc::ByteBuffer& request_bytes_;
   const Clock* const clock_;
@@ -184,7 +198,12 @@ class CallRecorder {
   bool allow_ = false;        // the last decision was an ALLOW
   bool sampled_out_ = false;  // a unary ALLOW left out of the log
   absl::Time decided_at_ = absl::InfinitePast();
-  decisionlog::CallRecord record_;
+  // The record, viewing ids_, the request (request_slice_ or
+  // request_copy_), the answer, the status and the metadata.
+  decisionlog::CallView record_;
+  absl::InlinedVector<decisionlog::DecisionId, 1> ids_;
+  grpc::Slice request_slice_;
+  std::string request_copy_;
 };
 
 // The active bundle, or the status to answer with instead.

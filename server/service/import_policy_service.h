@@ -31,6 +31,11 @@ struct ImportPolicyServiceOptions {
   // Where every decision and refusal is recorded (decisionlog/), its id
   // sent in the answer; must outlive the service. Null: no record, no id.
   decisionlog::DecisionLog* decision_log = nullptr;
+  // Whether the port has TLS credentials, so that a caller may present a
+  // certificate: a record then names the caller by its certificate's
+  // identity (service/admin_access.h's PeerIdentities), else by its
+  // address. Off, the call's auth context is never built.
+  bool tls = false;
 };
 
 class ImportPolicyService final

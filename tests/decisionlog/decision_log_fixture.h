@@ -107,6 +107,21 @@ class DecisionLogTest : public ::testing::Test {
     return paths;
   }
 
+  // Every decision record in the segments, in order.
+  std::vector<::importgate::decisionlog::v1::DecisionRecord> Records() {
+    std::vector<::importgate::decisionlog::v1::DecisionRecord> records;
+    ::importgate::decisionlog::v1::LogEntry entry;
+    for (const std::string& path : Segments()) {
+      auto scan = ScanSegment(path, [&](const Frame& frame) {
+        EXPECT_TRUE(entry.ParseFromArray(frame.entry.data(),
+                                         static_cast<int>(frame.entry.size())));
+        if (entry.has_decision()) records.push_back(entry.decision());
+      });
+      EXPECT_TRUE(scan.ok()) << scan.status();
+    }
+    return records;
+  }
+
   // The offsets of a segment's frames.
   std::vector<uint64_t> FrameOffsets(const std::string& path) {
     std::vector<uint64_t> offsets;

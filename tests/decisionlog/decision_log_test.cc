@@ -254,22 +254,54 @@ TEST_F(DecisionLogTest, EveryRecordIsWrittenChainedAndVerifies) {
   EXPECT_EQ(Segments().size(), report.segments);
 
   // Every record reads back in order, with its id.
-  uint64_t seen = 0;
-  lv1::LogEntry entry;
-  for (const std::string& path : Segments()) {
-    ASSERT_TRUE(
-        ScanSegment(path, [&](const Frame& frame) {
-          ASSERT_TRUE(entry.ParseFromArray(
-              frame.entry.data(), static_cast<int>(frame.entry.size())));
-          if (!entry.has_decision()) return;
-          EXPECT_EQ(entry.decision().request().item().sku(),
-                    absl::StrCat("SKU-", seen));
-          EXPECT_EQ(entry.decision().response().decision_id(),
-                    entry.decision().decision_id());
-          ++seen;
-        }).ok());
+  const std::vector<lv1::DecisionRecord> records = Records();
+  ASSERT_EQ(records.size(), 3000u);
+  for (size_t n = 0; n < records.size(); ++n) {
+    EXPECT_EQ(records[n].request().item().sku(), absl::StrCat("SKU-", n));
+    EXPECT_EQ(records[n].response().decision_id(), records[n].decision_id());
   }
-  EXPECT_EQ(seen, 3000u);
+}
+
+// Submit copies a call's bytes into the queue: the handler's buffers are
+// free again as soon as it returns. Every part of a CallView comes back
+// out of the queue, for answered and refused calls alike, and what
+// comes from the caller is cut to what a record keeps.
+TEST_F(DecisionLogTest, SubmitCopiesEveryPartOfTheCallsView) {
+  auto log = Open(Options());
+  std::vector<lv1::DecisionRecord> expected;
+  for (int n = 0; n < 3; ++n) {
+    CallRecord call = Call(*log, n);
+    call.peer = std::string(5000, static_cast<char>('a' + n));
+    call.traceparent = std::string(300, static_cast<char>('0' + n));
+    if (n == 1) {  // a refusal
+      call.response.clear();
+      call.error_code = 3;
+      call.error_message = "item.sku: is required";
+    }
+    std::vector<lv1::LogEntry> entries = Encode(call);
+    ASSERT_EQ(entries.size(), 1u);
+    expected.push_back(entries[0].decision());
+    // The view's bytes live in buffers the caller overwrites right after.
+    CallRecord buffers = call;
+    ASSERT_TRUE(log->Submit(buffers, absl::InfiniteFuture()).ok());
+    for (std::string* part :
+         {&buffers.request, &buffers.response, &buffers.error_message,
+          &buffers.peer, &buffers.traceparent}) {
+      std::fill(part->begin(), part->end(), 'X');
+    }
+    buffers.ids[0].fill('X');
+  }
+  log->Close();
+  const std::vector<lv1::DecisionRecord> got = Records();
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(got[i], expected[i]))
+        << got[i].DebugString();
+    EXPECT_EQ(got[i].peer().size(), kMaxRecordedPeerBytes);
+    EXPECT_EQ(got[i].traceparent().size(), kMaxRecordedTraceparentBytes);
+  }
+  EXPECT_EQ(got[1].error().code(), 3);
+  EXPECT_EQ(got[1].error().message(), "item.sku: is required");
 }
 
 TEST_F(DecisionLogTest, ReopeningContinuesTheChain) {

@@ -217,6 +217,20 @@ TEST(RecordPolicyTest, RuleTextIsLeftOutByDefaultAndKeptOnRequest) {
   EXPECT_FALSE(StripRuleText(std::string("\x0a\x05"
                                          "ab"),
                              &scratch, &stripped));
+  // Fields of every wire type (none of ours is fixed-width, but a newer
+  // server's may be) are copied byte for byte, only the text left out.
+  v1::IsImportAllowedResponse wide = answer;
+  auto unknown = [](google::protobuf::Message* m) {
+    return m->GetReflection()->MutableUnknownFields(m);
+  };
+  unknown(wide.mutable_decision())->AddFixed64(90, 7);
+  unknown(wide.mutable_decision())->AddFixed32(91, 8);
+  unknown(&wide)->AddFixed64(92, 9);
+  ASSERT_TRUE(StripRuleText(wide.SerializeAsString(), &scratch, &stripped));
+  v1::IsImportAllowedResponse wide_expected = wide;
+  wide_expected.mutable_decision()->clear_message();
+  wide_expected.mutable_decision()->clear_legal_basis();
+  EXPECT_EQ(stripped, wide_expected.SerializeAsString());
 
   // Through the encoder: the default policy leaves it out, keep keeps it.
   DecisionIdGenerator ids(5);

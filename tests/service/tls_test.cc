@@ -23,6 +23,8 @@
 #include "importgate/v1/import_policy.grpc.pb.h"
 #include "server/app/server.h"
 #include "server/bundle/loader.h"
+#include "server/decisionlog/decision_log.h"
+#include "server/decisionlog/query.h"
 #include "server/service/admin_access.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/tee_request.h"
@@ -93,6 +95,7 @@ class TlsTest : public ::testing::Test {
     options.credentials = *credentials;
     options.admin_access = access_.get();
     options.interceptor_factories = it::WireAudit::Factories;
+    options.decision_log = decision_log_.get();
     auto server = ImportgateServer::Start(options, &store_, &clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -140,6 +143,7 @@ class TlsTest : public ::testing::Test {
   it::FakeClock clock_{absl::FromUnixSeconds(1'705'000'000)};
   bundle::PolicyStore store_{&clock_};
   std::unique_ptr<service::AdminAccess> access_;
+  std::unique_ptr<decisionlog::DecisionLog> decision_log_;  // before server_
   std::unique_ptr<ImportgateServer> server_;
 };
 
@@ -178,6 +182,29 @@ TEST_F(TlsTest, RequestAcceptsCallersWithAndWithoutACertificate) {
   EXPECT_TRUE(Decide(Channel(""), &response).ok());
   EXPECT_EQ(Decide(Channel("foreign", other_ca_), &response).error_code(),
             grpc::StatusCode::UNAVAILABLE);
+}
+
+// A decision record names a caller by its certificate's identity, and a
+// caller without one by its address.
+TEST_F(TlsTest, DecisionRecordsNameTheCallersCertificateIdentity) {
+  const std::string dir = pki_->Path("decision-log");
+  decisionlog::DecisionLogOptions log_options;
+  log_options.dir = dir;
+  auto log = decisionlog::DecisionLog::Open(log_options, &clock_);
+  ASSERT_TRUE(log.ok()) << log.status();
+  decision_log_ = *std::move(log);
+  Start(ClientAuth::kRequest);
+  v1::IsImportAllowedResponse with_certificate, without;
+  ASSERT_TRUE(Decide(Channel("ops"), &with_certificate).ok());
+  ASSERT_TRUE(Decide(Channel(""), &without).ok());
+  server_->Shutdown(absl::Seconds(1));
+  decision_log_->Close();
+  auto ops = decisionlog::FindDecision(dir, with_certificate.decision_id());
+  ASSERT_TRUE(ops.ok()) << ops.status();
+  EXPECT_EQ(ops->peer(), kOps);
+  auto anonymous = decisionlog::FindDecision(dir, without.decision_id());
+  ASSERT_TRUE(anonymous.ok()) << anonymous.status();
+  EXPECT_THAT(anonymous->peer(), ::testing::StartsWith("ipv4:127.0.0.1:"));
 }
 
 TEST_F(TlsTest, AdminIsForTheIdentitiesTheAllowFileLists) {
