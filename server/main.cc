@@ -24,6 +24,7 @@
 #include "server/bundle/artifact.h"
 #include "server/bundle/manager.h"
 #include "server/bundle/policy_store.h"
+#include "server/bundle/poller.h"
 #include "server/bundle/source.h"
 #include "server/bundle/watcher.h"
 #include "server/common/clock.h"
@@ -45,8 +46,18 @@ ABSL_FLAG(std::string, admin_listen, "",
           "host:port for the admin API; empty: on --listen when that is a "
           "loopback address or TLS is on, else not served");
 ABSL_FLAG(std::string, bundle, "policies/default",
-          "bundle source: a packed bundle file, a source bundle directory, or "
-          "a directory of packed bundle files (newest valid revision wins)");
+          "bundle source: a packed bundle file, a source bundle directory, a "
+          "directory of packed bundle files (newest valid revision wins), or "
+          "an http:// or https:// URL of a packed bundle file (its signature "
+          "at URL.sig), polled every --poll_seconds");
+ABSL_FLAG(std::string, bundle_ca_file, "",
+          "PEM roots an https --bundle's certificate must chain to; empty: "
+          "the system's");
+ABSL_FLAG(absl::Duration, bundle_timeout, absl::Seconds(30),
+          "the longest one request to a remote --bundle may take");
+ABSL_FLAG(bool, allow_unsigned_remote, false,
+          "let a remote --bundle be used without --verify_key (signatures "
+          "off); for tests only");
 ABSL_FLAG(std::string, state_dir, "",
           "directory to persist activated bundles in (last known good, "
           "rollback); empty: none");
@@ -55,7 +66,8 @@ ABSL_FLAG(std::vector<std::string>, verify_key, {},
           "the flag or list several, comma-separated, for key rotation");
 ABSL_FLAG(int, poll_seconds, 5,
           "how often to poll the source for changes (inotify notices most "
-          "changes at once); 0 disables polling");
+          "changes at once; a remote source is polled, each wait up to 20% "
+          "shorter at random); 0 disables polling");
 ABSL_FLAG(bool, watch, true, "reload when the bundle source changes");
 ABSL_FLAG(bool, allow_rollback, false,
           "let a reload activate a revision older than the active one");
@@ -302,6 +314,28 @@ int Run(const std::vector<std::string>& verify_keys) {
   manager_options.keep_revisions = std::max(1, absl::GetFlag(FLAGS_history));
   manager_options.allow_rollback = absl::GetFlag(FLAGS_allow_rollback);
   manager_options.source_options.iso_codes = *iso;
+  manager_options.remote.ca_file = absl::GetFlag(FLAGS_bundle_ca_file);
+  manager_options.remote.timeout = absl::GetFlag(FLAGS_bundle_timeout);
+  manager_options.remote.connect_timeout =
+      std::min(manager_options.remote.timeout, absl::Seconds(5));
+  const bool remote = bundle::IsHttpUrl(source);
+  if (manager_options.remote.timeout <= absl::ZeroDuration()) {
+    LogError("cannot start: --bundle_timeout: must be positive");
+    return 1;
+  }
+  if (remote && verify_keys.empty() &&
+      !absl::GetFlag(FLAGS_allow_unsigned_remote)) {
+    LogError(absl::StrCat(
+        "cannot start: --bundle=", source,
+        " is remote, and a remote bundle must be signed: set --verify_key "
+        "(or --allow_unsigned_remote, for tests)"));
+    return 1;
+  }
+  auto opened = bundle::OpenSource(source, manager_options.remote);
+  if (!opened.ok()) {
+    LogError(absl::StrCat("cannot start: ", opened.status().message()));
+    return 1;
+  }
   if (!verify_keys.empty()) {
     auto keys = bundle::TrustedKeys::FromPemFiles(verify_keys);
     if (!keys.ok()) {
@@ -320,16 +354,16 @@ int Run(const std::vector<std::string>& verify_keys) {
   }
 
   if (absl::GetFlag(FLAGS_check)) {
-    auto candidate =
-        bundle::LoadFromSource(source, manager_options.source_options);
+    auto candidate = (*opened)->Load(manager_options.source_options);
     if (!candidate.ok()) {
       LogError(absl::StrCat("check failed: ", candidate.status().message()));
       return 1;
     }
     LogInfo(absl::StrCat("check passed: ",
-                         bundle::DescribeBundle(*candidate->bundle)));
+                         bundle::DescribeBundle(*(*candidate)->bundle)));
     return 0;
   }
+  opened->reset();  // the manager opens its own
 
   // Block the signals we handle in every thread (gRPC's included); this
   // thread waits for them with sigwait().
@@ -482,7 +516,13 @@ int Run(const std::vector<std::string>& verify_keys) {
   }
 
   std::unique_ptr<bundle::SourceWatcher> watcher;
-  if (absl::GetFlag(FLAGS_watch)) {
+  std::unique_ptr<bundle::Poller> poller;
+  if (remote && absl::GetFlag(FLAGS_poll_seconds) > 0) {
+    poller = std::make_unique<bundle::Poller>(
+        absl::Seconds(absl::GetFlag(FLAGS_poll_seconds)), 0.2,
+        [&manager] { manager.Reload(); });
+    poller->Start();
+  } else if (absl::GetFlag(FLAGS_watch) && !remote) {
     bundle::WatcherOptions watch;
     watch.path = source;
     watch.poll_interval = absl::Seconds(absl::GetFlag(FLAGS_poll_seconds));
@@ -511,6 +551,7 @@ int Run(const std::vector<std::string>& verify_keys) {
   (*server)->Shutdown(
       absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   if (watcher != nullptr) watcher->Stop();
+  if (poller != nullptr) poller->Stop();
   if (decision_log != nullptr) {
     // Every call has finished: write what is queued, then stop.
     decision_log->Close();

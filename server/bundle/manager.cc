@@ -61,7 +61,10 @@ ActivePointer ParsePointer(absl::string_view text) {
 
 BundleManager::BundleManager(PolicyStore* store, const Clock* clock,
                              ManagerOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {}
+    : store_(store),
+      clock_(clock),
+      options_(std::move(options)),
+      source_(OpenSource(options_.source, options_.remote)) {}
 
 std::string BundleManager::StateFile(absl::string_view name,
                                      uint64_t revision) const {
@@ -78,7 +81,17 @@ absl::Status BundleManager::Start() {
     if (text.ok()) pointer = ParsePointer(*text);
     refuse_up_to_ = pointer.refuse_up_to;
   }
-  auto candidate = LoadFromSource(options_.source, options_.source_options);
+  absl::StatusOr<Candidate> candidate = absl::UnknownError("");
+  if (!source_.ok()) {
+    candidate = source_.status();
+  } else if (auto loaded = (*source_)->Load(options_.source_options);
+             !loaded.ok()) {
+    candidate = loaded.status();
+  } else if (!loaded->has_value()) {
+    candidate = absl::InternalError("the source's first load found nothing");
+  } else {
+    candidate = **std::move(loaded);
+  }
   absl::Status source_error = candidate.status();
   if (candidate.ok() && !options_.allow_rollback &&
       candidate->bundle->snapshot->revision < pointer.revision) {
@@ -89,7 +102,10 @@ absl::Status BundleManager::Start() {
         " (start with --allow_rollback to accept it)"));
   } else if (candidate.ok()) {
     ReloadResult r = ActivateCandidate(*std::move(candidate), false);
-    if (r.outcome == ReloadResult::Outcome::kActivated) return absl::OkStatus();
+    if (r.outcome == ReloadResult::Outcome::kActivated) {
+      (*source_)->Accept();
+      return absl::OkStatus();
+    }
     source_error = absl::FailedPreconditionError(r.message);
   }
   LogError(absl::StrCat("bundle source ", options_.source,
@@ -122,7 +138,13 @@ absl::Status BundleManager::Start() {
 ReloadResult BundleManager::Reload(bool allow_rollback) {
   allow_rollback = allow_rollback || options_.allow_rollback;
   std::lock_guard<std::mutex> lock(mu_);
-  auto candidate = LoadFromSource(options_.source, options_.source_options);
+  return LoadAndActivate(allow_rollback);
+}
+
+ReloadResult BundleManager::LoadAndActivate(bool allow_rollback) {
+  absl::StatusOr<std::optional<Candidate>> candidate =
+      source_.ok() ? (*source_)->Load(options_.source_options)
+                   : absl::StatusOr<std::optional<Candidate>>(source_.status());
   if (!candidate.ok()) {
     std::string message(candidate.status().message());
     if (message != last_refusal_) {
@@ -134,7 +156,23 @@ ReloadResult BundleManager::Reload(bool allow_rollback) {
     store_->RecordFailure(options_.source, candidate.status());
     return Result(ReloadResult::Outcome::kRefused, std::move(message), nullptr);
   }
-  return ActivateCandidate(*std::move(candidate), allow_rollback);
+  std::shared_ptr<const LoadedBundle> current = store_->Current();
+  if (!candidate->has_value()) {
+    // The source showed that it still holds what was accepted.
+    last_refusal_.clear();
+    store_->RecordSourceRead();
+    return Result(ReloadResult::Outcome::kUnchanged,
+                  current != nullptr
+                      ? absl::StrCat("unchanged: ", DescribeBundle(*current))
+                      : std::string("unchanged"),
+                  current.get());
+  }
+  ReloadResult result =
+      ActivateCandidate(**std::move(candidate), allow_rollback);
+  if (result.outcome != ReloadResult::Outcome::kRefused) {
+    (*source_)->Accept();
+  }
+  return result;
 }
 
 ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
@@ -275,6 +313,8 @@ absl::StatusOr<ReloadResult> BundleManager::Rollback(uint64_t revision) {
   ReloadResult r = ActivateCandidate(*std::move(candidate), true);
   if (r.outcome == ReloadResult::Outcome::kActivated) {
     refuse_up_to_ = std::max(refuse_up_to_, from);
+    // The source's revision is refused from now on, not found unchanged.
+    if (source_.ok()) (*source_)->Forget();
     if (absl::Status s =
             WriteActivePointer(fs::path(path).filename().string(), revision);
         !s.ok()) {

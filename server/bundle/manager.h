@@ -1,7 +1,8 @@
 // BundleManager: the activation pipeline. It loads a candidate from the
-// configured source (source.h: read, verify signature, check digests,
-// parse, compile, self-test), checks that its revision moves forward, swaps
-// it into the PolicyStore, and persists it in the state directory as the
+// configured source (source.h: read or fetch, verify signature, check
+// digests, parse, compile, self-test; a remote source that shows nothing
+// changed stops before any of it), checks that its revision moves forward,
+// swaps it into the PolicyStore, and persists it in the state directory as the
 // last known good bundle. A failed candidate changes nothing but the
 // store's record of the last attempt.
 //
@@ -25,8 +26,11 @@
 namespace importgate::bundle {
 
 struct ManagerOptions {
-  // Bundle file, source directory, or directory of bundle files.
+  // Bundle file, source directory, directory of bundle files, or an
+  // http(s) URL of a bundle file (source.h).
   std::string source;
+  // How a remote source is reached.
+  RemoteOptions remote;
   // Where activated bundles are persisted ("" = nowhere). Layout:
   //   <state_dir>/bundles/<name>-<revision>.igb (+ .sig)   recent revisions
   //   <state_dir>/active                                   what to restore
@@ -83,10 +87,17 @@ class BundleManager {
   absl::Status WriteActivePointer(const std::string& file, uint64_t revision);
   std::string StateFile(absl::string_view name, uint64_t revision) const;
 
+  // The outcome of one look at the source: what ActivateCandidate says, or
+  // kUnchanged when the source showed nothing changed.
+  ReloadResult LoadAndActivate(bool allow_rollback)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   PolicyStore* const store_;
   const Clock* const clock_;
   const ManagerOptions options_;
   std::mutex mu_;  // one activation at a time (std::mutex: TSAN-visible)
+  // The opened source, or why it could not be opened.
+  absl::StatusOr<std::unique_ptr<BundleSource>> source_ ABSL_GUARDED_BY(mu_);
   // Revisions up to this one are refused (set by Rollback).
   uint64_t refuse_up_to_ ABSL_GUARDED_BY(mu_) = 0;
   // The last refused candidate's error, so a poll does not log it again.

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/text_format.h"
 #include "server/bundle/artifact.h"
+#include "server/bundle/http_source.h"
 #include "server/bundle/source_reader.h"
 
 namespace importgate::bundle {
@@ -31,47 +32,57 @@ bool Unsigned(const SourceOptions& options) {
 
 }  // namespace
 
+absl::StatusOr<Candidate> LoadArtifactBytes(const std::string& origin,
+                                            std::string bytes,
+                                            std::string signatures,
+                                            const SourceOptions& options) {
+  auto unpacked = UnpackArtifact(bytes);
+  if (!unpacked.ok()) return InFile(origin, unpacked.status());
+  const pv1::ArtifactManifest& m = unpacked->manifest;
+
+  Candidate candidate;
+  candidate.signatures = std::move(signatures);
+  if (!Unsigned(options)) {
+    pv1::BundleSignatures parsed;
+    if (!candidate.signatures.empty() &&
+        !google::protobuf::TextFormat::ParseFromString(candidate.signatures,
+                                                       &parsed)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          origin, kSignatureSuffix, ": does not parse as BundleSignatures"));
+    }
+    absl::Status verified = options.trusted_keys->Verify(
+        parsed, m.name(), m.revision(), m.content_digest());
+    if (!verified.ok()) return InFile(origin, verified);
+  }
+
+  auto bundle = LoadBundle(origin, unpacked->files, options.iso_codes);
+  if (!bundle.ok()) return InFile(origin, bundle.status());
+  const auto& snapshot = *(*bundle)->snapshot;
+  if (snapshot.name != m.name() || snapshot.revision != m.revision()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        origin, ": artifact manifest says ", m.name(), " revision ",
+        m.revision(), " but manifest.textproto says ", snapshot.name,
+        " revision ", snapshot.revision));
+  }
+  candidate.bundle = *std::move(bundle);
+  candidate.artifact = std::move(bytes);
+  return candidate;
+}
+
 absl::StatusOr<Candidate> LoadArtifactFile(const std::string& path,
                                            const SourceOptions& options) {
   auto bytes = ReadWholeFile(path, kMaxArtifactBytes);
   if (!bytes.ok()) return bytes.status();
-  auto unpacked = UnpackArtifact(*bytes);
-  if (!unpacked.ok()) return InFile(path, unpacked.status());
-  const pv1::ArtifactManifest& m = unpacked->manifest;
-
-  Candidate candidate;
   const std::string sig_path = path + kSignatureSuffix;
+  std::string signatures;
   auto sig_text = ReadWholeFile(sig_path, 1 << 20);
   if (sig_text.ok()) {
-    candidate.signatures = *std::move(sig_text);
+    signatures = *std::move(sig_text);
   } else if (sig_text.status().code() != absl::StatusCode::kNotFound) {
     return sig_text.status();
   }
-  if (!Unsigned(options)) {
-    pv1::BundleSignatures signatures;
-    if (!candidate.signatures.empty() &&
-        !google::protobuf::TextFormat::ParseFromString(candidate.signatures,
-                                                       &signatures)) {
-      return absl::PermissionDeniedError(
-          absl::StrCat(sig_path, ": does not parse as BundleSignatures"));
-    }
-    absl::Status verified = options.trusted_keys->Verify(
-        signatures, m.name(), m.revision(), m.content_digest());
-    if (!verified.ok()) return InFile(path, verified);
-  }
-
-  auto bundle = LoadBundle(path, unpacked->files, options.iso_codes);
-  if (!bundle.ok()) return InFile(path, bundle.status());
-  const auto& snapshot = *(*bundle)->snapshot;
-  if (snapshot.name != m.name() || snapshot.revision != m.revision()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": artifact manifest says ", m.name(), " revision ",
-                     m.revision(), " but manifest.textproto says ",
-                     snapshot.name, " revision ", snapshot.revision));
-  }
-  candidate.bundle = *std::move(bundle);
-  candidate.artifact = *std::move(bytes);
-  return candidate;
+  return LoadArtifactBytes(path, *std::move(bytes), std::move(signatures),
+                           options);
 }
 
 absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
@@ -157,6 +168,88 @@ absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
   return absl::InvalidArgumentError(
       absl::StrCat(path, ": no bundle in the directory passes every check:\n",
                    absl::StrJoin(refusals, "\n")));
+}
+
+namespace {
+
+// A path: read and checked whole at every Load().
+class LocalSource final : public BundleSource {
+ public:
+  explicit LocalSource(std::string path) : path_(std::move(path)) {}
+  const std::string& name() const override { return path_; }
+  bool remote() const override { return false; }
+  absl::StatusOr<std::optional<Candidate>> Load(
+      const SourceOptions& options) override {
+    auto candidate = LoadFromSource(path_, options);
+    if (!candidate.ok()) return candidate.status();
+    return std::optional<Candidate>(*std::move(candidate));
+  }
+  void Accept() override {}
+  void Forget() override {}
+
+ private:
+  const std::string path_;
+};
+
+// A URL: fetched conditionally; bytes are checked only when they changed.
+class HttpSource final : public BundleSource {
+ public:
+  explicit HttpSource(std::unique_ptr<HttpFetcher> fetcher)
+      : fetcher_(std::move(fetcher)) {}
+  const std::string& name() const override { return fetcher_->url(); }
+  bool remote() const override { return true; }
+  absl::StatusOr<std::optional<Candidate>> Load(
+      const SourceOptions& options) override {
+    auto fetched = fetcher_->FetchIfChanged();
+    if (!fetched.ok()) return fetched.status();
+    if (!fetched->has_value()) return std::nullopt;  // 304 Not Modified
+    // A server without validators sends the same bytes again: found
+    // unchanged by their digest, before they are unpacked.
+    pending_digest_ = absl::StrCat(Sha256Hex((*fetched)->artifact), ":",
+                                   Sha256Hex((*fetched)->signatures));
+    if (pending_digest_ == accepted_digest_) {
+      fetcher_->Accept();
+      return std::nullopt;
+    }
+    auto candidate =
+        LoadArtifactBytes(fetcher_->url(), std::move((*fetched)->artifact),
+                          std::move((*fetched)->signatures), options);
+    if (!candidate.ok()) return candidate.status();
+    return std::optional<Candidate>(*std::move(candidate));
+  }
+  void Accept() override {
+    fetcher_->Accept();
+    accepted_digest_ = pending_digest_;
+  }
+  void Forget() override {
+    fetcher_->Forget();
+    accepted_digest_.clear();
+  }
+
+ private:
+  const std::unique_ptr<HttpFetcher> fetcher_;
+  std::string pending_digest_, accepted_digest_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<BundleSource>> OpenSource(
+    const std::string& spec, const RemoteOptions& remote) {
+  if (IsHttpUrl(spec)) {
+    RemoteOptions options = remote;
+    options.max_bytes = std::min(options.max_bytes, kMaxArtifactBytes);
+    auto fetcher = HttpFetcher::Create(spec, std::move(options));
+    if (!fetcher.ok()) return fetcher.status();
+    return std::make_unique<HttpSource>(*std::move(fetcher));
+  }
+  if (const size_t scheme = spec.find("://");
+      scheme != std::string::npos && spec.find('/') > scheme) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bundle: ", spec,
+                     ": the scheme is not one importgate reads (a path, "
+                     "http:// or https://)"));
+  }
+  return std::make_unique<LocalSource>(spec);
 }
 
 }  // namespace importgate::bundle

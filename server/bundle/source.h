@@ -1,18 +1,22 @@
-// Bundle sources: where candidates come from. A source path is one of
+// Bundle sources: where candidates come from. A source is one of
 //   - a packed bundle file (FILE.igb, with FILE.igb.sig when signed);
 //   - a source bundle directory (holds manifest.textproto);
 //   - a directory of packed bundle files, where the newest revision that
-//     passes every check wins.
+//     passes every check wins;
+//   - an http:// or https:// URL of a packed bundle file, its signature
+//     beside it (URL.sig), polled conditionally (http_source.h).
 // Every check that can refuse a candidate runs here, before the store sees
 // it: signature, digests, parse, compile, self-tests.
 #ifndef IMPORTGATE_SERVER_BUNDLE_SOURCE_H_
 #define IMPORTGATE_SERVER_BUNDLE_SOURCE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/bundle/http_source.h"
 #include "server/bundle/loader.h"
 #include "server/bundle/signing.h"
 #include "server/refdata/iso_codes.h"
@@ -38,6 +42,14 @@ struct Candidate {
   std::vector<std::string> skipped;
 };
 
+// Checks and loads packed bundle bytes fetched from `origin` (a path or
+// URL, named in errors) with `signatures` (the .sig text; empty when
+// there is none). The same checks and errors as LoadArtifactFile.
+absl::StatusOr<Candidate> LoadArtifactBytes(const std::string& origin,
+                                            std::string bytes,
+                                            std::string signatures,
+                                            const SourceOptions& options);
+
 // Loads one packed bundle file. Returns the first failing step's status with
 // the file named: NOT_FOUND, INVALID_ARGUMENT (torn, tampered, syntax,
 // compile, manifest mismatch), PERMISSION_DENIED (signature),
@@ -49,6 +61,44 @@ absl::StatusOr<Candidate> LoadArtifactFile(const std::string& path,
 // directory of packed files, the error lists why each one was refused.
 absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
                                          const SourceOptions& options);
+
+// A source, opened once and asked for candidates again and again.
+//
+// Thread safety: thread-compatible; the manager calls it under its lock.
+class BundleSource {
+ public:
+  virtual ~BundleSource() = default;
+
+  // The path or URL, for status and logs.
+  virtual const std::string& name() const = 0;
+
+  // Whether the source is remote (it is polled, and it must be signed
+  // unless --allow_unsigned_remote).
+  virtual bool remote() const = 0;
+
+  // The best candidate, every check passed; nullopt when the source shows
+  // that nothing changed since the last candidate Accept()ed (a remote
+  // server answered 304 Not Modified, or sent the same bytes). Errors as
+  // LoadFromSource, and http_source.h's for a URL.
+  virtual absl::StatusOr<std::optional<Candidate>> Load(
+      const SourceOptions& options) = 0;
+
+  // The last candidate Load() returned is what the store now holds (it
+  // was activated, or found to be the active one): later Loads compare
+  // against it. A candidate never accepted is loaded and checked again.
+  virtual void Accept() = 0;
+
+  // Forgets what was accepted: the next Load() fetches and checks whole
+  // (after a rollback, so that the source's newer revision is refused
+  // again rather than found unchanged).
+  virtual void Forget() = 0;
+};
+
+// Opens `spec`: a URL (http_source.h, reached with `remote`) or a path.
+// INVALID_ARGUMENT naming the flag when the URL or `remote` is malformed.
+// A path is not read until Load().
+absl::StatusOr<std::unique_ptr<BundleSource>> OpenSource(
+    const std::string& spec, const RemoteOptions& remote = {});
 
 }  // namespace importgate::bundle
 

@@ -103,22 +103,7 @@ TEST_F(ManagerTest, BadCandidatesChangeNothingAndAreReported) {
   Publish(2);
   ASSERT_TRUE(manager_->Start().ok());
   const std::string good = it::PackedSmallBundle(3);
-  struct Case {
-    const char* name;
-    std::string bytes;
-    const char* why;
-  } cases[] = {
-      {"torn write", good.substr(0, good.size() / 2), "truncated"},
-      {"failing bundle tests", it::PackedSmallBundle(3, /*failing_test=*/true),
-       "bundle tests failed"},
-      {"syntax error",
-       PackArtifact(it::BundleFiles(it::TestManifest(3), "rules {"), "test", 3,
-                    absl::UnixEpoch(), "test"),
-       "parse failed"},
-      {"not a bundle", "hello", "bad magic"},
-      {"older revision", it::PackedSmallBundle(1), "not newer"},
-  };
-  for (const Case& c : cases) {
+  for (const it::BadBundle& c : it::BadBundles(2)) {
     SCOPED_TRACE(c.name);
     Publish(c.bytes);
     ReloadResult r = manager_->Reload();

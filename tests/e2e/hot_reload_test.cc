@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "importgate/admin/v1/policy_admin.grpc.pb.h"
 #include "importgate/v1/import_policy.grpc.pb.h"
+#include "tests/testing/nginx.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/tee_request.h"
 
@@ -40,6 +41,7 @@ class HotReloadTest : public ::testing::Test {
            absl::StrCat("importgate-reload-", getpid());
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "published");
+    bundle_ = Path("published");
     ASSERT_EQ(RunTool({"key", "generate", "--private", Path("key.pem"),
                        "--public", Path("pub.pem")}),
               0);
@@ -96,7 +98,7 @@ class HotReloadTest : public ::testing::Test {
 
   void StartServer(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--listen=127.0.0.1:0",
-                                     "--bundle=" + Path("published"),
+                                     "--bundle=" + bundle_,
                                      "--state_dir=" + Path("state"),
                                      "--verify_key=" + Path("pub.pem"),
                                      "--poll_seconds=1",
@@ -140,6 +142,7 @@ class HotReloadTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  std::string bundle_;  // --bundle
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<v1::ImportPolicyService::Stub> stub_;
   std::unique_ptr<adminv1::PolicyAdmin::Stub> admin_;
@@ -218,6 +221,67 @@ TEST_F(HotReloadTest, PublishUnderLoadRefuseBadReloadRestartRollback) {
   EXPECT_EQ(rollback.outcome(), adminv1::RELOAD_OUTCOME_ACTIVATED)
       << rollback.message();
   EXPECT_EQ(AnsweringRevision(), 2u);
+}
+
+// A remote source: the server polls nginx for a signed bundle file and
+// its signature, picks up a new revision within a poll, refuses an
+// unsigned one, reports the source's failures, and restarts on its last
+// known good revision while the server is down.
+TEST_F(HotReloadTest, RemoteSourceOverHttp) {
+  const fs::path www = dir_ / "www";
+  fs::create_directories(www);
+  // Each publication a second apart, as nginx's ETag (the modification
+  // time in seconds, and the size) needs to tell them apart at once.
+  int publication = 0;
+  auto publish = [&](const std::string& file) {
+    ++publication;
+    for (const std::string suffix : {".sig", ""}) {
+      if (!fs::exists(file + suffix)) {
+        fs::remove(www / ("marketplace-id.igb" + suffix));
+        continue;
+      }
+      fs::copy_file(file + suffix, Path("tmp"),
+                    fs::copy_options::overwrite_existing);
+      fs::last_write_time(Path("tmp"), fs::file_time_type::clock::now() +
+                                           std::chrono::seconds(publication));
+      fs::rename(Path("tmp"), www / ("marketplace-id.igb" + suffix));
+    }
+  };
+  publish(Build(1));
+  auto nginx = std::make_unique<it::Nginx>(Path("nginx"), www.string());
+  ASSERT_NE(nginx->port(), 0);
+  bundle_ = nginx->Url("/marketplace-id.igb");
+
+  // Remote and unsigned: refused at start unless explicitly allowed.
+  std::string output;
+  ServerProcess unsigned_server(
+      {"--listen=127.0.0.1:0", "--bundle=" + bundle_});
+  EXPECT_EQ(unsigned_server.Stop(0), 1);
+  EXPECT_THAT(unsigned_server.output(), HasSubstr("--verify_key"));
+
+  StartServer();
+  EXPECT_EQ(AnsweringRevision(), 1u);
+  EXPECT_EQ(Status().active().source(), bundle_);
+
+  publish(Build(2));
+  EXPECT_TRUE(WaitForRevision(2)) << server_->output();
+
+  // Unsigned (the signature removed): refused at every poll; 2 serves.
+  publish(Build(3, /*sign=*/false));
+  for (int i = 0; i < 200 && Status().last_attempt().activated(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_FALSE(Status().last_attempt().activated());
+  EXPECT_THAT(Status().last_attempt().error(), HasSubstr("not signed"));
+  EXPECT_EQ(AnsweringRevision(), 2u);
+
+  // The server down: reported, and a restart comes back on revision 2.
+  nginx.reset();
+  EXPECT_EQ(server_->Stop(SIGTERM), 0);
+  StartServer();
+  EXPECT_EQ(AnsweringRevision(), 2u);
+  EXPECT_THAT(Status().last_attempt().error(), HasSubstr(bundle_));
+  EXPECT_THAT(server_->output(), HasSubstr("serving the last known good"));
 }
 
 TEST_F(HotReloadTest, ToolInspectsAndVerifies) {

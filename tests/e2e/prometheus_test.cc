@@ -32,21 +32,10 @@ namespace {
 namespace v1 = ::importgate::v1;
 namespace it = ::importgate::testing;
 using ::importgate::testing::ServerProcess;
+using ::importgate::testing::UnusedPort;
 using ::testing::HasSubstr;
 
 // A port nothing listens on right now (the kernel's pick, released).
-int UnusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof(address);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), size);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 int PortOf(const std::string& line) {
   int port = 0;
   const std::string tail = line.substr(line.rfind(':') + 1);

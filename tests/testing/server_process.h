@@ -1,11 +1,15 @@
-// A child process (importgate-server, or the importgate tool) with its
-// stdout and stderr captured, for end-to-end tests. Header-only; the including
-// test defines IMPORTGATE_SERVER_BINARY and IMPORTGATE_SOURCE_DIR.
+// A child process (importgate-server, the importgate tool, or a real
+// server a test runs against: nginx, Prometheus) with its stdout and
+// stderr captured. Header-only; an including test that defines
+// IMPORTGATE_SERVER_BINARY gets it as the default binary, and one that
+// defines IMPORTGATE_SOURCE_DIR runs children there.
 #ifndef IMPORTGATE_TESTS_TESTING_SERVER_PROCESS_H_
 #define IMPORTGATE_TESTS_TESTING_SERVER_PROCESS_H_
 
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,13 +24,31 @@
 
 namespace importgate::testing {
 
-// One importgate-server child process with its stderr captured.
+// A loopback TCP port that was free a moment ago, for a server that
+// cannot pick its own.
+inline int UnusedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof(address);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), size);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// One child process with its stdout and stderr captured.
 class ServerProcess {
  public:
   // Runs `binary` (default: the importgate-server under test) with `args`
-  // in the repository root.
+  // (in the repository root, when the test knows it).
+#ifdef IMPORTGATE_SERVER_BINARY
   explicit ServerProcess(std::vector<std::string> args,
                          std::string binary = IMPORTGATE_SERVER_BINARY) {
+#else
+  ServerProcess(std::vector<std::string> args, std::string binary) {
+#endif
     int fds[2];
     EXPECT_EQ(pipe(fds), 0);
     pid_ = fork();
@@ -39,7 +61,9 @@ class ServerProcess {
       argv.push_back(binary.data());
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
+#ifdef IMPORTGATE_SOURCE_DIR
       if (chdir(IMPORTGATE_SOURCE_DIR) != 0) _exit(126);
+#endif
       execv(binary.c_str(), argv.data());
       _exit(127);
     }

@@ -98,6 +98,22 @@ std::string PackedSmallBundle(uint64_t revision, bool failing_test) {
                               "test");
 }
 
+std::vector<BadBundle> BadBundles(uint64_t active) {
+  const std::string good = PackedSmallBundle(active + 1);
+  return {
+      {"torn write", good.substr(0, good.size() / 2), "truncated"},
+      {"failing bundle tests",
+       PackedSmallBundle(active + 1, /*failing_test=*/true),
+       "bundle tests failed"},
+      {"syntax error",
+       bundle::PackArtifact(BundleFiles(TestManifest(active + 1), "rules {"),
+                            "test", active + 1, absl::UnixEpoch(), "test"),
+       "parse failed"},
+      {"not a bundle", "<html>maintenance</html>", "bad magic"},
+      {"older revision", PackedSmallBundle(active - 1), "not newer"},
+  };
+}
+
 std::string WriteBundleDirectory(const std::vector<policy::SourceFile>& files) {
   std::string pattern =
       (std::filesystem::temp_directory_path() / "importgate-test-XXXXXX")

@@ -60,6 +60,18 @@ std::vector<policy::SourceFile> SmallBundle(uint64_t revision,
 // SmallBundle packed as an artifact file's bytes.
 std::string PackedSmallBundle(uint64_t revision, bool failing_test = false);
 
+// A packed candidate that must be refused, and what the refusal says.
+struct BadBundle {
+  std::string name;
+  std::string bytes;
+  std::string why;
+};
+
+// One of each kind of bad candidate for a source whose active revision is
+// `active` (at least 2): torn, failing its own tests, a syntax error, not
+// a bundle at all, and an older revision.
+std::vector<BadBundle> BadBundles(uint64_t active);
+
 // Writes `files` under a fresh temporary directory and returns its path.
 std::string WriteBundleDirectory(const std::vector<policy::SourceFile>& files);
 
