@@ -40,6 +40,10 @@ install_deps() {
   done
   # npm fetches buf; any npm will do (some machines carry NodeSource's).
   command -v npm >/dev/null || missing+=(nodejs npm)
+  # deploy/check.sh renders the manifests with kubectl kustomize; any
+  # kubectl will do (some machines carry their own, which conflicts with
+  # Debian's kubernetes-client).
+  command -v kubectl >/dev/null || missing+=(kubernetes-client)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing: ${missing[*]}"
     if [ "$(id -u)" -ne 0 ]; then

@@ -54,7 +54,8 @@ ABSL_FLAG(std::string, bundle_ca_file, "",
           "PEM roots an https --bundle's certificate must chain to; empty: "
           "the system's");
 ABSL_FLAG(absl::Duration, bundle_timeout, absl::Seconds(30),
-          "the longest one request to a remote --bundle may take");
+          "the longest each request to a remote --bundle may take (a poll "
+          "makes two, four when the bundle changed); at least 1ms");
 ABSL_FLAG(bool, allow_unsigned_remote, false,
           "let a remote --bundle be used without --verify_key (signatures "
           "off); for tests only");
@@ -319,10 +320,6 @@ int Run(const std::vector<std::string>& verify_keys) {
   manager_options.remote.connect_timeout =
       std::min(manager_options.remote.timeout, absl::Seconds(5));
   const bool remote = bundle::IsHttpUrl(source);
-  if (manager_options.remote.timeout <= absl::ZeroDuration()) {
-    LogError("cannot start: --bundle_timeout: must be positive");
-    return 1;
-  }
   if (remote && verify_keys.empty() &&
       !absl::GetFlag(FLAGS_allow_unsigned_remote)) {
     LogError(absl::StrCat(
@@ -355,8 +352,10 @@ int Run(const std::vector<std::string>& verify_keys) {
 
   if (absl::GetFlag(FLAGS_check)) {
     auto candidate = (*opened)->Load(manager_options.source_options);
-    if (!candidate.ok()) {
-      LogError(absl::StrCat("check failed: ", candidate.status().message()));
+    if (!candidate.ok() || !candidate->has_value()) {
+      LogError(absl::StrCat("check failed: ",
+                            candidate.ok() ? "the source returned nothing"
+                                           : candidate.status().message()));
       return 1;
     }
     LogInfo(absl::StrCat("check passed: ",
@@ -379,6 +378,8 @@ int Run(const std::vector<std::string>& verify_keys) {
       &clock, static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_history))));
   store.SetMaxStaleness(absl::GetFlag(FLAGS_max_bundle_staleness));
   bundle::BundleManager manager(&store, &clock, manager_options);
+  // A revision whose manifest names a not_before activates at that instant.
+  manager.StartActivationTimer();
   app::ServerOptions options;
   std::unique_ptr<service::AdminAccess> admin_access;
   if (absl::Status s = ConfigureTls(&options, &admin_access); !s.ok()) {
@@ -517,7 +518,8 @@ int Run(const std::vector<std::string>& verify_keys) {
 
   std::unique_ptr<bundle::SourceWatcher> watcher;
   std::unique_ptr<bundle::Poller> poller;
-  if (remote && absl::GetFlag(FLAGS_poll_seconds) > 0) {
+  if (remote && absl::GetFlag(FLAGS_watch) &&
+      absl::GetFlag(FLAGS_poll_seconds) > 0) {
     poller = std::make_unique<bundle::Poller>(
         absl::Seconds(absl::GetFlag(FLAGS_poll_seconds)), 0.2,
         [&manager] { manager.Reload(); });
@@ -540,7 +542,11 @@ int Run(const std::vector<std::string>& verify_keys) {
     sigwait(&signals, &signal_number);
     if (signal_number == SIGHUP) {
       LogInfo("SIGHUP: checking the bundle source");
-      manager.Reload();
+      if (poller != nullptr) {
+        poller->PollNow();  // a remote fetch never holds up this thread
+      } else {
+        manager.Reload();
+      }
       continue;
     }
     LogInfo(absl::StrCat("signal ", signal_number, ": shutting down"));
@@ -551,6 +557,7 @@ int Run(const std::vector<std::string>& verify_keys) {
   (*server)->Shutdown(
       absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   if (watcher != nullptr) watcher->Stop();
+  manager.CancelFetches();  // a remote fetch in progress ends now
   if (poller != nullptr) poller->Stop();
   if (decision_log != nullptr) {
     // Every call has finished: write what is queued, then stop.

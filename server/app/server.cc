@@ -36,7 +36,8 @@ constexpr const char* kAdminService =
 // health service knows only the names it is given, and starts out SERVING
 // while no bundle is active yet. Returns it.
 // Also "importgate.bundle.fresh" (kFreshHealthName), which follows the
-// store's freshness instead.
+// store's freshness instead, and "importgate.live" (kLiveHealthName),
+// SERVING until shutdown.
 std::pair<grpc::HealthCheckServiceInterface*, std::vector<std::string>>
 ServeHealthFor(grpc::Server* server, std::vector<std::string> services) {
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
@@ -46,6 +47,7 @@ ServeHealthFor(grpc::Server* server, std::vector<std::string> services) {
     health->SetServingStatus(name, false);
   }
   health->SetServingStatus(kFreshHealthName, false);
+  health->SetServingStatus(kLiveHealthName, true);
   return {health, services};
 }
 

@@ -88,6 +88,12 @@ struct ServerOptions {
 // from an old bundle" from "not answering".
 inline constexpr char kFreshHealthName[] = "importgate.bundle.fresh";
 
+// The gRPC health service name that answers SERVING from the moment the
+// server listens until it shuts down, whether or not a bundle is active:
+// for a liveness probe, so that a replica still loading a large bundle
+// (NOT_SERVING on "", not ready) is not restarted for it.
+inline constexpr char kLiveHealthName[] = "importgate.live";
+
 // The largest max_batch_items: its byte budgets stay within gRPC's int
 // message size limits.
 inline constexpr int kMaxMaxBatchItems = 10000;

@@ -25,6 +25,11 @@ struct Sink {
   bool over = false;
 };
 
+// libcurl's progress callback: non-zero aborts the transfer.
+int Progress(void* cancelled, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<std::atomic<bool>*>(cancelled)->load() ? 1 : 0;
+}
+
 size_t Append(char* data, size_t size, size_t count, void* user) {
   auto* sink = static_cast<Sink*>(user);
   const size_t n = size * count;
@@ -48,8 +53,8 @@ std::string HeaderValue(CURL* curl, const char* name) {
 }  // namespace
 
 bool IsHttpUrl(absl::string_view spec) {
-  return absl::StartsWith(spec, "http://") ||
-         absl::StartsWith(spec, "https://");
+  return absl::StartsWithIgnoreCase(spec, "http://") ||
+         absl::StartsWithIgnoreCase(spec, "https://");
 }
 
 absl::StatusOr<std::unique_ptr<HttpFetcher>> HttpFetcher::Create(
@@ -67,6 +72,18 @@ absl::StatusOr<std::unique_ptr<HttpFetcher>> HttpFetcher::Create(
         absl::StrCat("--bundle: ", url,
                      " must name a host and a bundle file, e.g. "
                      "https://bundles.example.com/marketplace-id.igb"));
+  }
+  // Not echoed: it may hold a secret.
+  if (rest.substr(0, slash).find('@') != absl::string_view::npos ||
+      rest.find_first_of("?#") != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        "--bundle: a URL with credentials, a query or a fragment is not "
+        "accepted (the signature is at the URL's path plus .sig, and the URL "
+        "is shown in status and logs)");
+  }
+  if (options.timeout < absl::Milliseconds(1) ||
+      options.connect_timeout < absl::Milliseconds(1)) {
+    return absl::InvalidArgumentError("--bundle_timeout: must be at least 1ms");
   }
   if (!options.ca_file.empty()) {
     if (auto pem = ReadWholeFile(options.ca_file, 1 << 20); !pem.ok()) {
@@ -96,16 +113,28 @@ HttpFetcher::~HttpFetcher() {
 }
 
 absl::StatusOr<HttpFetcher::Response> HttpFetcher::Get(
-    const std::string& url, const Validators& validators) {
+    const std::string& url, const Validators& validators, size_t max_bytes) {
+  if (cancelled_.load()) {
+    return absl::CancelledError(absl::StrCat("GET ", url, ": cancelled"));
+  }
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);  // keeps the connection cache
   Response response;
-  Sink sink{&response.body, options_.max_bytes};
+  Sink sink{&response.body, max_bytes};
   char error[CURL_ERROR_SIZE] = "";
-  const bool https = absl::StartsWith(url, "https://");
+  const bool https = absl::StartsWithIgnoreCase(url, "https://");
+  // What makes the transfer safe must be in effect, or nothing is fetched.
+  const char* const scheme = https ? "https" : "http";
+  if (curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, scheme) != CURLE_OK ||
+      curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, scheme) != CURLE_OK ||
+      (!options_.ca_file.empty() &&
+       (curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str()) !=
+            CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_CAPATH, nullptr) != CURLE_OK))) {
+    return absl::InternalError(
+        "libcurl refused a protocol or CA option; nothing fetched");
+  }
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, https ? "https" : "http");
-  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 3L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -116,44 +145,52 @@ absl::StatusOr<HttpFetcher::Response> HttpFetcher::Get(
       curl, CURLOPT_CONNECTTIMEOUT_MS,
       static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
   curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
-                   static_cast<curl_off_t>(options_.max_bytes));
+                   static_cast<curl_off_t>(max_bytes));
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Append);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &Progress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &cancelled_);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "importgate-server");
-  if (!options_.ca_file.empty()) {
-    curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
-  }
-  struct curl_slist* headers = nullptr;
+  // Caches on the way revalidate with the server rather than answer 304
+  // from what they hold.
+  struct curl_slist* headers =
+      curl_slist_append(nullptr, "Cache-Control: no-cache");
   if (!validators.etag.empty()) {
     headers = curl_slist_append(
         headers, absl::StrCat("If-None-Match: ", validators.etag).c_str());
-  }
-  if (!validators.last_modified.empty()) {
+  } else if (!validators.last_modified.empty()) {
     headers = curl_slist_append(
         headers,
         absl::StrCat("If-Modified-Since: ", validators.last_modified).c_str());
   }
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   const CURLcode code = curl_easy_perform(curl);
+  // Nothing of this call's stack stays pointed at by the handle.
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, nullptr);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   curl_slist_free_all(headers);
   if (code != CURLE_OK) {
     const std::string detail = absl::StrCat(
         "GET ", url, ": ", error[0] != '\0' ? error : curl_easy_strerror(code));
     switch (code) {
+      case CURLE_ABORTED_BY_CALLBACK:
+        return absl::CancelledError(absl::StrCat("GET ", url, ": cancelled"));
       case CURLE_OPERATION_TIMEDOUT:
         return absl::DeadlineExceededError(detail);
       case CURLE_PARTIAL_FILE:
         return absl::DataLossError(
             absl::StrCat(detail, " (the body was cut short)"));
       case CURLE_FILESIZE_EXCEEDED:
-        return absl::InvalidArgumentError(absl::StrCat(
-            detail, " (over the ", options_.max_bytes, "-byte limit)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(detail, " (over the ", max_bytes, "-byte limit)"));
       case CURLE_WRITE_ERROR:
         if (sink.over) {
           return absl::InvalidArgumentError(
-              absl::StrCat("GET ", url, ": the body is over the ",
-                           options_.max_bytes, "-byte limit"));
+              absl::StrCat("GET ", url, ": the body is over the ", max_bytes,
+                           "-byte limit"));
         }
         return absl::UnavailableError(detail);
       default:
@@ -184,28 +221,23 @@ absl::Status HttpError(const std::string& url, long status) {
 absl::StatusOr<std::optional<FetchedArtifact>> HttpFetcher::FetchIfChanged() {
   const absl::Time now = absl::Now();
   if (options_.full_fetch_interval > absl::ZeroDuration() &&
-      now - accepted_at_ >= options_.full_fetch_interval) {
+      now - seen_at_ >= options_.full_fetch_interval) {
     Forget();
   }
-  auto artifact = Get(url_, artifact_accepted_);
+  auto artifact = Get(url_, artifact_seen_, options_.max_bytes);
   if (!artifact.ok()) return artifact.status();
   if (artifact->status != 200 && artifact->status != 304) {
     return HttpError(url_, artifact->status);
   }
   // A signature the server does not have is a state, too: unsigned
   // (checked against the keys later), unchanged while it stays absent.
-  auto absent = [](Response* r) {
-    if (r->status != 404 && r->status != 410) return false;
-    r->status = 200;
-    r->body.clear();
-    r->validators = Validators{};
-    r->validators.absent = true;
-    return true;
-  };
-  auto signature = Get(signature_url_, signature_accepted_);
+  auto signature = Get(signature_url_, signature_seen_, kMaxSignatureBytes);
   if (!signature.ok()) return signature.status();
-  if (absent(&*signature) && signature_accepted_.absent) {
-    signature->status = 304;
+  if (signature->status == 404 || signature->status == 410) {
+    signature->status = signature_seen_.absent ? 304 : 200;
+    signature->body.clear();
+    signature->validators = Validators{};
+    signature->validators.absent = true;
   }
   if (signature->status != 200 && signature->status != 304) {
     return HttpError(signature_url_, signature->status);
@@ -213,35 +245,34 @@ absl::StatusOr<std::optional<FetchedArtifact>> HttpFetcher::FetchIfChanged() {
   if (artifact->status == 304 && signature->status == 304) {
     return std::nullopt;
   }
-  // One of the pair changed: the other is fetched whole too.
+  // One of the pair changed: the other is fetched whole too (an absent
+  // signature stays absent, with nothing to fetch).
   if (artifact->status == 304) {
-    artifact = Get(url_, Validators{});
+    artifact = Get(url_, Validators{}, options_.max_bytes);
     if (!artifact.ok()) return artifact.status();
     if (artifact->status != 200) return HttpError(url_, artifact->status);
   }
-  if (signature->status == 304) {
-    signature = Get(signature_url_, Validators{});
+  if (signature->status == 304 && !signature->validators.absent) {
+    signature = Get(signature_url_, Validators{}, kMaxSignatureBytes);
     if (!signature.ok()) return signature.status();
-    absent(&*signature);
-    if (signature->status != 200) {
+    if (signature->status == 404 || signature->status == 410) {
+      signature->body.clear();
+      signature->validators = Validators{};
+      signature->validators.absent = true;
+    } else if (signature->status != 200) {
       return HttpError(signature_url_, signature->status);
     }
   }
-  artifact_pending_ = artifact->validators;
-  signature_pending_ = signature->validators;
-  pending_at_ = now;
+  artifact_seen_ = artifact->validators;
+  signature_seen_ = signature->validators;
+  seen_at_ = now;
   return FetchedArtifact{url_, std::move(artifact->body),
                          std::move(signature->body)};
 }
 
-void HttpFetcher::Accept() {
-  artifact_accepted_ = artifact_pending_;
-  signature_accepted_ = signature_pending_;
-  accepted_at_ = pending_at_;
-}
-
 void HttpFetcher::Forget() {
-  artifact_accepted_ = signature_accepted_ = Validators{};
+  artifact_seen_ = signature_seen_ = Validators{};
+  seen_at_ = absl::InfinitePast();
 }
 
 }  // namespace importgate::bundle

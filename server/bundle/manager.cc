@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "server/bundle/artifact.h"
 #include "server/common/log.h"
+#include "server/policy/codes.h"
 
 namespace importgate::bundle {
 namespace {
@@ -73,6 +74,7 @@ std::string BundleManager::StateFile(absl::string_view name,
 }
 
 absl::Status BundleManager::Start() {
+  std::lock_guard<std::mutex> source_lock(source_mu_);
   std::lock_guard<std::mutex> lock(mu_);
   ActivePointer pointer;
   if (!options_.state_dir.empty()) {
@@ -101,12 +103,23 @@ absl::Status BundleManager::Start() {
         " is older than the last known good revision ", pointer.revision,
         " (start with --allow_rollback to accept it)"));
   } else if (candidate.ok()) {
-    ReloadResult r = ActivateCandidate(*std::move(candidate), false);
+    const std::string digest = candidate->bundle->digest;
+    ReloadResult r = ActivateCandidate(*std::move(candidate), false, true);
     if (r.outcome == ReloadResult::Outcome::kActivated) {
       (*source_)->Accept();
+      accepted_digest_ = digest;
       return absl::OkStatus();
     }
+    if (r.outcome == ReloadResult::Outcome::kPending) {
+      // The source's revision answers from its not_before; until then the
+      // last known good one does (a replica restarted before a scheduled
+      // switch), or nothing.
+      (*source_)->Accept();
+      accepted_digest_ = digest;
+      return RestoreUntilPending(pointer.file);
+    }
     source_error = absl::FailedPreconditionError(r.message);
+    (*source_)->Refuse(source_error);
   }
   LogError(absl::StrCat("bundle source ", options_.source,
                         " refused: ", source_error.message()),
@@ -135,16 +148,131 @@ absl::Status BundleManager::Start() {
   return absl::OkStatus();
 }
 
+absl::Status BundleManager::RestoreUntilPending(const std::string& file) {
+  const PendingRevision held{pending_->candidate.bundle->snapshot->name,
+                             pending_->candidate.bundle->snapshot->revision,
+                             pending_->candidate.bundle->digest,
+                             pending_->candidate.bundle->snapshot->not_before};
+  const std::string until = absl::StrCat(
+      "revision ", held.revision, " activates at ",
+      policy::FormatRfc3339(held.activates_at), " (its not_before)");
+  if (file.empty()) {
+    LogWarning(absl::StrCat("nothing to serve until ", until,
+                            ": no last known good bundle in --state_dir"));
+    return absl::OkStatus();
+  }
+  const std::string path =
+      absl::StrCat(options_.state_dir, "/", kBundlesDir, "/", file);
+  auto saved = LoadArtifactFile(path, options_.source_options);
+  if (!saved.ok()) {
+    LogError(absl::StrCat("last known good ", path,
+                          " refused: ", saved.status().message(),
+                          "; nothing to serve until ", until));
+    return absl::OkStatus();
+  }
+  if (saved->bundle->snapshot->revision >= held.revision) {
+    pending_.reset();  // already past it
+    return store_->Activate(saved->bundle, {.allow_rollback = true});
+  }
+  absl::Status activated =
+      store_->Activate(saved->bundle, {.allow_rollback = true});
+  if (!activated.ok()) return activated;
+  store_->RecordSourceRead();
+  LogInfo(absl::StrCat("serving the last known good ",
+                       DescribeBundle(*saved->bundle), " until ", until));
+  return absl::OkStatus();
+}
+
 ReloadResult BundleManager::Reload(bool allow_rollback) {
-  allow_rollback = allow_rollback || options_.allow_rollback;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> source_lock(source_mu_);
   return LoadAndActivate(allow_rollback);
 }
 
-ReloadResult BundleManager::LoadAndActivate(bool allow_rollback) {
-  absl::StatusOr<std::optional<Candidate>> candidate =
-      source_.ok() ? (*source_)->Load(options_.source_options)
-                   : absl::StatusOr<std::optional<Candidate>>(source_.status());
+BundleManager::~BundleManager() {
+  {
+    std::lock_guard<std::mutex> lock(timer_mu_);
+    timer_stop_ = true;
+  }
+  timer_wake_.notify_all();
+  if (timer_.joinable()) timer_.join();
+}
+
+void BundleManager::WakeTimer() {
+  {
+    std::lock_guard<std::mutex> lock(timer_mu_);
+    ++timer_generation_;
+  }
+  timer_wake_.notify_all();
+}
+
+std::optional<PendingRevision> BundleManager::Pending() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!pending_.has_value()) return std::nullopt;
+  const LoadedBundle& held = *pending_->candidate.bundle;
+  return PendingRevision{held.snapshot->name, held.snapshot->revision,
+                         held.digest, held.snapshot->not_before};
+}
+
+bool BundleManager::ActivatePendingIfDue() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!pending_.has_value() ||
+      clock_->Now() < pending_->candidate.bundle->snapshot->not_before) {
+    return false;
+  }
+  Held held = *std::move(pending_);
+  pending_.reset();
+  const ReloadResult r =
+      ActivateCandidate(std::move(held.candidate), held.allow_rollback,
+                        /*respect_floor=*/true);
+  return r.outcome == ReloadResult::Outcome::kActivated;
+}
+
+void BundleManager::StartActivationTimer() {
+  timer_ = std::thread([this] {
+    while (true) {
+      uint64_t generation = 0;
+      {
+        std::lock_guard<std::mutex> lock(timer_mu_);
+        if (timer_stop_) return;
+        generation = timer_generation_;
+      }
+      // Read without timer_mu_ (lock order: mu_ before timer_mu_); a
+      // change after it bumps the generation.
+      const std::optional<PendingRevision> pending = Pending();
+      {
+        std::unique_lock<std::mutex> lock(timer_mu_);
+        auto changed = [&] {
+          return timer_stop_ || timer_generation_ != generation;
+        };
+        if (!pending.has_value()) {
+          timer_wake_.wait(lock, changed);
+          continue;
+        }
+        if (timer_wake_.wait_until(
+                lock, absl::ToChronoTime(pending->activates_at), changed)) {
+          continue;
+        }
+      }
+      ActivatePendingIfDue();
+    }
+  });
+}
+
+void BundleManager::CancelFetches() {
+  if (source_.ok()) (*source_)->Cancel();
+}
+
+ReloadResult BundleManager::LoadAndActivate(bool explicit_rollback) {
+  // Fetching, parsing, compiling and self-testing run under source_mu_
+  // only: Rollback (under mu_) is never held up by a slow source.
+  absl::StatusOr<std::optional<Candidate>> candidate = std::nullopt;
+  if (!source_.ok()) {
+    candidate = source_.status();
+  } else {
+    if (forget_requested_.exchange(false)) (*source_)->Forget();
+    candidate = (*source_)->Load(options_.source_options);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
   if (!candidate.ok()) {
     std::string message(candidate.status().message());
     if (message != last_refusal_) {
@@ -158,25 +286,50 @@ ReloadResult BundleManager::LoadAndActivate(bool allow_rollback) {
   }
   std::shared_ptr<const LoadedBundle> current = store_->Current();
   if (!candidate->has_value()) {
-    // The source showed that it still holds what was accepted.
+    if (pending_.has_value() &&
+        pending_->candidate.bundle->digest == accepted_digest_) {
+      // The source still holds the revision waiting for its instant.
+      store_->RecordSourceRead();
+      const LoadedBundle& held = *pending_->candidate.bundle;
+      return Result(
+          ReloadResult::Outcome::kPending,
+          absl::StrCat(DescribeBundle(held), " is pending until ",
+                       policy::FormatRfc3339(held.snapshot->not_before)),
+          &held);
+    }
+    if (current == nullptr || current->digest != accepted_digest_) {
+      // A rollback ran while the source was read: what it accepted is no
+      // longer active. It is checked whole next time.
+      forget_requested_ = true;
+      return Result(ReloadResult::Outcome::kRefused,
+                    "the active bundle changed while the source was read; "
+                    "checking the source again at the next reload",
+                    current.get());
+    }
+    // The source showed that it still holds the active bundle.
     last_refusal_.clear();
     store_->RecordSourceRead();
     return Result(ReloadResult::Outcome::kUnchanged,
-                  current != nullptr
-                      ? absl::StrCat("unchanged: ", DescribeBundle(*current))
-                      : std::string("unchanged"),
+                  absl::StrCat("unchanged: ", DescribeBundle(*current)),
                   current.get());
   }
-  ReloadResult result =
-      ActivateCandidate(**std::move(candidate), allow_rollback);
-  if (result.outcome != ReloadResult::Outcome::kRefused) {
+  const std::string digest = (*candidate)->bundle->digest;
+  // A rollback floor holds for every reload but one that asks to go back.
+  ReloadResult result = ActivateCandidate(
+      **std::move(candidate), explicit_rollback || options_.allow_rollback,
+      /*respect_floor=*/!explicit_rollback);
+  if (result.outcome == ReloadResult::Outcome::kRefused) {
+    (*source_)->Refuse(absl::FailedPreconditionError(result.message));
+  } else {  // activated, unchanged or pending: what the source holds
     (*source_)->Accept();
+    accepted_digest_ = digest;
   }
   return result;
 }
 
 ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
-                                              bool allow_rollback) {
+                                              bool allow_rollback,
+                                              bool respect_floor) {
   const LoadedBundle& bundle = *candidate.bundle;
   std::shared_ptr<const LoadedBundle> current = store_->Current();
   if (current != nullptr && current->digest == bundle.digest &&
@@ -197,11 +350,25 @@ ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
     }
     last_refusal_.clear();
     store_->RecordSourceRead();
+    // The same bundle with a new signature (a key rotated): the state
+    // directory keeps the signature that a restart will need.
+    if (!options_.state_dir.empty() && !candidate.signatures.empty()) {
+      auto kept = ReadWholeFile(
+          StateFile(bundle.snapshot->name, bundle.snapshot->revision) +
+              kSignatureSuffix,
+          kMaxSignatureBytes);
+      if (!kept.ok() || *kept != candidate.signatures) {
+        if (absl::Status s = Persist(candidate); !s.ok()) {
+          LogWarning(
+              absl::StrCat("cannot persist the new signature: ", s.message()));
+        }
+      }
+    }
     return Result(ReloadResult::Outcome::kUnchanged,
                   absl::StrCat("unchanged: ", DescribeBundle(*current)),
                   current.get());
   }
-  if (!allow_rollback && bundle.snapshot->revision <= refuse_up_to_) {
+  if (respect_floor && bundle.snapshot->revision <= refuse_up_to_) {
     std::string message = absl::StrCat(
         "revision ", bundle.snapshot->revision, " is not newer than revision ",
         refuse_up_to_, ", which was rolled back; publish a newer revision");
@@ -210,6 +377,45 @@ ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
     if (message != last_refusal_) LogError(message);
     last_refusal_ = message;
     return Result(ReloadResult::Outcome::kRefused, std::move(message), &bundle);
+  }
+  if (bundle.snapshot->not_before > clock_->Now()) {
+    // Checked now, answering from its instant on: held until then (a
+    // newer held revision replaces an older one).
+    const uint64_t floor =
+        current == nullptr || allow_rollback ? 0 : current->snapshot->revision;
+    const bool known = pending_.has_value() &&
+                       pending_->candidate.bundle->digest == bundle.digest;
+    if (bundle.snapshot->revision <= floor ||
+        (pending_.has_value() && !known && !allow_rollback &&
+         bundle.snapshot->revision <=
+             pending_->candidate.bundle->snapshot->revision)) {
+      std::string message =
+          absl::StrCat("revision ", bundle.snapshot->revision,
+                       " is not newer than the active or pending revision");
+      store_->RecordFailure(bundle.source,
+                            absl::FailedPreconditionError(message));
+      if (message != last_refusal_) LogError(message);
+      last_refusal_ = message;
+      return Result(ReloadResult::Outcome::kRefused, std::move(message),
+                    &bundle);
+    }
+    const std::string at = policy::FormatRfc3339(bundle.snapshot->not_before);
+    std::string message = absl::StrCat(DescribeBundle(bundle),
+                                       " passed every check; it activates at ",
+                                       at, " (its not_before)");
+    if (!known) {
+      LogInfo(message, {{"bundle", bundle.snapshot->name},
+                        {"revision", absl::StrCat(bundle.snapshot->revision)},
+                        {"digest", bundle.digest},
+                        {"not_before", at}});
+    }
+    last_refusal_.clear();
+    store_->RecordSourceRead();
+    ReloadResult result =
+        Result(ReloadResult::Outcome::kPending, std::move(message), &bundle);
+    pending_ = Held{std::move(candidate), allow_rollback};
+    WakeTimer();
+    return result;
   }
   absl::Status activated =
       store_->Activate(candidate.bundle, {.allow_rollback = allow_rollback});
@@ -222,6 +428,10 @@ ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
     return Result(ReloadResult::Outcome::kRefused, std::move(message), &bundle);
   }
   last_refusal_.clear();
+  if (pending_.has_value() && pending_->candidate.bundle->snapshot->revision <=
+                                  bundle.snapshot->revision) {
+    pending_.reset();  // overtaken
+  }
   LogInfo(absl::StrCat("activated ", DescribeBundle(bundle)),
           {{"bundle", bundle.snapshot->name},
            {"revision", absl::StrCat(bundle.snapshot->revision)},
@@ -310,11 +520,13 @@ absl::StatusOr<ReloadResult> BundleManager::Rollback(uint64_t revision) {
     return candidate.status();
   }
   const uint64_t from = current->snapshot->revision;
-  ReloadResult r = ActivateCandidate(*std::move(candidate), true);
+  ReloadResult r = ActivateCandidate(*std::move(candidate), true, false);
   if (r.outcome == ReloadResult::Outcome::kActivated) {
     refuse_up_to_ = std::max(refuse_up_to_, from);
-    // The source's revision is refused from now on, not found unchanged.
-    if (source_.ok()) (*source_)->Forget();
+    // The source's revision is checked against the new floor, not found
+    // unchanged (at the next reload, which may be running now).
+    forget_requested_ = true;
+    accepted_digest_.clear();
     if (absl::Status s =
             WriteActivePointer(fs::path(path).filename().string(), revision);
         !s.ok()) {

@@ -13,9 +13,13 @@
 #ifndef IMPORTGATE_SERVER_BUNDLE_MANAGER_H_
 #define IMPORTGATE_SERVER_BUNDLE_MANAGER_H_
 
+#include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -44,7 +48,9 @@ struct ManagerOptions {
 };
 
 struct ReloadResult {
-  enum class Outcome { kActivated, kUnchanged, kRefused };
+  // kPending: every check passed, and the candidate waits for its
+  // manifest's not_before (BundleManager::Pending()).
+  enum class Outcome { kActivated, kUnchanged, kRefused, kPending };
   Outcome outcome = Outcome::kRefused;
   // Activated / unchanged: what is active. Refused: why, with the candidate's
   // file, line and rule or the failed test case.
@@ -54,26 +60,55 @@ struct ReloadResult {
   std::string digest;
 };
 
+// A checked revision held until its manifest's not_before.
+struct PendingRevision {
+  std::string name;
+  uint64_t revision = 0;
+  std::string digest;
+  absl::Time activates_at;
+};
+
 class BundleManager {
  public:
   // `store` and `clock` must outlive the manager.
   BundleManager(PolicyStore* store, const Clock* clock, ManagerOptions options);
 
+  ~BundleManager();
   BundleManager(const BundleManager&) = delete;
   BundleManager& operator=(const BundleManager&) = delete;
 
   // The first activation. Loads the source; if it is missing or broken and
   // the state directory holds a last known good bundle, activates that
   // instead and records the source's error. Returns the source's error only
-  // when nothing could be activated.
+  // when nothing could be activated. A source revision whose not_before is
+  // ahead is held (Pending()); the last known good one, if any, serves
+  // until then.
   absl::Status Start();
 
   // Checks the source now. Refuses a candidate whose revision is not newer
   // than the active one (unless `allow_rollback` or the option), or not
-  // newer than a
-  // revision that was rolled back from. Never replaces the active bundle
-  // with a failed candidate.
+  // newer than a revision that was rolled back from (unless
+  // `allow_rollback`: the option alone does not undo a rollback). Never
+  // replaces the active bundle with a failed candidate. Fetching and
+  // checking hold only the source lock: Rollback() is not held up by a
+  // slow source.
   ReloadResult Reload(bool allow_rollback = false);
+
+  // The revision waiting for its not_before, if any.
+  std::optional<PendingRevision> Pending() const;
+
+  // Activates the pending revision when its instant has come (by the
+  // clock); true when it did. The activation timer calls it; tests may.
+  bool ActivatePendingIfDue();
+
+  // A thread that calls ActivatePendingIfDue() at each pending revision's
+  // instant (waiting on the real clock: for a SystemClock manager), until
+  // the manager is destroyed.
+  void StartActivationTimer();
+
+  // Aborts a remote fetch in progress, and every later one (shutdown):
+  // a Reload() running returns soon after, refused.
+  void CancelFetches();
 
   // Re-activates `revision` from the state directory's recent revisions,
   // and refuses every revision up to the one active now until a newer one
@@ -82,22 +117,50 @@ class BundleManager {
   absl::StatusOr<ReloadResult> Rollback(uint64_t revision);
 
  private:
-  ReloadResult ActivateCandidate(Candidate candidate, bool allow_rollback);
+  // At Start, with the source's revision pending: serves the last known
+  // good `file` (in the state directory) until then, if any.
+  absl::Status RestoreUntilPending(const std::string& file)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `respect_floor`: refuse revisions up to refuse_up_to_.
+  ReloadResult ActivateCandidate(Candidate candidate, bool allow_rollback,
+                                 bool respect_floor)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Persist(const Candidate& candidate);
   absl::Status WriteActivePointer(const std::string& file, uint64_t revision);
   std::string StateFile(absl::string_view name, uint64_t revision) const;
 
   // The outcome of one look at the source: what ActivateCandidate says, or
   // kUnchanged when the source showed nothing changed.
-  ReloadResult LoadAndActivate(bool allow_rollback)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ReloadResult LoadAndActivate(bool explicit_rollback)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(source_mu_);
 
   PolicyStore* const store_;
   const Clock* const clock_;
   const ManagerOptions options_;
-  std::mutex mu_;  // one activation at a time (std::mutex: TSAN-visible)
-  // The opened source, or why it could not be opened.
-  absl::StatusOr<std::unique_ptr<BundleSource>> source_ ABSL_GUARDED_BY(mu_);
+  // Lock order: source_mu_, then mu_, then timer_mu_ (std::mutex:
+  // TSAN-visible).
+  std::mutex source_mu_;   // one look at the source at a time
+  mutable std::mutex mu_;  // one activation at a time
+  // The opened source, or why it could not be opened; Load() and the
+  // calls after it under source_mu_, Cancel() from any thread.
+  const absl::StatusOr<std::unique_ptr<BundleSource>> source_;
+  // The candidate waiting for its not_before, and how it may activate.
+  struct Held {
+    Candidate candidate;
+    bool allow_rollback = false;
+  };
+  std::optional<Held> pending_ ABSL_GUARDED_BY(mu_);
+  // The activation timer, woken when pending_ changes.
+  std::mutex timer_mu_;
+  std::condition_variable timer_wake_;
+  bool timer_stop_ ABSL_GUARDED_BY(timer_mu_) = false;
+  uint64_t timer_generation_ ABSL_GUARDED_BY(timer_mu_) = 0;
+  std::thread timer_;
+  void WakeTimer();
+  // Set by Rollback(): the next load forgets what the source accepted.
+  std::atomic<bool> forget_requested_{false};
+  // The digest of the bundle the source last showed and the store holds.
+  std::string accepted_digest_ ABSL_GUARDED_BY(mu_);
   // Revisions up to this one are refused (set by Rollback).
   uint64_t refuse_up_to_ ABSL_GUARDED_BY(mu_) = 0;
   // The last refused candidate's error, so a poll does not log it again.

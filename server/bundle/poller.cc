@@ -23,6 +23,14 @@ void Poller::Start() {
   thread_ = std::thread([this] { Run(); });
 }
 
+void Poller::PollNow() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    poll_now_ = true;
+  }
+  wake_.notify_all();
+}
+
 void Poller::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -40,10 +48,10 @@ void Poller::Run() {
         JitteredInterval(interval_, jitter_, unit(random));
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (wake_.wait_for(lock, absl::ToChronoNanoseconds(wait),
-                         [this] { return stopping_; })) {
-        return;
-      }
+      wake_.wait_for(lock, absl::ToChronoNanoseconds(wait),
+                     [this] { return stopping_ || poll_now_; });
+      if (stopping_) return;
+      poll_now_ = false;
     }
     poll_();
   }

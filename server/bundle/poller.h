@@ -34,6 +34,8 @@ class Poller {
   Poller& operator=(const Poller&) = delete;
 
   void Start();
+  // Polls now (after a poll in progress), then waits a whole interval.
+  void PollNow();
   // Wakes the thread and joins it (after a poll in progress). Idempotent.
   void Stop();
 
@@ -46,6 +48,7 @@ class Poller {
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool poll_now_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

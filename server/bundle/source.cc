@@ -185,50 +185,75 @@ class LocalSource final : public BundleSource {
     return std::optional<Candidate>(*std::move(candidate));
   }
   void Accept() override {}
+  void Refuse(const absl::Status&) override {}
   void Forget() override {}
+  void Cancel() override {}
 
  private:
   const std::string path_;
 };
 
-// A URL: fetched conditionally; bytes are checked only when they changed.
+// A URL: fetched conditionally; a pair of bytes is checked once, and what
+// it was found to be (accepted, or refused and why) is answered again
+// while the server holds it.
 class HttpSource final : public BundleSource {
  public:
   explicit HttpSource(std::unique_ptr<HttpFetcher> fetcher)
       : fetcher_(std::move(fetcher)) {}
   const std::string& name() const override { return fetcher_->url(); }
   bool remote() const override { return true; }
+
   absl::StatusOr<std::optional<Candidate>> Load(
       const SourceOptions& options) override {
+    // Only a pair found to be something may be taken as unchanged.
+    if (state_ == State::kNone || state_ == State::kLoaded) Forget();
     auto fetched = fetcher_->FetchIfChanged();
     if (!fetched.ok()) return fetched.status();
-    if (!fetched->has_value()) return std::nullopt;  // 304 Not Modified
-    // A server without validators sends the same bytes again: found
-    // unchanged by their digest, before they are unpacked.
-    pending_digest_ = absl::StrCat(Sha256Hex((*fetched)->artifact), ":",
-                                   Sha256Hex((*fetched)->signatures));
-    if (pending_digest_ == accepted_digest_) {
-      fetcher_->Accept();
-      return std::nullopt;
+    if (fetched->has_value()) {
+      // A server without validators sends the same bytes again: the same
+      // pair, found so by the digest before the bytes are unpacked.
+      std::string digest = absl::StrCat(Sha256Hex((*fetched)->artifact), ":",
+                                        Sha256Hex((*fetched)->signatures));
+      if (digest != seen_digest_ || state_ == State::kNone) {
+        seen_digest_ = std::move(digest);
+        auto candidate =
+            LoadArtifactBytes(fetcher_->url(), std::move((*fetched)->artifact),
+                              std::move((*fetched)->signatures), options);
+        if (!candidate.ok()) {
+          Refuse(candidate.status());
+          return candidate.status();
+        }
+        state_ = State::kLoaded;
+        return std::optional<Candidate>(*std::move(candidate));
+      }
     }
-    auto candidate =
-        LoadArtifactBytes(fetcher_->url(), std::move((*fetched)->artifact),
-                          std::move((*fetched)->signatures), options);
-    if (!candidate.ok()) return candidate.status();
-    return std::optional<Candidate>(*std::move(candidate));
+    if (state_ == State::kRefused) return refusal_;
+    if (state_ == State::kNone) {
+      return absl::UnavailableError(absl::StrCat(
+          "GET ", fetcher_->url(),
+          ": the server answered 304 to a request without validators"));
+    }
+    return std::nullopt;
   }
-  void Accept() override {
-    fetcher_->Accept();
-    accepted_digest_ = pending_digest_;
+  void Accept() override { state_ = State::kAccepted; }
+  void Refuse(const absl::Status& why) override {
+    state_ = State::kRefused;
+    refusal_ = why;
   }
   void Forget() override {
     fetcher_->Forget();
-    accepted_digest_.clear();
+    seen_digest_.clear();
+    state_ = State::kNone;
   }
+  void Cancel() override { fetcher_->Cancel(); }
 
  private:
+  // What the last pair fetched whole was found to be.
+  enum class State { kNone, kLoaded, kAccepted, kRefused };
   const std::unique_ptr<HttpFetcher> fetcher_;
-  std::string pending_digest_, accepted_digest_;
+  std::string seen_digest_;
+  State state_ = State::kNone;
+  absl::Status refusal_;
 };
 
 }  // namespace

@@ -64,7 +64,8 @@ absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
 
 // A source, opened once and asked for candidates again and again.
 //
-// Thread safety: thread-compatible; the manager calls it under its lock.
+// Thread safety: thread-compatible (the manager calls it under its source
+// lock), except Cancel(), which any thread may call.
 class BundleSource {
  public:
   virtual ~BundleSource() = default;
@@ -77,21 +78,29 @@ class BundleSource {
   virtual bool remote() const = 0;
 
   // The best candidate, every check passed; nullopt when the source shows
-  // that nothing changed since the last candidate Accept()ed (a remote
-  // server answered 304 Not Modified, or sent the same bytes). Errors as
+  // that it still holds the candidate last Accept()ed (a remote server
+  // answered 304 Not Modified, or sent the same bytes). When it shows that
+  // it still holds the candidate last Refuse()d, or one that failed its
+  // checks, that refusal again, without loading it. Errors as
   // LoadFromSource, and http_source.h's for a URL.
   virtual absl::StatusOr<std::optional<Candidate>> Load(
       const SourceOptions& options) = 0;
 
   // The last candidate Load() returned is what the store now holds (it
-  // was activated, or found to be the active one): later Loads compare
-  // against it. A candidate never accepted is loaded and checked again.
+  // was activated, or found to be the active one).
   virtual void Accept() = 0;
 
-  // Forgets what was accepted: the next Load() fetches and checks whole
-  // (after a rollback, so that the source's newer revision is refused
-  // again rather than found unchanged).
+  // The last candidate Load() returned was refused by the manager
+  // (`why`), e.g. as older than the active revision.
+  virtual void Refuse(const absl::Status& why) = 0;
+
+  // Forgets what was accepted or refused: the next Load() fetches and
+  // checks whole (after a rollback, so that the source's newer revision
+  // is checked against the new floor).
   virtual void Forget() = 0;
+
+  // Aborts a fetch in progress and every later one (shutdown).
+  virtual void Cancel() = 0;
 };
 
 // Opens `spec`: a URL (http_source.h, reached with `remote`) or a path.

@@ -186,6 +186,13 @@ class Compiler {
       ToDuration(m.default_cache_ttl(), ctx, "default_cache_ttl",
                  &snapshot_->default_cache_ttl);
     }
+    if (!m.not_before().empty()) {
+      if (auto t = policy::ParseRfc3339(m.not_before()); !t.ok()) {
+        Error(ctx, "not_before", t.status().message());
+      } else {
+        snapshot_->not_before = *t;
+      }
+    }
   }
 
   // Compiles one FxTable's base and rates into `out`. `field` prefixes

@@ -143,6 +143,9 @@ struct PolicySnapshot {
   std::string default_reason_code;
   std::string default_message;
   absl::Duration default_cache_ttl;
+  // Manifest.not_before: the first instant this revision may answer
+  // (InfinitePast: at once).
+  absl::Time not_before = absl::InfinitePast();
 
   // Rules in resolution order; indices below refer to this vector.
   std::vector<CompiledRule> rules;

@@ -49,6 +49,9 @@ void FillOutcome(const bundle::ReloadResult& r, Response* response) {
     case ReloadResult::Outcome::kRefused:
       response->set_outcome(adminv1::RELOAD_OUTCOME_REFUSED);
       break;
+    case ReloadResult::Outcome::kPending:
+      response->set_outcome(adminv1::RELOAD_OUTCOME_PENDING);
+      break;
   }
   response->set_message(ToValidUtf8(r.message));
   if (!r.name.empty()) {
@@ -205,6 +208,15 @@ grpc::ServerUnaryReactor* PolicyAdminService::GetStatus(
     response->set_stale(true);
     response->set_stale_reason(ToValidUtf8(freshness.reason));
     FillTime(freshness.since, response->mutable_stale_since());
+  }
+  if (manager_ != nullptr) {
+    if (std::optional<bundle::PendingRevision> pending = manager_->Pending()) {
+      adminv1::PendingBundle* out = response->mutable_pending();
+      out->mutable_bundle()->set_name(pending->name);
+      out->mutable_bundle()->set_revision(pending->revision);
+      out->mutable_bundle()->set_digest(pending->digest);
+      FillTime(pending->activates_at, out->mutable_activates_at());
+    }
   }
   reactor->Finish(grpc::Status::OK);
   return reactor;

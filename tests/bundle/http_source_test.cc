@@ -53,8 +53,8 @@ class HttpSourceTest : public ::testing::Test {
   }
 
   // Publishes `bytes` at `name` under /bundles/, with a modification time
-  // `age` in the past plus a counter, so that each publication has an ETag
-  // of its own (nginx's ETag is the mtime and size).
+  // a counter's seconds ahead, so that each publication has an ETag of its
+  // own (nginx's ETag is the mtime in seconds and the size).
   void Publish(const std::string& name, const std::string& bytes) {
     const std::string path = absl::StrCat(root_, "/bundles/", name);
     ASSERT_TRUE(WriteFileAtomically(path, bytes).ok());
@@ -85,7 +85,6 @@ TEST_F(HttpSourceTest, AnUnchangedBundleIsAnswered304UntilItChanges) {
   EXPECT_EQ((*first)->artifact, it::PackedSmallBundle(1));
   EXPECT_EQ((*first)->signatures, "");  // none published
   EXPECT_EQ((*first)->url, url_);
-  fetcher->Accept();
 
   for (int poll = 0; poll < 3; ++poll) {
     auto again = fetcher->FetchIfChanged();
@@ -116,7 +115,6 @@ TEST_F(HttpSourceTest, ASameSecondReplacementIsFoundByAWholeFetch) {
   auto doubter = Fetcher(doubting);
   for (HttpFetcher* fetcher : {believer.get(), doubter.get()}) {
     ASSERT_TRUE(fetcher->FetchIfChanged().ok());
-    fetcher->Accept();
   }
   const std::string two = it::PackedSmallBundle(2);
   ASSERT_EQ(two.size(), it::PackedSmallBundle(1).size());
@@ -131,15 +129,10 @@ TEST_F(HttpSourceTest, ASameSecondReplacementIsFoundByAWholeFetch) {
   EXPECT_EQ((*found)->artifact, two);
 }
 
-TEST_F(HttpSourceTest, WhatIsNotAcceptedIsFetchedWholeAgain) {
+TEST_F(HttpSourceTest, ForgetAndCancel) {
   Publish(1);
   auto fetcher = Fetcher();
   ASSERT_TRUE(fetcher->FetchIfChanged().ok());
-  // Not accepted (say its checks failed): the next poll is no 304.
-  auto again = fetcher->FetchIfChanged();
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_TRUE(again->has_value());
-  fetcher->Accept();
   auto unchanged = fetcher->FetchIfChanged();
   ASSERT_TRUE(unchanged.ok());
   EXPECT_FALSE(unchanged->has_value());
@@ -147,6 +140,10 @@ TEST_F(HttpSourceTest, WhatIsNotAcceptedIsFetchedWholeAgain) {
   auto forgotten = fetcher->FetchIfChanged();
   ASSERT_TRUE(forgotten.ok());
   EXPECT_TRUE(forgotten->has_value());
+  fetcher->Cancel();
+  auto cancelled = fetcher->FetchIfChanged();
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled);
 }
 
 // A signature published after its bundle is a change of the pair: both
@@ -155,14 +152,12 @@ TEST_F(HttpSourceTest, ASignatureChangingAloneFetchesThePair) {
   Publish(1);
   auto fetcher = Fetcher();
   ASSERT_TRUE(fetcher->FetchIfChanged().ok());
-  fetcher->Accept();
   Publish("marketplace-id.igb.sig", "signatures { key_id: \"k\" }\n");
   auto changed = fetcher->FetchIfChanged();
   ASSERT_TRUE(changed.ok()) << changed.status();
   ASSERT_TRUE(changed->has_value());
   EXPECT_EQ((*changed)->artifact, it::PackedSmallBundle(1));
   EXPECT_EQ((*changed)->signatures, "signatures { key_id: \"k\" }\n");
-  fetcher->Accept();
   auto unchanged = fetcher->FetchIfChanged();
   ASSERT_TRUE(unchanged.ok());
   EXPECT_FALSE(unchanged->has_value());
@@ -172,6 +167,17 @@ TEST_F(HttpSourceTest, ASignatureChangingAloneFetchesThePair) {
   ASSERT_TRUE(removed.ok());
   ASSERT_TRUE(removed->has_value());
   EXPECT_EQ((*removed)->signatures, "");
+  // The bundle changing while the signature stays absent: one request
+  // each, the absent signature not asked for again.
+  const int signature_requests =
+      nginx_->Requests("/bundles/marketplace-id.igb.sig", 404);
+  Publish(2);
+  auto two = fetcher->FetchIfChanged();
+  ASSERT_TRUE(two.ok());
+  ASSERT_TRUE(two->has_value());
+  EXPECT_EQ((*two)->signatures, "");
+  EXPECT_EQ(nginx_->Requests("/bundles/marketplace-id.igb.sig", 404),
+            signature_requests + 1);
 }
 
 // A server that accepts connections and then says nothing, or sends less
@@ -244,7 +250,7 @@ TEST_F(HttpSourceTest, EveryFailureIsAnErrorNamingTheUrl) {
        absl::StatusCode::kPermissionDenied, "HTTP 403"},
       {"connection refused",
        absl::StrCat("http://127.0.0.1:", closed_port, "/b/marketplace-id.igb"),
-       absl::StatusCode::kUnavailable, "127.0.0.1"},
+       absl::StatusCode::kUnavailable, "onnect"},
       {"timeout", silent.Url(), absl::StatusCode::kDeadlineExceeded,
        "timed out"},
       {"truncated body", truncating.Url(), absl::StatusCode::kDataLoss,
@@ -288,6 +294,26 @@ TEST(HttpFetcherTest, MalformedUrlsAndCaFilesAreRefusedNamingTheFlag) {
   auto oci = OpenSource("s3://bucket/a.igb");
   ASSERT_FALSE(oci.ok());
   EXPECT_THAT(oci.status().message(), HasSubstr("--bundle"));
+  // The scheme in any case is a URL.
+  EXPECT_TRUE(HttpFetcher::Create("HTTPS://host/b.igb", {}).ok());
+  // Credentials, queries and fragments would leak into status and logs,
+  // or put the signature at the wrong URL.
+  for (const char* url :
+       {"https://user:secret@host/b.igb", "https://host/b.igb?token=secret",
+        "https://host/b.igb#part"}) {
+    SCOPED_TRACE(url);
+    auto refused = HttpFetcher::Create(url, {});
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(refused.status().message(), HasSubstr("--bundle"));
+    EXPECT_THAT(refused.status().message(),
+                ::testing::Not(HasSubstr("secret")));
+  }
+  RemoteOptions instant;
+  instant.timeout = absl::Microseconds(500);
+  auto too_short = HttpFetcher::Create("https://host/b.igb", instant);
+  ASSERT_FALSE(too_short.ok());
+  EXPECT_THAT(too_short.status().message(), HasSubstr("--bundle_timeout"));
 }
 
 // TLS: nginx with a certificate from a test CA. The CA given is trusted;
@@ -298,7 +324,7 @@ TEST_F(HttpSourceTest, HttpsNeedsTheConfiguredCa) {
   it::TestPki other("http-source-other");
   Publish(1);
   it::Nginx tls(dir_ + "/nginx-tls", root_, pki.Path("server.crt"),
-                pki.Path("server.key"));
+                pki.Path("server.key"), nginx_->port());
   ASSERT_NE(tls.port(), 0);
   const std::string url = tls.Url("/bundles/marketplace-id.igb", true);
 
@@ -321,11 +347,22 @@ TEST_F(HttpSourceTest, HttpsNeedsTheConfiguredCa) {
     EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable)
         << refused.status();
   }
-  // An https source never follows a redirect to http, and an http URL of
-  // the TLS port is not answered as a bundle.
-  auto plain = HttpFetcher::Create(tls.Url("/bundles/marketplace-id.igb"), {});
-  ASSERT_TRUE(plain.ok());
-  EXPECT_FALSE((*plain)->FetchIfChanged().ok());
+  // An https source never follows a redirect to http (nginx answers 302
+  // to the plain server's copy).
+  auto redirected = HttpFetcher::Create(
+      tls.Url("/to-http/marketplace-id.igb", true), trusted);
+  ASSERT_TRUE(redirected.ok());
+  auto downgraded = (*redirected)->FetchIfChanged();
+  ASSERT_FALSE(downgraded.ok());
+  EXPECT_EQ(downgraded.status().code(), absl::StatusCode::kUnavailable)
+      << downgraded.status();
+  // The same redirect from an http source is followed.
+  auto plain_redirect =
+      HttpFetcher::Create(nginx_->Url("/to-http/marketplace-id.igb"), {});
+  ASSERT_TRUE(plain_redirect.ok());
+  auto followed = (*plain_redirect)->FetchIfChanged();
+  ASSERT_TRUE(followed.ok()) << followed.status();
+  EXPECT_TRUE(followed->has_value());
 }
 
 // The manager over an HTTP source.
@@ -336,7 +373,8 @@ class HttpManagerTest : public HttpSourceTest {
     NewReplica();
   }
   void NewReplica(std::shared_ptr<const TrustedKeys> keys = nullptr,
-                  absl::Duration full_fetch_interval = absl::Minutes(10)) {
+                  absl::Duration full_fetch_interval = absl::Minutes(10),
+                  bool allow_rollback = false) {
     manager_.reset();
     store_ = std::make_unique<PolicyStore>(&clock_);
     ManagerOptions options;
@@ -346,6 +384,7 @@ class HttpManagerTest : public HttpSourceTest {
     options.source_options.trusted_keys = std::move(keys);
     options.remote.timeout = absl::Seconds(5);
     options.remote.full_fetch_interval = full_fetch_interval;
+    options.allow_rollback = allow_rollback;
     manager_ = std::make_unique<BundleManager>(store_.get(), &clock_, options);
   }
   uint64_t ActiveRevision() {
@@ -397,7 +436,8 @@ TEST_F(HttpManagerTest, BadCandidatesAndOutagesKeepTheActiveBundle) {
   for (const it::BadBundle& c : it::BadBundles(2)) {
     SCOPED_TRACE(c.name);
     Publish("marketplace-id.igb", c.bytes);
-    for (int poll = 0; poll < 2; ++poll) {
+    const int downloads = nginx_->Requests("/bundles/marketplace-id.igb", 200);
+    for (int poll = 0; poll < 3; ++poll) {
       ReloadResult r = manager_->Reload();
       EXPECT_EQ(r.outcome, Outcome::kRefused);
       EXPECT_THAT(r.message, HasSubstr(c.why));
@@ -406,6 +446,9 @@ TEST_F(HttpManagerTest, BadCandidatesAndOutagesKeepTheActiveBundle) {
       ASSERT_TRUE(status.failing_since.has_value());
       EXPECT_THAT(status.last_attempt->error, HasSubstr(c.why));
     }
+    // Downloaded and checked once; the same refusal after, from a 304.
+    EXPECT_EQ(nginx_->Requests("/bundles/marketplace-id.igb", 200),
+              downloads + 1);
   }
   fs::remove(root_ + "/bundles/marketplace-id.igb");
   ReloadResult gone = manager_->Reload();
@@ -438,6 +481,25 @@ TEST_F(HttpManagerTest, LastKnownGoodAndRollbackWithARemoteSource) {
   ASSERT_TRUE(manager_->Start().ok());
   EXPECT_EQ(ActiveRevision(), 1u);
   EXPECT_TRUE(store_->Status().serving_last_known_good);
+}
+
+// --allow_rollback lets a reload go back in revisions; it does not undo
+// an explicit rollback at the next poll.
+TEST_F(HttpManagerTest, AllowRollbackDoesNotUndoARollback) {
+  NewReplica(nullptr, absl::Minutes(10), /*allow_rollback=*/true);
+  Publish(1);
+  ASSERT_TRUE(manager_->Start().ok());
+  Publish(2);
+  ASSERT_EQ(manager_->Reload().outcome, Outcome::kActivated);
+  ASSERT_TRUE(manager_->Rollback(1).ok());
+  for (int poll = 0; poll < 2; ++poll) {
+    ReloadResult r = manager_->Reload();
+    EXPECT_EQ(r.outcome, Outcome::kRefused);
+    EXPECT_THAT(r.message, HasSubstr("rolled back"));
+  }
+  EXPECT_EQ(ActiveRevision(), 1u);
+  Publish(3);
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kActivated);
 }
 
 // With trusted keys, a remote bundle loads only with a valid signature

@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/bundle/artifact.h"
+#include "server/policy/codes.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_bundles.h"
 
@@ -290,6 +291,123 @@ TEST_F(ManagerTest, SignedSourcesAreVerifiedAndUnsignedRefused) {
   EXPECT_EQ(ActiveRevision(), 1u);
   // The signature travels with the persisted copy.
   EXPECT_TRUE(fs::exists(state_ + "/bundles/test-1.igb.sig"));
+}
+
+// A revision whose manifest names a not_before ahead passes every check
+// when it is loaded and is held until that instant; status shows it.
+TEST_F(ManagerTest, NotBeforeHoldsACheckedRevisionUntilItsInstant) {
+  Publish(1);
+  ASSERT_TRUE(manager_->Start().ok());
+  const absl::Time at = clock_.Now() + absl::Minutes(1);
+  Publish(it::PackedScheduledBundle(2, policy::FormatRfc3339(at)));
+  for (int poll = 0; poll < 2; ++poll) {
+    ReloadResult r = manager_->Reload();
+    EXPECT_EQ(r.outcome, Outcome::kPending) << r.message;
+    EXPECT_EQ(r.revision, 2u);
+    EXPECT_THAT(r.message, HasSubstr(policy::FormatRfc3339(at)));
+  }
+  EXPECT_EQ(ActiveRevision(), 1u);
+  std::optional<PendingRevision> pending = manager_->Pending();
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->revision, 2u);
+  EXPECT_EQ(pending->activates_at, at);
+  EXPECT_FALSE(manager_->ActivatePendingIfDue());
+  clock_.Set(at - absl::Milliseconds(1));
+  EXPECT_FALSE(manager_->ActivatePendingIfDue());
+  clock_.Set(at);
+  EXPECT_TRUE(manager_->ActivatePendingIfDue());
+  EXPECT_EQ(ActiveRevision(), 2u);
+  EXPECT_FALSE(manager_->Pending().has_value());
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kUnchanged);
+}
+
+// Held revisions are checked first, a newer one replaces an older, an
+// immediate newer one overtakes it, and a not_before in the past is no
+// wait at all; a malformed not_before is refused by field.
+TEST_F(ManagerTest, HeldRevisionsAreCheckedReplacedAndOvertaken) {
+  Publish(1);
+  ASSERT_TRUE(manager_->Start().ok());
+  const std::string later =
+      policy::FormatRfc3339(clock_.Now() + absl::Hours(1));
+  Publish(it::PackedScheduledBundle(2, later, /*failing_test=*/true));
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kRefused);
+  EXPECT_FALSE(manager_->Pending().has_value());
+  Publish(it::PackedScheduledBundle(2, later));
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kPending);
+  Publish(it::PackedScheduledBundle(3, later));
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kPending);
+  EXPECT_EQ(manager_->Pending()->revision, 3u);
+  Publish(it::PackedScheduledBundle(2, later));
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kRefused);
+  EXPECT_EQ(manager_->Pending()->revision, 3u);
+  Publish(4);
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kActivated);
+  EXPECT_FALSE(manager_->Pending().has_value());
+  Publish(it::PackedScheduledBundle(
+      5, policy::FormatRfc3339(clock_.Now() - absl::Seconds(1))));
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kActivated);
+  EXPECT_EQ(ActiveRevision(), 5u);
+  Publish(it::PackedScheduledBundle(6, "tomorrow"));
+  ReloadResult bad = manager_->Reload();
+  EXPECT_EQ(bad.outcome, Outcome::kRefused);
+  EXPECT_THAT(bad.message, HasSubstr("not_before"));
+}
+
+// A replica restarted before a scheduled switch serves its last known good
+// revision until the instant, then the held one.
+TEST_F(ManagerTest, ARestartBeforeTheInstantServesTheLastKnownGoodUntilThen) {
+  Publish(1);
+  ASSERT_TRUE(manager_->Start().ok());
+  const absl::Time at = clock_.Now() + absl::Minutes(5);
+  Publish(it::PackedScheduledBundle(2, policy::FormatRfc3339(at)));
+  NewReplica();
+  ASSERT_TRUE(manager_->Start().ok());
+  EXPECT_EQ(ActiveRevision(), 1u);
+  ASSERT_TRUE(manager_->Pending().has_value());
+  EXPECT_FALSE(store_->Status().serving_last_known_good);  // source is fine
+  clock_.Set(at);
+  EXPECT_TRUE(manager_->ActivatePendingIfDue());
+  EXPECT_EQ(ActiveRevision(), 2u);
+  // With no state directory, nothing serves until then.
+  Publish(it::PackedScheduledBundle(
+      3, policy::FormatRfc3339(clock_.Now() + absl::Minutes(5))));
+  NewReplica("");
+  ASSERT_TRUE(manager_->Start().ok());
+  EXPECT_EQ(ActiveRevision(), 0u);
+  clock_.Set(clock_.Now() + absl::Minutes(5));
+  EXPECT_TRUE(manager_->ActivatePendingIfDue());
+  EXPECT_EQ(ActiveRevision(), 3u);
+}
+
+// The activation timer activates a held revision at its instant on the
+// real clock.
+TEST(ManagerTimerTest, TheTimerActivatesAtTheInstant) {
+  const std::string dir = it::WriteBundleDirectory({});
+  SystemClock clock;
+  PolicyStore store(&clock);
+  ManagerOptions options;
+  options.source = dir + "/bundle.igb";
+  options.source_options.iso_codes = it::RealIsoCodes();
+  ASSERT_TRUE(
+      WriteFileAtomically(options.source, it::PackedSmallBundle(1)).ok());
+  BundleManager manager(&store, &clock, options);
+  manager.StartActivationTimer();
+  ASSERT_TRUE(manager.Start().ok());
+  // A whole second, as RFC 3339 here carries it, 1 to 2 s ahead.
+  const absl::Time at =
+      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) + 2);
+  ASSERT_TRUE(WriteFileAtomically(
+                  options.source,
+                  it::PackedScheduledBundle(2, policy::FormatRfc3339(at)))
+                  .ok());
+  ASSERT_EQ(manager.Reload().outcome, ReloadResult::Outcome::kPending);
+  while (store.Current()->snapshot->revision != 2 &&
+         absl::Now() < at + absl::Seconds(30)) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(store.Current()->snapshot->revision, 2u);
+  EXPECT_GE(store.Status().active->loaded_at, at);
+  fs::remove_all(dir);
 }
 
 }  // namespace

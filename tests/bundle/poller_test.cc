@@ -42,5 +42,18 @@ TEST(PollerTest, PollsUntilStopped) {
   poller.Stop();  // idempotent
 }
 
+TEST(PollerTest, PollNowDoesNotWaitForTheInterval) {
+  std::atomic<int> polls{0};
+  std::latch polled(1);
+  Poller poller(absl::Hours(1), 0.0, [&] {
+    if (polls.fetch_add(1) == 0) polled.count_down();
+  });
+  poller.Start();
+  poller.PollNow();
+  polled.wait();  // within the hour only because of PollNow
+  poller.Stop();
+  EXPECT_EQ(polls.load(), 1);
+}
+
 }  // namespace
 }  // namespace importgate::bundle

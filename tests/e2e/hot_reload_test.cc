@@ -8,20 +8,24 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "importgate/admin/v1/policy_admin.grpc.pb.h"
 #include "importgate/v1/import_policy.grpc.pb.h"
+#include "tests/testing/kubelet_volume.h"
 #include "tests/testing/nginx.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/tee_request.h"
+#include "tests/testing/test_pki.h"
 
 namespace importgate {
 namespace {
@@ -267,8 +271,12 @@ TEST_F(HotReloadTest, RemoteSourceOverHttp) {
   EXPECT_TRUE(WaitForRevision(2)) << server_->output();
 
   // Unsigned (the signature removed): refused at every poll; 2 serves.
+  // (Only revision 3 can be "not signed": revision 2's signature was
+  // published with it.)
   publish(Build(3, /*sign=*/false));
-  for (int i = 0; i < 200 && Status().last_attempt().activated(); ++i) {
+  for (int i = 0; i < 200 && Status().last_attempt().error().find(
+                                 "not signed") == std::string::npos;
+       ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   EXPECT_FALSE(Status().last_attempt().activated());
@@ -282,6 +290,101 @@ TEST_F(HotReloadTest, RemoteSourceOverHttp) {
   EXPECT_EQ(AnsweringRevision(), 2u);
   EXPECT_THAT(Status().last_attempt().error(), HasSubstr(bundle_));
   EXPECT_THAT(server_->output(), HasSubstr("serving the last known good"));
+}
+
+// The lines of `file` between the lines holding `begin` and `end` that are
+// YAML list items ("- value"), values only.
+std::vector<std::string> ListItems(const std::string& file,
+                                   const std::string& begin,
+                                   const std::string& end) {
+  std::ifstream in(fs::path(IMPORTGATE_SOURCE_DIR) / file);
+  std::vector<std::string> items;
+  bool inside = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(begin) != std::string::npos) inside = true;
+    if (line.find(end) != std::string::npos) break;
+    const size_t dash = line.find("- ");
+    if (inside && dash != std::string::npos &&
+        line.find_first_not_of(' ') == dash) {
+      items.push_back(line.substr(dash + 2));
+    }
+  }
+  return items;
+}
+
+// What deploy/kubernetes describes, run on loopback: the server started
+// with the Deployment's own arguments (addresses and paths moved into the
+// test's directory) and the configmap overlay's --bundle, reading a
+// ConfigMap volume laid out as the kubelet lays it out. Its readiness and
+// liveness probes' health names answer as the manifest expects, an update
+// of the ConfigMap (the kubelet's ..data swap) is hot-reloaded, and
+// SIGTERM stops it cleanly.
+TEST_F(HotReloadTest, TheKubernetesDeploymentServesFromAConfigMapVolume) {
+  std::vector<std::string> args = ListItems(
+      "deploy/kubernetes/base/deployment.yaml", "args-begin", "args-end");
+  ASSERT_GE(args.size(), 5u);
+  std::string bundle_arg;
+  {
+    std::ifstream in(fs::path(IMPORTGATE_SOURCE_DIR) /
+                     "deploy/kubernetes/configmap/bundle-volume.yaml");
+    for (std::string line; std::getline(in, line);) {
+      const size_t at = line.find("value: --bundle=");
+      if (at != std::string::npos) bundle_arg = line.substr(at + 7);
+    }
+  }
+  ASSERT_EQ(bundle_arg, "--bundle=/etc/importgate/bundle");
+  args.push_back(bundle_arg);
+  // The pod's paths and ports, here.
+  const std::map<std::string, std::string> moved = {
+      {"--listen=0.0.0.0:50051", "--listen=127.0.0.1:0"},
+      {"--admin_listen=127.0.0.1:50052", "--admin_listen=127.0.0.1:0"},
+      {"--metrics_listen=0.0.0.0:9464", "--metrics_listen=127.0.0.1:0"},
+      {"--state_dir=/var/lib/importgate", "--state_dir=" + Path("state")},
+      {"--verify_key=/etc/importgate/keys/bundle-signing.pub.pem",
+       "--verify_key=" + Path("pub.pem")},
+      {"--bundle=/etc/importgate/bundle", "--bundle=" + Path("configmap")},
+  };
+  for (std::string& arg : args) {
+    auto it = moved.find(arg);
+    if (it != moved.end()) {
+      arg = it->second;
+    } else {
+      EXPECT_EQ(arg.find("/"), std::string::npos)
+          << arg << ": a path in the manifest this test does not move";
+    }
+  }
+  it::KubeletVolume volume(Path("configmap"));
+  auto packed = [&](uint64_t revision) {
+    const std::string file = Build(revision);
+    return std::vector<policy::SourceFile>{
+        {"marketplace-id.igb", it::ReadWholeFile(file)},
+        {"marketplace-id.igb.sig", it::ReadWholeFile(file + ".sig")}};
+  };
+  volume.Publish(packed(1));
+
+  server_ = std::make_unique<ServerProcess>(args);
+  const std::string line = server_->WaitForLine("serving on ");
+  std::smatch port;
+  ASSERT_TRUE(
+      std::regex_search(line, port, std::regex("serving on [0-9.]+:([0-9]+)")))
+      << server_->output();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port[1].str()),
+                                     grpc::InsecureChannelCredentials());
+  stub_ = v1::ImportPolicyService::NewStub(channel);
+  EXPECT_EQ(AnsweringRevision(), 1u);
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  for (const char* probe : {"", "importgate.live"}) {
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(probe);
+    grpc::health::v1::HealthCheckResponse response;
+    ASSERT_TRUE(health->Check(&context, request, &response).ok()) << probe;
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+        << probe;
+  }
+  volume.Publish(packed(2));
+  EXPECT_TRUE(WaitForRevision(2)) << server_->output();
+  EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->output();
 }
 
 TEST_F(HotReloadTest, ToolInspectsAndVerifies) {

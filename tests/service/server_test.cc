@@ -93,11 +93,14 @@ class ServerTest : public ::testing::Test {
 
 TEST_F(ServerTest, NoBundleYetIsUnavailableAndNotServing) {
   EXPECT_EQ(Health(), HealthCheckResponse::NOT_SERVING);
+  // Not ready, but alive: a liveness probe does not restart it.
+  EXPECT_EQ(Health(kLiveHealthName), HealthCheckResponse::SERVING);
   v1::IsImportAllowedResponse response;
   grpc::Status s = Call(Tee(v1::SELLER_KIND_CROSS_BORDER), &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   ActivateDefaultBundle();
   EXPECT_EQ(Health(), HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health(kLiveHealthName), HealthCheckResponse::SERVING);
 }
 
 // A probe configured with a service name (Kubernetes' grpc probe

@@ -7,6 +7,7 @@
 #define IMPORTGATE_TESTS_TESTING_NGINX_H_
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
@@ -26,9 +27,17 @@ class Nginx {
   // `key_file` (PEM) are given; the test fails (and port() is 0) when it
   // does not come up. `dir` holds its configuration, logs and temporary
   // files.
+  // /to-http/ answers 302 to http://127.0.0.1:`plain_port` (this
+  // server's port when 0)/bundles/marketplace-id.igb.
   Nginx(const std::string& dir, const std::string& root,
-        const std::string& cert_file = "", const std::string& key_file = "")
+        const std::string& cert_file = "", const std::string& key_file = "",
+        int plain_port = 0)
       : dir_(dir) {
+    if (!std::filesystem::exists(kBinary)) {
+      ADD_FAILURE() << kBinary
+                    << " is missing: install nginx-light (deploy/dev.sh)";
+      return;
+    }
     std::filesystem::create_directories(dir_ + "/tmp");
     const bool tls = !cert_file.empty();
     for (int attempt = 0; attempt < 5 && process_ == nullptr; ++attempt) {
@@ -51,7 +60,10 @@ class Nginx {
               : std::string(),
           "    root ", root,
           ";\n    location /unavailable/ { return 503; }\n"
-          "    location /forbidden/ { return 403; }\n  }\n}\n");
+          "    location /forbidden/ { return 403; }\n"
+          "    location /to-http/ { return 302 http://127.0.0.1:",
+          plain_port > 0 ? plain_port : port_,
+          "/bundles/marketplace-id.igb; }\n  }\n}\n");
       auto process = std::make_unique<ServerProcess>(
           std::vector<std::string>{"-p", dir_, "-c", dir_ + "/nginx.conf", "-e",
                                    dir_ + "/error.log"},
@@ -78,8 +90,24 @@ class Nginx {
     return absl::StrCat(tls ? "https" : "http", "://127.0.0.1:", port_, path);
   }
 
-  // How many requests for `path` the access log holds, by status.
+  // How many requests for `path` the access log holds, by status. nginx
+  // logs a request after answering it: the count is read until it holds
+  // still for 50 ms.
   int Requests(const std::string& path, int status) const {
+    int last = Count(path, status);
+    for (int i = 0; i < 100; ++i) {
+      absl::SleepFor(absl::Milliseconds(50));
+      const int now = Count(path, status);
+      if (now == last) break;
+      last = now;
+    }
+    return last;
+  }
+
+ private:
+  static constexpr char kBinary[] = "/usr/sbin/nginx";
+
+  int Count(const std::string& path, int status) const {
     std::ifstream in(dir_ + "/access.log");
     int n = 0;
     const std::string needle = absl::StrCat(" ", path, " HTTP/1.1\" ", status);
@@ -89,7 +117,6 @@ class Nginx {
     return n;
   }
 
- private:
   bool WaitUntilListening() const {
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
     while (absl::Now() < deadline) {

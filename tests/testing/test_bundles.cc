@@ -98,6 +98,19 @@ std::string PackedSmallBundle(uint64_t revision, bool failing_test) {
                               "test");
 }
 
+std::string PackedScheduledBundle(uint64_t revision,
+                                  const std::string& not_before,
+                                  bool failing_test) {
+  std::vector<policy::SourceFile> files = SmallBundle(revision, failing_test);
+  for (policy::SourceFile& file : files) {
+    if (file.path == policy::kManifestPath) {
+      absl::StrAppend(&file.content, "not_before: \"", not_before, "\"\n");
+    }
+  }
+  return bundle::PackArtifact(files, "test", revision,
+                              absl::FromUnixSeconds(1'700'000'000), "test");
+}
+
 std::vector<BadBundle> BadBundles(uint64_t active) {
   const std::string good = PackedSmallBundle(active + 1);
   return {

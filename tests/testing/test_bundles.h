@@ -60,6 +60,12 @@ std::vector<policy::SourceFile> SmallBundle(uint64_t revision,
 // SmallBundle packed as an artifact file's bytes.
 std::string PackedSmallBundle(uint64_t revision, bool failing_test = false);
 
+// PackedSmallBundle whose manifest sets not_before to `not_before` (the
+// text, RFC 3339 or not).
+std::string PackedScheduledBundle(uint64_t revision,
+                                  const std::string& not_before,
+                                  bool failing_test = false);
+
 // A packed candidate that must be refused, and what the refusal says.
 struct BadBundle {
   std::string name;
