@@ -193,9 +193,12 @@ TEST_F(KafkaSinkTest, RetentionWaitsForTheSinkAndTheWriterHoldsAtTheCap) {
   ASSERT_TRUE(Shipped([&] { return sink->Stats().last_shipped >= 1; }));
   kafka_.SetDown();
   // Records of about 1,000 bytes, each call waiting at most 100 ms for
-  // room, until the writer holds at the cap and a call is refused.
+  // room, until the writer holds at the cap and a call is refused. (A
+  // call may also be refused earlier, by a writer slowed down on a busy
+  // machine: only a refusal while held ends the loop.)
   int accepted = 0, refused = 0;
-  for (int n = 0; n < 20000 && refused == 0; ++n) {
+  bool held = false;
+  for (int n = 0; n < 20000 && !held; ++n) {
     absl::Status s =
         log->Submit(Call(*log, n, 700), absl::Now() + absl::Milliseconds(100));
     if (s.ok()) {
@@ -203,10 +206,10 @@ TEST_F(KafkaSinkTest, RetentionWaitsForTheSinkAndTheWriterHoldsAtTheCap) {
     } else {
       EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
       ++refused;
+      held = log->Stats().held;
     }
   }
-  ASSERT_EQ(refused, 1);
-  EXPECT_TRUE(log->Stats().held);
+  ASSERT_TRUE(held) << refused << " calls refused, none while held";
   uint64_t on_disk = 0;
   for (const std::string& path : Segments()) {
     on_disk += std::filesystem::file_size(path);

@@ -5,9 +5,11 @@
 // source is broken; an explicit rollback.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <regex>
 #include <thread>
@@ -20,7 +22,9 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "importgate/admin/v1/policy_admin.grpc.pb.h"
+#include "importgate/client/client.h"
 #include "importgate/v1/import_policy.grpc.pb.h"
+#include "server/policy/codes.h"
 #include "tests/testing/kubelet_volume.h"
 #include "tests/testing/nginx.h"
 #include "tests/testing/server_process.h"
@@ -61,8 +65,10 @@ class HotReloadTest : public ::testing::Test {
     return (dir_ / name).string();
   }
 
-  // Builds policies/default at `revision` into FILE, signed unless told not.
-  std::string Build(uint64_t revision, bool sign = true) {
+  // Builds policies/default at `revision` into FILE, signed unless told
+  // not, with the manifest's not_before when given.
+  std::string Build(uint64_t revision, bool sign = true,
+                    const std::string& not_before = "") {
     fs::path src = dir_ / absl::StrCat("src-", revision);
     fs::remove_all(src);
     fs::copy(fs::path(IMPORTGATE_SOURCE_DIR) / "policies/default", src,
@@ -71,6 +77,9 @@ class HotReloadTest : public ::testing::Test {
     std::string manifest((std::istreambuf_iterator<char>(in)), {});
     manifest = std::regex_replace(manifest, std::regex("revision: 1\\b"),
                                   absl::StrCat("revision: ", revision));
+    if (!not_before.empty()) {
+      absl::StrAppend(&manifest, "not_before: \"", not_before, "\"\n");
+    }
     std::ofstream(src / "manifest.textproto") << manifest;
     std::string file = Path(absl::StrCat("marketplace-id-", revision, ".igb"));
     std::string output;
@@ -99,6 +108,36 @@ class HotReloadTest : public ::testing::Test {
     fs::rename(Path("tmp.igb"), to);
   }
   void PublishRevision(uint64_t revision) { PublishFile(Build(revision)); }
+
+  // Publishes `file` (and its signature, or removes the one there) as
+  // marketplace-id.igb in the directory nginx serves, each renamed into
+  // place, a second apart from the last publication (nginx's ETag is the
+  // modification time in seconds, and the size).
+  void PublishOver(const fs::path& www, const std::string& file) {
+    ++publication_;
+    for (const std::string suffix : {".sig", ""}) {
+      if (!fs::exists(file + suffix)) {
+        fs::remove(www / ("marketplace-id.igb" + suffix));
+        continue;
+      }
+      fs::copy_file(file + suffix, Path("tmp"),
+                    fs::copy_options::overwrite_existing);
+      fs::last_write_time(Path("tmp"), fs::file_time_type::clock::now() +
+                                           std::chrono::seconds(publication_));
+      fs::rename(Path("tmp"), www / ("marketplace-id.igb" + suffix));
+    }
+  }
+
+  // A replica of a fleet: the server with `args`, and its port.
+  std::pair<std::unique_ptr<ServerProcess>, int> StartReplica(
+      const std::vector<std::string>& args) {
+    auto replica = std::make_unique<ServerProcess>(args);
+    const std::string line = replica->WaitForLine("serving on ");
+    int port = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(line.substr(line.rfind(':') + 1), &port))
+        << replica->output();
+    return {std::move(replica), port};
+  }
 
   void StartServer(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--listen=127.0.0.1:0",
@@ -147,6 +186,7 @@ class HotReloadTest : public ::testing::Test {
 
   fs::path dir_;
   std::string bundle_;  // --bundle
+  int publication_ = 0;
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<v1::ImportPolicyService::Stub> stub_;
   std::unique_ptr<adminv1::PolicyAdmin::Stub> admin_;
@@ -234,23 +274,7 @@ TEST_F(HotReloadTest, PublishUnderLoadRefuseBadReloadRestartRollback) {
 TEST_F(HotReloadTest, RemoteSourceOverHttp) {
   const fs::path www = dir_ / "www";
   fs::create_directories(www);
-  // Each publication a second apart, as nginx's ETag (the modification
-  // time in seconds, and the size) needs to tell them apart at once.
-  int publication = 0;
-  auto publish = [&](const std::string& file) {
-    ++publication;
-    for (const std::string suffix : {".sig", ""}) {
-      if (!fs::exists(file + suffix)) {
-        fs::remove(www / ("marketplace-id.igb" + suffix));
-        continue;
-      }
-      fs::copy_file(file + suffix, Path("tmp"),
-                    fs::copy_options::overwrite_existing);
-      fs::last_write_time(Path("tmp"), fs::file_time_type::clock::now() +
-                                           std::chrono::seconds(publication));
-      fs::rename(Path("tmp"), www / ("marketplace-id.igb" + suffix));
-    }
-  };
+  auto publish = [&](const std::string& file) { PublishOver(www, file); };
   publish(Build(1));
   auto nginx = std::make_unique<it::Nginx>(Path("nginx"), www.string());
   ASSERT_NE(nginx->port(), 0);
@@ -290,6 +314,157 @@ TEST_F(HotReloadTest, RemoteSourceOverHttp) {
   EXPECT_EQ(AnsweringRevision(), 2u);
   EXPECT_THAT(Status().last_attempt().error(), HasSubstr(bundle_));
   EXPECT_THAT(server_->output(), HasSubstr("serving the last known good"));
+}
+
+// The fleet (issue 13): three replicas pull one signed bundle from nginx
+// while the SDK balances calls over them with round_robin. Revision 2,
+// published with a not_before a few seconds ahead, is fetched and held by
+// every replica, and all three switch at that instant, within 100 ms of
+// each other; no call fails and no caller sees an older revision after a
+// newer one. An unsigned revision 3 is refused by all three while 2 keeps
+// serving. A replica killed and restarted while nginx is down comes back
+// on its last known good revision.
+TEST_F(HotReloadTest, AFleetOfThreeSwitchesTogetherAtASignedInstant) {
+  const fs::path www = dir_ / "fleet-www";
+  fs::create_directories(www);
+  PublishOver(www, Build(1));
+  auto nginx = std::make_unique<it::Nginx>(Path("fleet-nginx"), www.string());
+  ASSERT_NE(nginx->port(), 0);
+  const std::string url = nginx->Url("/marketplace-id.igb");
+  std::vector<std::vector<std::string>> args;
+  std::vector<std::unique_ptr<ServerProcess>> replicas;
+  std::vector<int> ports;
+  for (int i = 0; i < 3; ++i) {
+    args.push_back({"--listen=127.0.0.1:0", "--bundle=" + url,
+                    "--verify_key=" + Path("pub.pem"), "--poll_seconds=1",
+                    "--state_dir=" + Path(absl::StrCat("fleet-state-", i)),
+                    "--shutdown_grace_seconds=1"});
+    auto [replica, port] = StartReplica(args.back());
+    ASSERT_NE(port, 0);
+    replicas.push_back(std::move(replica));
+    ports.push_back(port);
+  }
+  auto status_of = [&](int i) {
+    auto admin = adminv1::PolicyAdmin::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", ports[i]),
+                            grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    adminv1::GetStatusResponse status;
+    EXPECT_TRUE(admin->GetStatus(&context, {}, &status).ok());
+    return status;
+  };
+
+  // The SDK under load, round_robin over the three.
+  client::ClientOptions options;
+  for (int port : ports)
+    options.replicas.push_back(absl::StrCat("127.0.0.1:", port));
+  options.deadline = absl::Seconds(2);
+  auto sdk = client::Client::Create(options);
+  ASSERT_TRUE(sdk.ok()) << sdk.status();
+  std::atomic<bool> stop{false};
+  std::atomic<int> calls{0}, failed{0}, backwards{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t) {
+    load.emplace_back([&, client = *sdk] {
+      uint64_t last = 0;
+      while (!stop) {
+        auto result = client.IsImportAllowed(it::TeeRequest());
+        ++calls;
+        if (!result.ok() ||
+            result->source != client::DecisionResult::Source::kServer) {
+          ++failed;
+          continue;
+        }
+        if (result->bundle.revision() < last) ++backwards;
+        last = result->bundle.revision();
+      }
+    });
+  }
+
+  // Revision 2 at a whole second 4 to 5 s ahead (RFC 3339 as written).
+  const absl::Time at =
+      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) + 5);
+  PublishOver(www, Build(2, /*sign=*/true, policy::FormatRfc3339(at)));
+  // Every replica holds it, checked, before the instant.
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    adminv1::GetStatusResponse status = status_of(i);
+    while (!status.has_pending() && absl::Now() < at) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      status = status_of(i);
+    }
+    EXPECT_EQ(status.pending().bundle().revision(), 2u);
+    EXPECT_EQ(status.pending().activates_at().seconds(),
+              absl::ToUnixSeconds(at));
+    EXPECT_EQ(status.active().ref().revision(), 1u);
+  }
+  // When each answers revision 2 first, asked directly and without pause.
+  std::vector<absl::Time> switched(3);
+  std::vector<std::thread> watchers;
+  for (int i = 0; i < 3; ++i) {
+    watchers.emplace_back([&, i] {
+      auto stub = v1::ImportPolicyService::NewStub(
+          grpc::CreateChannel(absl::StrCat("127.0.0.1:", ports[i]),
+                              grpc::InsecureChannelCredentials()));
+      while (absl::Now() < at + absl::Seconds(10)) {
+        grpc::ClientContext context;
+        v1::IsImportAllowedResponse response;
+        if (stub->IsImportAllowed(&context, it::TeeRequest(), &response).ok() &&
+            response.bundle().revision() == 2) {
+          switched[i] = absl::Now();
+          return;
+        }
+      }
+    });
+  }
+  for (auto& w : watchers) w.join();
+  const auto [first, last] =
+      std::minmax_element(switched.begin(), switched.end());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_GE(switched[i], at) << i;  // never before the instant
+  }
+  const int64_t spread_us = absl::ToInt64Microseconds(*last - *first);
+  RecordProperty("switch_spread_us", std::to_string(spread_us));
+  std::cerr << "fleet: the three switched within " << spread_us
+            << " us, the first " << absl::ToInt64Microseconds(*first - at)
+            << " us after the instant\n";
+  EXPECT_LE(*last - *first, absl::Milliseconds(100))
+      << "switched at " << absl::FormatTime(switched[0]) << ", "
+      << absl::FormatTime(switched[1]) << ", " << absl::FormatTime(switched[2]);
+
+  // An unsigned revision 3: refused by all three; 2 keeps serving.
+  PublishOver(www, Build(3, /*sign=*/false));
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    adminv1::GetStatusResponse status = status_of(i);
+    for (int n = 0; n < 200 && status.last_attempt().error().find(
+                                   "not signed") == std::string::npos;
+         ++n) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      status = status_of(i);
+    }
+    EXPECT_THAT(status.last_attempt().error(), HasSubstr("not signed"));
+    EXPECT_EQ(status.active().ref().revision(), 2u);
+  }
+  stop = true;
+  for (auto& t : load) t.join();
+  EXPECT_GT(calls.load(), 0);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(backwards.load(), 0);
+
+  // Replica 0 killed; nginx down; the replica restarted: back on 2.
+  replicas[0]->Stop(SIGKILL);
+  nginx.reset();
+  auto [restarted, port] = StartReplica(args[0]);
+  ASSERT_NE(port, 0);
+  auto stub = v1::ImportPolicyService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::IsImportAllowedResponse response;
+  ASSERT_TRUE(
+      stub->IsImportAllowed(&context, it::TeeRequest(), &response).ok());
+  EXPECT_EQ(response.bundle().revision(), 2u);
+  EXPECT_THAT(restarted->output(), HasSubstr("serving the last known good"));
 }
 
 // The lines of `file` between the lines holding `begin` and `end` that are
