@@ -269,7 +269,11 @@ ReloadResult BundleManager::LoadAndActivate(bool explicit_rollback) {
   if (!source_.ok()) {
     candidate = source_.status();
   } else {
-    if (forget_requested_.exchange(false)) (*source_)->Forget();
+    // A reload that asks to go back checks the source whole: a refusal
+    // kept from before may have been for going back.
+    if (forget_requested_.exchange(false) || explicit_rollback) {
+      (*source_)->Forget();
+    }
     candidate = (*source_)->Load(options_.source_options);
   }
   std::lock_guard<std::mutex> lock(mu_);

@@ -172,7 +172,57 @@ absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
 
 namespace {
 
-// A path: read and checked whole at every Load().
+// What a load of `path` would read, hashed: a file and its signature, or
+// every file under a directory (through a volume's ..data link, hidden
+// entries left out, as the loaders read them). Equal fingerprints mean the
+// same bytes. Any error: the caller loads the source whole.
+absl::StatusOr<std::string> ContentFingerprint(const std::string& path) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) return absl::NotFoundError(path);
+  if (fs::is_regular_file(status)) {
+    auto bytes = ReadWholeFile(path, kMaxArtifactBytes);
+    if (!bytes.ok()) return bytes.status();
+    auto signatures =
+        ReadWholeFile(path + kSignatureSuffix, kMaxSignatureBytes);
+    if (!signatures.ok() &&
+        signatures.status().code() != absl::StatusCode::kNotFound) {
+      return signatures.status();
+    }
+    return absl::StrCat(Sha256Hex(*bytes), ":",
+                        signatures.ok() ? Sha256Hex(*signatures) : "-");
+  }
+  const fs::path root = ResolveDataDirectory(path);
+  std::vector<std::string> entries;
+  size_t total = 0;
+  fs::recursive_directory_iterator it(
+      root, fs::directory_options::follow_directory_symlink, ec);
+  for (fs::recursive_directory_iterator end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (absl::StartsWith(name, ".")) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file(ec)) continue;
+    auto content = ReadWholeFile(it->path().string(), kMaxArtifactBytes);
+    if (!content.ok()) return content.status();
+    total += content->size();
+    if (total > kMaxSourceBundleBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": too large"));
+    }
+    entries.push_back(
+        absl::StrCat(it->path().lexically_relative(root).generic_string(), "\n",
+                     Sha256Hex(*content)));
+  }
+  if (ec) return absl::InternalError(absl::StrCat(path, ": ", ec.message()));
+  std::sort(entries.begin(), entries.end());
+  return Sha256Hex(absl::StrJoin(entries, "\n"));
+}
+
+// A path: what it holds is checked once, and what it was found to be
+// (accepted, or refused and why) is answered again while its bytes stay
+// the same (ContentFingerprint).
 class LocalSource final : public BundleSource {
  public:
   explicit LocalSource(std::string path) : path_(std::move(path)) {}
@@ -180,17 +230,37 @@ class LocalSource final : public BundleSource {
   bool remote() const override { return false; }
   absl::StatusOr<std::optional<Candidate>> Load(
       const SourceOptions& options) override {
+    absl::StatusOr<std::string> fingerprint = ContentFingerprint(path_);
+    if (fingerprint.ok() && *fingerprint == seen_) {
+      if (state_ == State::kAccepted) return std::nullopt;
+      if (state_ == State::kRefused) return refusal_;
+    }
+    seen_ = fingerprint.ok() ? *std::move(fingerprint) : std::string();
+    state_ = State::kLoaded;
     auto candidate = LoadFromSource(path_, options);
-    if (!candidate.ok()) return candidate.status();
+    if (!candidate.ok()) {
+      Refuse(candidate.status());
+      return candidate.status();
+    }
     return std::optional<Candidate>(*std::move(candidate));
   }
-  void Accept() override {}
-  void Refuse(const absl::Status&) override {}
-  void Forget() override {}
+  void Accept() override { state_ = State::kAccepted; }
+  void Refuse(const absl::Status& why) override {
+    state_ = State::kRefused;
+    refusal_ = why;
+  }
+  void Forget() override {
+    seen_.clear();
+    state_ = State::kNone;
+  }
   void Cancel() override {}
 
  private:
+  enum class State { kNone, kLoaded, kAccepted, kRefused };
   const std::string path_;
+  std::string seen_;  // the fingerprint last loaded ("" unknown)
+  State state_ = State::kNone;
+  absl::Status refusal_;
 };
 
 // A URL: fetched conditionally; a pair of bytes is checked once, and what

@@ -79,9 +79,12 @@ class SourceTest : public ::testing::Test {
     return absl::StrCat(dir_, "/", name);
   }
 
-  // Writes `bytes` as dir_/name and returns the path.
+  // Writes `bytes` as dir_/name (making its directory) and returns the
+  // path.
   std::string Write(absl::string_view name, absl::string_view bytes) const {
     std::string path = Path(name);
+    std::filesystem::create_directories(
+        std::filesystem::path(path).parent_path());
     absl::Status s = WriteFileAtomically(path, bytes);
     EXPECT_TRUE(s.ok()) << s;
     return path;
@@ -141,6 +144,56 @@ TEST_F(SourceTest, PackedFileLoads) {
     EXPECT_EQ(candidate->artifact, bytes);
     EXPECT_EQ(candidate->signatures, "");
   }
+}
+
+// An opened path (OpenSource) checks what it holds once: while its bytes
+// stay the same it answers "unchanged" for what was accepted and the same
+// refusal for what was refused, without loading again; a change of any
+// file, the signature included, loads whole. For a packed file, a source
+// directory and a directory of packed files.
+TEST_F(SourceTest, AnOpenedPathChecksTheSameBytesOnce) {
+  const std::string file = Write("file/test.igb", Pack(Files(1), 1));
+  const std::string packed_dir = Path("packed");
+  Write("packed/test-1.igb", Pack(Files(1), 1));
+  const std::string source_dir = Path("source");
+  for (const auto& f : Files(1)) Write("source/" + f.path, f.content);
+  for (const std::string& path : {file, packed_dir, source_dir}) {
+    SCOPED_TRACE(path);
+    auto source = OpenSource(path);
+    ASSERT_TRUE(source.ok()) << source.status();
+    auto first = (*source)->Load(Unsigned());
+    ASSERT_TRUE(first.ok()) << first.status();
+    ASSERT_TRUE(first->has_value());
+    (*source)->Accept();
+    auto again = (*source)->Load(Unsigned());
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_FALSE(again->has_value());
+    (*source)->Refuse(absl::FailedPreconditionError("older than active"));
+    auto refused = (*source)->Load(Unsigned());
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+    (*source)->Forget();
+    auto forgotten = (*source)->Load(Unsigned());
+    ASSERT_TRUE(forgotten.ok());
+    EXPECT_TRUE(forgotten->has_value());
+    (*source)->Accept();
+  }
+  // A signature appearing beside the file is a change.
+  auto source = OpenSource(file);
+  ASSERT_TRUE((*source)->Load(Unsigned()).ok());
+  (*source)->Accept();
+  Write("file/test.igb.sig", "signatures {}\n");
+  auto signed_now = (*source)->Load(Unsigned());
+  ASSERT_TRUE(signed_now.ok()) << signed_now.status();
+  EXPECT_TRUE(signed_now->has_value());
+  // So is a new revision in the directory of packed files.
+  auto directory = OpenSource(packed_dir);
+  ASSERT_TRUE((*directory)->Load(Unsigned()).ok());
+  (*directory)->Accept();
+  Write("packed/test-2.igb", Pack(Files(2), 2));
+  auto newer = (*directory)->Load(Unsigned());
+  ASSERT_TRUE(newer.ok()) << newer.status();
+  ASSERT_TRUE(newer->has_value());
+  EXPECT_EQ((*newer)->bundle->snapshot->revision, 2u);
 }
 
 TEST_F(SourceTest, SymlinkToAPackedFileLoads) {
