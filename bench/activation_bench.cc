@@ -5,6 +5,9 @@
 //   SelfTest    run the bundle's own test cases
 //   Activate    the whole server-side pipeline (LoadArtifactFile: verify,
 //               parse, compile, self-test), as a reload pays it
+//   ReloadUnchanged  a reload of the source whose bytes are the active
+//               bundle's (an opened BundleSource after Accept): read and
+//               hashed, found unchanged before any parse
 // Run: build/bench/activation_bench [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 
@@ -124,6 +127,27 @@ void BM_Activate(benchmark::State& state) {
   Counters(state, p);
 }
 
+void BM_ReloadUnchanged(benchmark::State& state) {
+  const Prepared& p = Get(static_cast<size_t>(state.range(0)));
+  bundle::SourceOptions options;
+  options.iso_codes = DebianIsoCodes();
+  options.trusted_keys = p.keys;
+  auto source = bundle::OpenSource(p.path);
+  auto first = (*source)->Load(options);
+  if (!first.ok() || !first->has_value()) {
+    state.SkipWithError("first load failed");
+    return;
+  }
+  (*source)->Accept();
+  for (auto _ : state) {
+    auto again = (*source)->Load(options);
+    if (!again.ok() || again->has_value()) {
+      state.SkipWithError("not found unchanged");
+    }
+  }
+  Counters(state, p);
+}
+
 #define SIZES \
   Arg(1'000)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond)
 BENCHMARK(BM_Pack)->SIZES;
@@ -131,6 +155,7 @@ BENCHMARK(BM_Verify)->SIZES;
 BENCHMARK(BM_Compile)->SIZES;
 BENCHMARK(BM_SelfTest)->SIZES;
 BENCHMARK(BM_Activate)->SIZES;
+BENCHMARK(BM_ReloadUnchanged)->SIZES;
 
 }  // namespace
 }  // namespace importgate::bench
