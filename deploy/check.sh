@@ -23,7 +23,23 @@ tool=$build/server/importgate
 fail() { echo "deploy/check.sh: FAIL: $*" >&2; exit 1; }
 [ -x "$server" ] && [ -x "$tool" ] || fail "build $server and $tool first"
 
-# 1. Runtime packages.
+# 1. Build packages: every package deploy/dev.sh installs that the
+# server's build needs (compilers, CMake, the -dev libraries, the protos)
+# is in the image's build stage.
+build_listed=$(sed -n '/build-packages-begin/,/build-packages-end/p' deploy/container/Dockerfile |
+  grep -v '^#' | tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | sort -u)
+dev_packages=$(sed -n '/^PACKAGES=(/,/^)/p' deploy/dev.sh | tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$')
+for package in $dev_packages; do
+  case $package in
+    # Tests, tools and other builds only: not the server's build.
+    libgtest-dev|libgmock-dev|libbenchmark-dev|iso-codes|openssl|bazel-*|clang-14|libclang-rt-14-dev|prometheus|nginx-light) continue ;;
+  esac
+  grep -qx "$package" <<<"$build_listed" ||
+    fail "deploy/dev.sh installs $package for the build; the Dockerfile's build stage does not"
+done
+echo "deploy/check.sh: the image's build stage has every package the server's build needs"
+
+# 1b. Runtime packages.
 listed=$(sed -n '/runtime-packages-begin/,/runtime-packages-end/p' deploy/container/Dockerfile |
   grep -v '^#' | tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | sort -u)
 for binary in "$server" "$tool"; do
@@ -59,6 +75,9 @@ for overlay in configmap remote; do
     grep -q "^kind: $kind$" <<<"$rendered" || fail "$overlay: no $kind rendered"
   done
   grep -q "clusterIP: None" <<<"$rendered" || fail "$overlay: the Service is not headless"
+  # A ConfigMap holds at most 1 MiB (applied server-side; see docs/operations.md).
+  size=$(wc -c <<<"$rendered")
+  [ "$size" -lt $((1024 * 1024)) ] || fail "$overlay: $size bytes rendered, over a ConfigMap's 1 MiB"
   grep -q "readOnlyRootFilesystem: true" <<<"$rendered" || fail "$overlay: root filesystem writable"
   grep -q "runAsNonRoot: true" <<<"$rendered" || fail "$overlay: may run as root"
   # 3. Flags and health names.

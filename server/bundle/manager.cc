@@ -171,7 +171,9 @@ absl::Status BundleManager::RestoreUntilPending(const std::string& file) {
     return absl::OkStatus();
   }
   if (saved->bundle->snapshot->revision >= held.revision) {
-    pending_.reset();  // already past it
+    pending_.reset();  // already past it: the source is checked again
+    forget_requested_ = true;
+    accepted_digest_.clear();
     return store_->Activate(saved->bundle, {.allow_rollback = true});
   }
   absl::Status activated =
@@ -221,13 +223,19 @@ bool BundleManager::ActivatePendingIfDue() {
   }
   Held held = *std::move(pending_);
   pending_.reset();
-  const ReloadResult r =
-      ActivateCandidate(std::move(held.candidate), held.allow_rollback,
-                        /*respect_floor=*/true);
-  return r.outcome == ReloadResult::Outcome::kActivated;
+  const ReloadResult r = ActivateCandidate(
+      std::move(held.candidate), held.allow_rollback, held.respect_floor);
+  if (r.outcome != ReloadResult::Outcome::kActivated) {
+    // What the source holds is not active: check it whole next time.
+    forget_requested_ = true;
+    accepted_digest_.clear();
+    return false;
+  }
+  return true;
 }
 
 void BundleManager::StartActivationTimer() {
+  if (timer_.joinable()) return;  // started already
   timer_ = std::thread([this] {
     while (true) {
       uint64_t generation = 0;
@@ -338,6 +346,15 @@ ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
   std::shared_ptr<const LoadedBundle> current = store_->Current();
   if (current != nullptr && current->digest == bundle.digest &&
       current->snapshot->revision == bundle.snapshot->revision) {
+    if (pending_.has_value() && candidate.skipped.empty()) {
+      // The source holds the active bundle again: the revision it held for
+      // an instant was withdrawn.
+      LogWarning(absl::StrCat(
+          "withdrawn: ", DescribeBundle(*pending_->candidate.bundle),
+          " is no longer what the source holds; it will not activate"));
+      pending_.reset();
+      WakeTimer();
+    }
     if (!candidate.skipped.empty()) {
       // A newer file in the source directory was refused: say so, although
       // the active bundle stays what the directory's best valid file is.
@@ -417,7 +434,7 @@ ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
     store_->RecordSourceRead();
     ReloadResult result =
         Result(ReloadResult::Outcome::kPending, std::move(message), &bundle);
-    pending_ = Held{std::move(candidate), allow_rollback};
+    pending_ = Held{std::move(candidate), allow_rollback, respect_floor};
     WakeTimer();
     return result;
   }
@@ -432,9 +449,11 @@ ReloadResult BundleManager::ActivateCandidate(Candidate candidate,
     return Result(ReloadResult::Outcome::kRefused, std::move(message), &bundle);
   }
   last_refusal_.clear();
-  if (pending_.has_value() && pending_->candidate.bundle->snapshot->revision <=
-                                  bundle.snapshot->revision) {
-    pending_.reset();  // overtaken
+  if (pending_.has_value()) {
+    // Overtaken by a newer revision, or cancelled by a rollback: a held
+    // revision never activates after another one was chosen.
+    pending_.reset();
+    WakeTimer();
   }
   LogInfo(absl::StrCat("activated ", DescribeBundle(bundle)),
           {{"bundle", bundle.snapshot->name},

@@ -94,7 +94,10 @@ class BundleManager {
   // slow source.
   ReloadResult Reload(bool allow_rollback = false);
 
-  // The revision waiting for its not_before, if any.
+  // The revision waiting for its not_before, if any. It is dropped when
+  // the source is found to hold the active bundle again (withdrawn), when
+  // any other revision activates (a newer one, or a Rollback), and when it
+  // is refused at its instant.
   std::optional<PendingRevision> Pending() const;
 
   // Activates the pending revision when its instant has come (by the
@@ -103,7 +106,7 @@ class BundleManager {
 
   // A thread that calls ActivatePendingIfDue() at each pending revision's
   // instant (waiting on the real clock: for a SystemClock manager), until
-  // the manager is destroyed.
+  // the manager is destroyed. Calls after the first do nothing.
   void StartActivationTimer();
 
   // Aborts a remote fetch in progress, and every later one (shutdown):
@@ -148,6 +151,7 @@ class BundleManager {
   struct Held {
     Candidate candidate;
     bool allow_rollback = false;
+    bool respect_floor = true;
   };
   std::optional<Held> pending_ ABSL_GUARDED_BY(mu_);
   // The activation timer, woken when pending_ changes.

@@ -182,6 +182,10 @@ grpc::ServerUnaryReactor* PolicyAdminService::GetStatus(
     adminv1::GetStatusResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!Admit(context, reactor, "GetStatus")) return reactor;
+  // Pending first: a revision that activates in between then shows as
+  // both, never as neither.
+  const std::optional<bundle::PendingRevision> pending =
+      manager_ != nullptr ? manager_->Pending() : std::nullopt;
   bundle::StoreStatus status = store_->Status();
   if (status.active.has_value())
     FillInfo(*status.active, response->mutable_active());
@@ -209,14 +213,12 @@ grpc::ServerUnaryReactor* PolicyAdminService::GetStatus(
     response->set_stale_reason(ToValidUtf8(freshness.reason));
     FillTime(freshness.since, response->mutable_stale_since());
   }
-  if (manager_ != nullptr) {
-    if (std::optional<bundle::PendingRevision> pending = manager_->Pending()) {
-      adminv1::PendingBundle* out = response->mutable_pending();
-      out->mutable_bundle()->set_name(pending->name);
-      out->mutable_bundle()->set_revision(pending->revision);
-      out->mutable_bundle()->set_digest(pending->digest);
-      FillTime(pending->activates_at, out->mutable_activates_at());
-    }
+  if (pending.has_value()) {
+    adminv1::PendingBundle* out = response->mutable_pending();
+    out->mutable_bundle()->set_name(pending->name);
+    out->mutable_bundle()->set_revision(pending->revision);
+    out->mutable_bundle()->set_digest(pending->digest);
+    FillTime(pending->activates_at, out->mutable_activates_at());
   }
   reactor->Finish(grpc::Status::OK);
   return reactor;

@@ -336,9 +336,11 @@ TEST_F(ManagerTest, HeldRevisionsAreCheckedReplacedAndOvertaken) {
   EXPECT_EQ(manager_->Reload().outcome, Outcome::kPending);
   Publish(it::PackedScheduledBundle(3, later));
   EXPECT_EQ(manager_->Reload().outcome, Outcome::kPending);
+  ASSERT_TRUE(manager_->Pending().has_value());
   EXPECT_EQ(manager_->Pending()->revision, 3u);
   Publish(it::PackedScheduledBundle(2, later));
   EXPECT_EQ(manager_->Reload().outcome, Outcome::kRefused);
+  ASSERT_TRUE(manager_->Pending().has_value());
   EXPECT_EQ(manager_->Pending()->revision, 3u);
   Publish(4);
   EXPECT_EQ(manager_->Reload().outcome, Outcome::kActivated);
@@ -351,6 +353,33 @@ TEST_F(ManagerTest, HeldRevisionsAreCheckedReplacedAndOvertaken) {
   ReloadResult bad = manager_->Reload();
   EXPECT_EQ(bad.outcome, Outcome::kRefused);
   EXPECT_THAT(bad.message, HasSubstr("not_before"));
+}
+
+// A held revision is withdrawn when the source holds the active bundle
+// again, and cancelled by a rollback: it never activates after either.
+TEST_F(ManagerTest, AHeldRevisionIsWithdrawnByARevertOrARollback) {
+  Publish(1);
+  ASSERT_TRUE(manager_->Start().ok());
+  const absl::Time at = clock_.Now() + absl::Minutes(1);
+  Publish(it::PackedScheduledBundle(2, policy::FormatRfc3339(at)));
+  ASSERT_EQ(manager_->Reload().outcome, Outcome::kPending);
+  Publish(1);  // the publisher reverts
+  EXPECT_EQ(manager_->Reload().outcome, Outcome::kUnchanged);
+  EXPECT_FALSE(manager_->Pending().has_value());
+  clock_.Set(at);
+  EXPECT_FALSE(manager_->ActivatePendingIfDue());
+  EXPECT_EQ(ActiveRevision(), 1u);
+
+  Publish(2);
+  ASSERT_EQ(manager_->Reload().outcome, Outcome::kActivated);
+  const absl::Time later = clock_.Now() + absl::Minutes(1);
+  Publish(it::PackedScheduledBundle(3, policy::FormatRfc3339(later)));
+  ASSERT_EQ(manager_->Reload().outcome, Outcome::kPending);
+  ASSERT_TRUE(manager_->Rollback(1).ok());
+  EXPECT_FALSE(manager_->Pending().has_value());
+  clock_.Set(later);
+  EXPECT_FALSE(manager_->ActivatePendingIfDue());
+  EXPECT_EQ(ActiveRevision(), 1u);
 }
 
 // A replica restarted before a scheduled switch serves its last known good
@@ -393,9 +422,10 @@ TEST(ManagerTimerTest, TheTimerActivatesAtTheInstant) {
   BundleManager manager(&store, &clock, options);
   manager.StartActivationTimer();
   ASSERT_TRUE(manager.Start().ok());
-  // A whole second, as RFC 3339 here carries it, 1 to 2 s ahead.
+  // A whole second, as RFC 3339 here carries it, 3 to 4 s ahead (room
+  // for the reload on a busy machine).
   const absl::Time at =
-      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) + 2);
+      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) + 4);
   ASSERT_TRUE(WriteFileAtomically(
                   options.source,
                   it::PackedScheduledBundle(2, policy::FormatRfc3339(at)))
