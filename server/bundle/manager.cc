@@ -75,14 +75,16 @@ std::string BundleManager::StateFile(absl::string_view name,
 
 absl::Status BundleManager::Start() {
   std::lock_guard<std::mutex> source_lock(source_mu_);
-  std::lock_guard<std::mutex> lock(mu_);
   ActivePointer pointer;
   if (!options_.state_dir.empty()) {
     auto text =
         ReadWholeFile(absl::StrCat(options_.state_dir, "/", kActiveFile), 4096);
     if (text.ok()) pointer = ParsePointer(*text);
+    std::lock_guard<std::mutex> lock(mu_);
     refuse_up_to_ = pointer.refuse_up_to;
   }
+  // Fetched and checked under the source lock only: GetStatus and Rollback
+  // answer meanwhile (the server listens already).
   absl::StatusOr<Candidate> candidate = absl::UnknownError("");
   if (!source_.ok()) {
     candidate = source_.status();
@@ -94,6 +96,7 @@ absl::Status BundleManager::Start() {
   } else {
     candidate = **std::move(loaded);
   }
+  std::lock_guard<std::mutex> lock(mu_);
   absl::Status source_error = candidate.status();
   if (candidate.ok() && !options_.allow_rollback &&
       candidate->bundle->snapshot->revision < pointer.revision) {

@@ -483,6 +483,27 @@ TEST_F(HttpManagerTest, LastKnownGoodAndRollbackWithARemoteSource) {
   EXPECT_TRUE(store_->Status().serving_last_known_good);
 }
 
+// The first load from a slow server holds the source lock only: status
+// (Pending) answers while Start() is still waiting for the server.
+TEST_F(HttpManagerTest, StartDoesNotHoldUpStatusWhileTheServerIsSlow) {
+  BrokenServer silent(/*truncate=*/false);
+  store_ = std::make_unique<PolicyStore>(&clock_);
+  ManagerOptions options;
+  options.source = silent.Url();
+  options.source_options.iso_codes = it::RealIsoCodes();
+  options.remote.timeout = absl::Seconds(3);
+  manager_ = std::make_unique<BundleManager>(store_.get(), &clock_, options);
+  std::atomic<bool> started{false};
+  std::thread start([&] {
+    EXPECT_FALSE(manager_->Start().ok());  // times out: nothing to serve
+    started = true;
+  });
+  absl::SleepFor(absl::Milliseconds(200));  // Start() is in its fetch
+  EXPECT_FALSE(manager_->Pending().has_value());
+  EXPECT_FALSE(started.load()) << "status waited for the fetch";
+  start.join();
+}
+
 // --allow_rollback lets a reload go back in revisions; it does not undo
 // an explicit rollback at the next poll.
 TEST_F(HttpManagerTest, AllowRollbackDoesNotUndoARollback) {
