@@ -220,9 +220,53 @@ absl::StatusOr<std::string> ContentFingerprint(const std::string& path) {
   return Sha256Hex(absl::StrJoin(entries, "\n"));
 }
 
-// A path: what it holds is checked once, and what it was found to be
-// (accepted, or refused and why) is answered again while its bytes stay
-// the same (ContentFingerprint).
+// What the bytes last loaded (named by their digest) were found to be,
+// so that the same bytes are answered again rather than checked again:
+// "unchanged" once accepted, the same refusal once refused. Shared by
+// both kinds of source.
+class KeptOutcome {
+ public:
+  using Answer = absl::StatusOr<std::optional<Candidate>>;
+
+  // The kept answer for the bytes of `digest`; nullopt when they must be
+  // loaded (new bytes, or no outcome yet).
+  std::optional<Answer> For(absl::string_view digest) const {
+    if (digest.empty() || digest != digest_) return std::nullopt;
+    return Last();
+  }
+  // The kept answer for the last bytes loaded, whatever their digest.
+  std::optional<Answer> Last() const {
+    if (state_ == State::kAccepted) return Answer(std::nullopt);
+    if (state_ == State::kRefused) return Answer(refusal_);
+    return std::nullopt;
+  }
+  // Whether the last bytes loaded were found to be something.
+  bool decided() const {
+    return state_ == State::kAccepted || state_ == State::kRefused;
+  }
+  void Loading(std::string digest) {
+    digest_ = std::move(digest);
+    state_ = State::kLoaded;
+  }
+  void Accept() { state_ = State::kAccepted; }
+  void Refuse(const absl::Status& why) {
+    state_ = State::kRefused;
+    refusal_ = why;
+  }
+  void Forget() {
+    digest_.clear();
+    state_ = State::kNone;
+  }
+
+ private:
+  enum class State { kNone, kLoaded, kAccepted, kRefused };
+  std::string digest_;  // "" unknown
+  State state_ = State::kNone;
+  absl::Status refusal_;
+};
+
+// A path: what it holds is checked once (KeptOutcome, by
+// ContentFingerprint).
 class LocalSource final : public BundleSource {
  public:
   explicit LocalSource(std::string path) : path_(std::move(path)) {}
@@ -231,41 +275,30 @@ class LocalSource final : public BundleSource {
   absl::StatusOr<std::optional<Candidate>> Load(
       const SourceOptions& options) override {
     absl::StatusOr<std::string> fingerprint = ContentFingerprint(path_);
-    if (fingerprint.ok() && *fingerprint == seen_) {
-      if (state_ == State::kAccepted) return std::nullopt;
-      if (state_ == State::kRefused) return refusal_;
+    if (fingerprint.ok()) {
+      if (auto kept = kept_.For(*fingerprint)) return *std::move(kept);
     }
-    seen_ = fingerprint.ok() ? *std::move(fingerprint) : std::string();
-    state_ = State::kLoaded;
+    kept_.Loading(fingerprint.ok() ? *std::move(fingerprint) : std::string());
     auto candidate = LoadFromSource(path_, options);
     if (!candidate.ok()) {
-      Refuse(candidate.status());
+      kept_.Refuse(candidate.status());
       return candidate.status();
     }
     return std::optional<Candidate>(*std::move(candidate));
   }
-  void Accept() override { state_ = State::kAccepted; }
-  void Refuse(const absl::Status& why) override {
-    state_ = State::kRefused;
-    refusal_ = why;
-  }
-  void Forget() override {
-    seen_.clear();
-    state_ = State::kNone;
-  }
+  void Accept() override { kept_.Accept(); }
+  void Refuse(const absl::Status& why) override { kept_.Refuse(why); }
+  void Forget() override { kept_.Forget(); }
   void Cancel() override {}
 
  private:
-  enum class State { kNone, kLoaded, kAccepted, kRefused };
   const std::string path_;
-  std::string seen_;  // the fingerprint last loaded ("" unknown)
-  State state_ = State::kNone;
-  absl::Status refusal_;
+  KeptOutcome kept_;
 };
 
-// A URL: fetched conditionally; a pair of bytes is checked once, and what
-// it was found to be (accepted, or refused and why) is answered again
-// while the server holds it.
+// A URL: fetched conditionally; a pair of bytes is checked once
+// (KeptOutcome, by their digest), and its outcome answered again while the
+// server holds it.
 class HttpSource final : public BundleSource {
  public:
   explicit HttpSource(std::unique_ptr<HttpFetcher> fetcher)
@@ -276,54 +309,41 @@ class HttpSource final : public BundleSource {
   absl::StatusOr<std::optional<Candidate>> Load(
       const SourceOptions& options) override {
     // Only a pair found to be something may be taken as unchanged.
-    if (state_ == State::kNone || state_ == State::kLoaded) Forget();
+    if (!kept_.decided()) Forget();
     auto fetched = fetcher_->FetchIfChanged();
     if (!fetched.ok()) return fetched.status();
-    if (fetched->has_value()) {
-      // A server without validators sends the same bytes again: the same
-      // pair, found so by the digest before the bytes are unpacked.
-      std::string digest = absl::StrCat(Sha256Hex((*fetched)->artifact), ":",
-                                        Sha256Hex((*fetched)->signatures));
-      if (digest != seen_digest_ || state_ == State::kNone) {
-        seen_digest_ = std::move(digest);
-        auto candidate =
-            LoadArtifactBytes(fetcher_->url(), std::move((*fetched)->artifact),
-                              std::move((*fetched)->signatures), options);
-        if (!candidate.ok()) {
-          Refuse(candidate.status());
-          return candidate.status();
-        }
-        state_ = State::kLoaded;
-        return std::optional<Candidate>(*std::move(candidate));
-      }
-    }
-    if (state_ == State::kRefused) return refusal_;
-    if (state_ == State::kNone) {
+    if (!fetched->has_value()) {  // 304 Not Modified for both
+      if (auto kept = kept_.Last()) return *std::move(kept);
       return absl::UnavailableError(absl::StrCat(
           "GET ", fetcher_->url(),
           ": the server answered 304 to a request without validators"));
     }
-    return std::nullopt;
+    // A server without validators sends the same bytes again: the same
+    // pair, found so by the digest before the bytes are unpacked.
+    std::string digest = absl::StrCat(Sha256Hex((*fetched)->artifact), ":",
+                                      Sha256Hex((*fetched)->signatures));
+    if (auto kept = kept_.For(digest)) return *std::move(kept);
+    kept_.Loading(std::move(digest));
+    auto candidate =
+        LoadArtifactBytes(fetcher_->url(), std::move((*fetched)->artifact),
+                          std::move((*fetched)->signatures), options);
+    if (!candidate.ok()) {
+      kept_.Refuse(candidate.status());
+      return candidate.status();
+    }
+    return std::optional<Candidate>(*std::move(candidate));
   }
-  void Accept() override { state_ = State::kAccepted; }
-  void Refuse(const absl::Status& why) override {
-    state_ = State::kRefused;
-    refusal_ = why;
-  }
+  void Accept() override { kept_.Accept(); }
+  void Refuse(const absl::Status& why) override { kept_.Refuse(why); }
   void Forget() override {
     fetcher_->Forget();
-    seen_digest_.clear();
-    state_ = State::kNone;
+    kept_.Forget();
   }
   void Cancel() override { fetcher_->Cancel(); }
 
  private:
-  // What the last pair fetched whole was found to be.
-  enum class State { kNone, kLoaded, kAccepted, kRefused };
   const std::unique_ptr<HttpFetcher> fetcher_;
-  std::string seen_digest_;
-  State state_ = State::kNone;
-  absl::Status refusal_;
+  KeptOutcome kept_;
 };
 
 }  // namespace
