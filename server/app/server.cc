@@ -19,6 +19,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "server/common/log.h"
+#include "server/common/thread_name.h"
 #include "server/common/version.h"
 #include "server/service/limits.h"
 
@@ -214,8 +215,10 @@ absl::StatusOr<std::unique_ptr<ImportgateServer>> ImportgateServer::Start(
     }
   });
   server->freshness_poll_ = options.freshness_poll;
-  server->freshness_thread_ =
-      std::thread([raw = server.get()] { raw->WatchFreshness(); });
+  server->freshness_thread_ = std::thread([raw = server.get()] {
+    SetCurrentThreadName("ig-freshness");
+    raw->WatchFreshness();
+  });
   return server;
 }
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "server/bundle/artifact.h"
 #include "server/common/log.h"
+#include "server/common/thread_name.h"
 #include "server/policy/codes.h"
 
 namespace importgate::bundle {
@@ -240,6 +241,7 @@ bool BundleManager::ActivatePendingIfDue() {
 void BundleManager::StartActivationTimer() {
   if (timer_.joinable()) return;  // started already
   timer_ = std::thread([this] {
+    SetCurrentThreadName("ig-activation");
     while (true) {
       uint64_t generation = 0;
       {

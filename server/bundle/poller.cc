@@ -4,6 +4,8 @@
 #include <random>
 #include <utility>
 
+#include "server/common/thread_name.h"
+
 namespace importgate::bundle {
 
 absl::Duration JitteredInterval(absl::Duration interval, double jitter,
@@ -20,7 +22,10 @@ Poller::Poller(absl::Duration interval, double jitter,
 Poller::~Poller() { Stop(); }
 
 void Poller::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("ig-poller");
+    Run();
+  });
 }
 
 void Poller::PollNow() {

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/common/thread_name.h"
 
 namespace importgate::bundle {
 namespace {
@@ -66,7 +67,10 @@ absl::Status SourceWatcher::Start() {
     AddWatches();
   }
   fingerprint_ = SourceFingerprint(options_.path);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("ig-watcher");
+    Run();
+  });
   return absl::OkStatus();
 }
 

@@ -17,6 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "server/common/thread_name.h"
 
 namespace importgate {
 
@@ -37,7 +38,11 @@ class SerialExecutor {
   void Run(std::function<void()> work) {
     absl::MutexLock lock(&mu_);
     queue_.push_back(std::move(work));
-    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+    if (!thread_.joinable())
+      thread_ = std::thread([this] {
+        SetCurrentThreadName("ig-serial");
+        Loop();
+      });
   }
 
  private:

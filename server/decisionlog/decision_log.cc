@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "importgate/decisionlog/v1/decision_log.pb.h"
 #include "server/common/log.h"
+#include "server/common/thread_name.h"
 
 namespace importgate::decisionlog {
 namespace {
@@ -212,7 +213,10 @@ absl::StatusOr<std::unique_ptr<DecisionLog>> DecisionLog::Open(
   if (absl::Status s = log->SyncSegment(); !s.ok()) return s;
   log->stats_.disk_bytes = log->closed_bytes_ + log->segment_.size();
   log->stats_.last_sequence = log->next_sequence_ - 1;
-  log->writer_ = std::thread([raw = log.get()] { raw->Run(); });
+  log->writer_ = std::thread([raw = log.get()] {
+    SetCurrentThreadName("ig-dlog-writer");
+    raw->Run();
+  });
   return log;
 }
 

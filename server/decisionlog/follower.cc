@@ -15,7 +15,7 @@ namespace {
 
 // How much one read(2) takes in: many frames per system call, and at least
 // the largest frame.
-constexpr size_t kChunkBytes = 4 + kMaxEntryBytes + 32;
+constexpr size_t kChunkBytes = FrameBytes(kMaxEntryBytes);
 
 uint64_t GetLittleEndian(const char* bytes, int n) {
   uint64_t value = 0;
@@ -142,9 +142,12 @@ absl::StatusOr<size_t> LogFollower::ReadFrames(
     }
     const absl::string_view chunk(buffer_.data(), static_cast<size_t>(n));
     size_t at = 0;
-    while (at + 4 <= chunk.size()) {
-      const uint64_t length = GetLittleEndian(chunk.data() + at, 4);
-      if (length == 0 || length > kMaxEntryBytes) {
+    while (at < chunk.size()) {
+      Frame frame;
+      uint64_t length = 0;
+      const FrameFound found = DecodeFrame(chunk.substr(at), &frame, &length);
+      if (found == FrameFound::kCutShort) break;  // not whole yet
+      if (found == FrameFound::kBadLength) {
         // Zeros (a power loss's unwritten blocks) are a torn tail that the
         // writer cuts when it starts again: wait for it. Anything else is
         // damage.
@@ -153,15 +156,16 @@ absl::StatusOr<size_t> LogFollower::ReadFrames(
             path_, " at offset ", offset_ + at, ": a frame's length ", length,
             " is not 1 to ", kMaxEntryBytes));
       }
-      if (at + 4 + length + 32 > chunk.size()) break;  // not whole yet
-      if (file_sequence_ > last_) {                    // not to be read yet
+      if (file_sequence_ > last_) {  // not to be read yet
         limited_ = true;
         break;
       }
       Entry entry;
       entry.sequence = file_sequence_;
-      entry.bytes = chunk.substr(at + 4, length);
-      std::memcpy(entry.chain.data(), chunk.data() + at + 4 + length, 32);
+      entry.bytes = frame.entry;
+      entry.frame = chunk.substr(at, FrameBytes(length));
+      entry.prev_chain = chain_;
+      entry.chain = frame.chain;
       if (hasher_.Next(chain_, entry.bytes) != entry.chain) {
         return absl::DataLossError(absl::StrCat(
             path_, " at offset ", offset_ + at, " (sequence ", file_sequence_,
@@ -169,7 +173,7 @@ absl::StatusOr<size_t> LogFollower::ReadFrames(
             "it"));
       }
       chain_ = entry.chain;
-      at += 4 + length + 32;
+      at += FrameBytes(length);
       ++file_sequence_;
       if (entry.sequence >= next_sequence_) {
         visit(entry);

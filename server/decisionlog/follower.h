@@ -34,11 +34,14 @@ class LogFollower {
   LogFollower(LogFollower&& other) noexcept;
   LogFollower& operator=(LogFollower&& other) noexcept;
 
-  // One entry as read: its sequence number, its LogEntry bytes (valid
-  // during the call) and the chain after it.
+  // One entry as read: its sequence number, its LogEntry bytes and whole
+  // frame as on disk (both valid during the call), and the chains before
+  // and after it.
   struct Entry {
     uint64_t sequence = 0;
     absl::string_view bytes;
+    absl::string_view frame;  // length, `bytes`, chain (segment.h)
+    Chain prev_chain{};
     Chain chain{};
   };
 

@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafka.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -17,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/common/log.h"
+#include "server/common/thread_name.h"
 #include "server/decisionlog/follower.h"
 
 namespace importgate::decisionlog {
@@ -41,6 +43,52 @@ bool ParseChainHex(absl::string_view hex, Chain* chain) {
 }
 
 }  // namespace
+
+absl::StatusOr<Chain> ForEachShippedEntry(
+    absl::string_view value, absl::string_view first_sequence_header,
+    absl::string_view prev_chain_hex,
+    const std::function<void(const ShippedEntry&)>& visit) {
+  ShippedEntry entry;
+  Chain chain;
+  if (!absl::SimpleAtoi(first_sequence_header, &entry.sequence) ||
+      entry.sequence == 0) {
+    return absl::DataLossError(absl::StrCat(
+        "header ", kFirstSequenceHeader, ": \"",
+        first_sequence_header.substr(0, 40), "\" is not a sequence number"));
+  }
+  if (!ParseChainHex(prev_chain_hex, &chain)) {
+    return absl::DataLossError(absl::StrCat("header ", kPrevChainHeader,
+                                            ": not 64 lower-case hex digits"));
+  }
+  ChainHasher hasher;
+  size_t at = 0;
+  for (; at < value.size(); ++entry.sequence) {
+    Frame frame;
+    uint64_t length = 0;
+    const FrameFound found = DecodeFrame(value.substr(at), &frame, &length);
+    if (found != FrameFound::kWhole) {
+      return absl::DataLossError(absl::StrCat(
+          "sequence ", entry.sequence, " at byte ", at, " of the message: ",
+          found == FrameFound::kCutShort
+              ? "a frame is cut short"
+              : absl::StrCat("a frame's length ", length, " is not 1 to ",
+                             kMaxEntryBytes)));
+    }
+    if (hasher.Next(chain, frame.entry) != frame.chain) {
+      return absl::DataLossError(absl::StrCat(
+          "sequence ", entry.sequence,
+          ": its chain does not match its bytes and the chain before it"));
+    }
+    entry.bytes = frame.entry;
+    entry.chain = chain = frame.chain;
+    visit(entry);
+    at += FrameBytes(length);
+  }
+  if (at == 0) {
+    return absl::DataLossError("an empty message: it holds no frame");
+  }
+  return chain;
+}
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
 ParseKafkaConfig(absl::string_view text) {
@@ -118,16 +166,19 @@ absl::Status WriteCheckpoint(const std::string& path,
 // One librdkafka producer and what it has in flight. Used by the sink
 // thread only (delivery reports are served by rd_kafka_poll on it).
 struct KafkaSink::Producer {
+  // One message: entries up to `last_sequence`, `chain` after the last.
   struct InFlight {
-    uint64_t sequence;
+    uint64_t last_sequence;
+    uint64_t entries;
     Chain chain;
     size_t bytes;
     bool delivered;
   };
 
   rd_kafka_t* rk = nullptr;
-  std::deque<InFlight> in_flight;
+  std::deque<InFlight> in_flight;  // in sequence order
   size_t in_flight_bytes = 0;
+  uint64_t in_flight_entries = 0;
   bool failed = false;
   std::string error;
 
@@ -153,12 +204,14 @@ struct KafkaSink::Producer {
       self->failed = true;
       return;
     }
-    if (self->in_flight.empty() ||
-        sequence < self->in_flight.front().sequence) {
-      return;  // already counted (a duplicate report cannot happen)
+    // The message is found by its last sequence (a report for one already
+    // taken off cannot happen, and is ignored).
+    const auto it = std::lower_bound(
+        self->in_flight.begin(), self->in_flight.end(), sequence,
+        [](const InFlight& m, uint64_t s) { return m.last_sequence < s; });
+    if (it != self->in_flight.end() && it->last_sequence == sequence) {
+      it->delivered = true;
     }
-    const uint64_t index = sequence - self->in_flight.front().sequence;
-    if (index < self->in_flight.size()) self->in_flight[index].delivered = true;
   }
 
   // librdkafka's errors, on its own threads: logged, at most one line
@@ -217,7 +270,10 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Start(
     return made;
   }
   producer.reset();
-  sink->thread_ = std::thread([raw = sink.get()] { raw->Run(); });
+  sink->thread_ = std::thread([raw = sink.get()] {
+    SetCurrentThreadName("ig-kafka-sink");
+    raw->Run();
+  });
   return sink;
 }
 
@@ -344,6 +400,10 @@ void KafkaSink::Run() {
   }
   LogFollower follower(options_.dir, from);
   bool check_first = checkpoint_.sequence > 0;
+  // The run of frames being gathered into one message (kept between
+  // turns, so that its buffer is allocated once).
+  std::string run;
+  run.reserve(options_.max_message_bytes);
 
   while (true) {
     bool stopping = false;
@@ -363,6 +423,41 @@ void KafkaSink::Run() {
     bool caught_up = false;
     uint64_t requeue_from = 0;  // librdkafka's queue was full at it
     follower.set_last(durable());
+    uint64_t run_first = 0, run_last = 0, run_entries = 0;
+    Chain run_prev{}, run_chain{};
+    auto produce_run = [&] {
+      if (run.empty()) return;
+      const std::string first = absl::StrCat(run_first);
+      const std::string prev = ChainHex(run_prev);
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          producer->rk, RD_KAFKA_V_TOPIC(options_.topic.c_str()),
+          RD_KAFKA_V_KEY(key.data(), key.size()),
+          RD_KAFKA_V_VALUE(run.data(), run.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_HEADER(kFirstSequenceHeader, first.data(),
+                            static_cast<ssize_t>(first.size())),
+          RD_KAFKA_V_HEADER(kPrevChainHeader, prev.data(),
+                            static_cast<ssize_t>(prev.size())),
+          RD_KAFKA_V_OPAQUE(
+              reinterpret_cast<void*>(static_cast<uintptr_t>(run_last))),
+          RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        requeue_from = run_first;  // back-pressure: next turn
+      } else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        // Sent again from the checkpoint, after a new producer.
+        producer->failed = true;
+        producer->error =
+            absl::StrCat("Kafka produce of sequences ", run_first, " to ",
+                         run_last, " refused: ", rd_kafka_err2str(err));
+      } else {
+        producer->in_flight.push_back(
+            {run_last, run_entries, run_chain, run.size(), false});
+        producer->in_flight_bytes += run.size();
+        producer->in_flight_entries += run_entries;
+      }
+      run.clear();
+      run_entries = 0;
+    };
     while (!producer->failed && requeue_from == 0 &&
            producer->in_flight_bytes < options_.max_in_flight_bytes) {
       absl::Status produce_error;
@@ -382,36 +477,19 @@ void KafkaSink::Run() {
               }
               return;  // shipped before the restart
             }
-            const std::string sequence = absl::StrCat(entry.sequence);
-            const std::string chain = ChainHex(entry.chain);
-            const rd_kafka_resp_err_t err = rd_kafka_producev(
-                producer->rk, RD_KAFKA_V_TOPIC(options_.topic.c_str()),
-                RD_KAFKA_V_KEY(key.data(), key.size()),
-                RD_KAFKA_V_VALUE(const_cast<char*>(entry.bytes.data()),
-                                 entry.bytes.size()),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_HEADER("importgate-sequence", sequence.data(),
-                                  static_cast<ssize_t>(sequence.size())),
-                RD_KAFKA_V_HEADER("importgate-chain", chain.data(),
-                                  static_cast<ssize_t>(chain.size())),
-                RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(
-                    static_cast<uintptr_t>(entry.sequence))),
-                RD_KAFKA_V_END);
-            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-              requeue_from = entry.sequence;  // back-pressure: next turn
-              return;
+            if (!run.empty() &&
+                run.size() + entry.frame.size() > options_.max_message_bytes) {
+              produce_run();
+              if (producer->failed || requeue_from != 0) return;
             }
-            if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-              // Sent again from the checkpoint, after a new producer.
-              producer->failed = true;
-              producer->error =
-                  absl::StrCat("Kafka produce of sequence ", entry.sequence,
-                               " refused: ", rd_kafka_err2str(err));
-              return;
+            if (run.empty()) {
+              run_first = entry.sequence;
+              run_prev = entry.prev_chain;
             }
-            producer->in_flight.push_back(
-                {entry.sequence, entry.chain, entry.bytes.size(), false});
-            producer->in_flight_bytes += entry.bytes.size();
+            run.append(entry.frame.data(), entry.frame.size());
+            run_last = entry.sequence;
+            run_chain = entry.chain;
+            ++run_entries;
           },
           options_.max_in_flight_bytes - producer->in_flight_bytes);
       if (!handed.ok()) {
@@ -422,6 +500,7 @@ void KafkaSink::Run() {
         fail(std::string(produce_error.message()));
         break;
       }
+      produce_run();
       if (*handed == 0) {
         caught_up = true;
         break;
@@ -436,11 +515,12 @@ void KafkaSink::Run() {
     while (!producer->in_flight.empty() &&
            producer->in_flight.front().delivered) {
       const Producer::InFlight& done = producer->in_flight.front();
-      checkpoint_.sequence = done.sequence;
+      checkpoint_.sequence = done.last_sequence;
       checkpoint_.chain = done.chain;
       producer->in_flight_bytes -= done.bytes;
+      producer->in_flight_entries -= done.entries;
+      acknowledged += done.entries;
       producer->in_flight.pop_front();
-      ++acknowledged;
     }
     publish(false);
     bool restart = producer->failed;
@@ -456,7 +536,7 @@ void KafkaSink::Run() {
       std::lock_guard<std::mutex> lock(mu_);
       stats_.shipped += acknowledged;
       stats_.last_shipped = checkpoint_.sequence;
-      stats_.in_flight = producer->in_flight.size();
+      stats_.in_flight = producer->in_flight_entries;
       if (restart) {
         ++stats_.delivery_errors;
         ++stats_.restarts;

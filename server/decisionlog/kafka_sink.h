@@ -3,14 +3,20 @@
 // the machine.
 //
 // From the files, not from memory: a LogFollower (follower.h) reads what
-// the writer appended, verifying the chain, and the sink produces each
-// entry as one message:
+// the writer appended, verifying the chain, and the sink produces runs of
+// consecutive entries, each message holding
 //   key     the sink's key (by default the host name): every entry of one
 //           replica goes to one partition, in sequence order;
-//   value   the LogEntry bytes, exactly as in the segment;
-//   headers importgate-sequence (decimal) and importgate-chain (the hex
-//           SHA-256 chain after the entry), so that a consumer can check
-//           that nothing is missing, repeated out of place or altered.
+//   value   one or more whole frames exactly as in the segment files
+//           (segment.h: length, LogEntry bytes, chain after the entry), at
+//           most max_message_bytes unless one frame alone is larger;
+//   headers importgate-first-sequence (decimal: the first frame's entry)
+//           and importgate-prev-chain (the hex chain before it),
+// so that a consumer checks each message on its own and sees anything
+// missing, repeated out of place or altered (ForEachShippedEntry). A run
+// holds what one read of the files found: one entry at a trickle, hundreds
+// at load, where one message per entry cost librdkafka more CPU than the
+// rest of the log (docs/performance.md).
 // The producer is idempotent with acks=all: at-least-once, in order per
 // partition. The sink persists a checkpoint (the last sequence Kafka
 // acknowledged, with every one before it, and its chain) in
@@ -34,6 +40,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -63,6 +70,9 @@ struct KafkaSinkOptions {
   std::vector<std::pair<std::string, std::string>> properties;
   // The most entry bytes handed to librdkafka and not yet acknowledged.
   size_t max_in_flight_bytes = size_t{16} << 20;
+  // The most frame bytes in one message (below Kafka's default 1 MB
+  // message.max.bytes); a single larger frame is sent alone.
+  size_t max_message_bytes = size_t{256} << 10;
   // How often the checkpoint is written while entries are acknowledged.
   absl::Duration checkpoint_interval = absl::Seconds(1);
   // How long the sink waits for more entries or acknowledgements per turn.
@@ -81,12 +91,36 @@ struct KafkaSinkOptions {
 struct KafkaSinkStats {
   uint64_t shipped = 0;          // entries acknowledged since start
   uint64_t last_shipped = 0;     // their last sequence (from the checkpoint)
-  uint64_t in_flight = 0;        // produced, not yet acknowledged
+  uint64_t in_flight = 0;        // entries produced, not yet acknowledged
   uint64_t delivery_errors = 0;  // failed deliveries (each sent again)
   uint64_t restarts = 0;         // producers remade after a failure
   bool stopped = false;    // stopped for good: the log is not what it shipped
   std::string last_error;  // empty when none
 };
+
+// The headers of a shipped message.
+inline constexpr char kFirstSequenceHeader[] = "importgate-first-sequence";
+inline constexpr char kPrevChainHeader[] = "importgate-prev-chain";
+
+// One entry of a shipped message.
+struct ShippedEntry {
+  uint64_t sequence = 0;
+  absl::string_view bytes;  // the LogEntry, a view into the message value
+  Chain chain{};            // after it
+};
+
+// For consumers (and tests): calls `visit` with each entry of a shipped
+// message's value, in order, checking each frame's chain from the
+// message's importgate-prev-chain header (`prev_chain_hex`) and numbering
+// them from its importgate-first-sequence header. Returns the chain after
+// the last entry, which is the next message's prev chain when nothing is
+// missing. DATA_LOSS naming the sequence when a frame is cut short, has a
+// bad length or fails its chain, or the headers are malformed; entries
+// before it were visited.
+absl::StatusOr<Chain> ForEachShippedEntry(
+    absl::string_view value, absl::string_view first_sequence_header,
+    absl::string_view prev_chain_hex,
+    const std::function<void(const ShippedEntry&)>& visit);
 
 // Parses a librdkafka properties file (--decision_log_kafka_config): one
 // "name=value" per line, '#' starting a comment line, blank lines ignored,

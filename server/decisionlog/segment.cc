@@ -135,6 +135,18 @@ absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> ListSegments(
   return segments;
 }
 
+FrameFound DecodeFrame(absl::string_view bytes, Frame* frame,
+                       uint64_t* length) {
+  *length = 0;
+  if (bytes.size() < 4) return FrameFound::kCutShort;
+  *length = GetLittleEndian(bytes.substr(0, 4));
+  if (*length == 0 || *length > kMaxEntryBytes) return FrameFound::kBadLength;
+  if (bytes.size() < FrameBytes(*length)) return FrameFound::kCutShort;
+  frame->entry = bytes.substr(4, *length);
+  std::memcpy(frame->chain.data(), bytes.data() + 4 + *length, 32);
+  return FrameFound::kWhole;
+}
+
 absl::StatusOr<SegmentScan> ScanSegment(
     const std::string& path, const std::function<void(const Frame&)>& visit) {
   std::ifstream in(path, std::ios::binary);
@@ -166,29 +178,25 @@ absl::StatusOr<SegmentScan> ScanSegment(
       scan.torn_tail = true;
       break;
     }
-    if (left < 4) {
-      stop(absl::StrCat("a frame is cut short: ", left,
-                        " bytes where a 4-byte length belongs"));
+    Frame frame;
+    frame.offset = at;
+    uint64_t length = 0;
+    const FrameFound found =
+        DecodeFrame(absl::string_view(bytes).substr(at), &frame, &length);
+    if (found == FrameFound::kCutShort) {
+      stop(left < 4
+               ? absl::StrCat("a frame is cut short: ", left,
+                              " bytes where a 4-byte length belongs")
+               : absl::StrCat("a frame is cut short: it needs ",
+                              FrameBytes(length), " bytes, ", left, " remain"));
       scan.torn_tail = true;
       break;
     }
-    const uint64_t length =
-        GetLittleEndian(absl::string_view(bytes).substr(at, 4));
-    if (length == 0 || length > kMaxEntryBytes) {
+    if (found == FrameFound::kBadLength) {
       stop(absl::StrCat("a frame's length ", length, " is not 1 to ",
                         kMaxEntryBytes));
       break;
     }
-    if (left < 4 + length + 32) {
-      stop(absl::StrCat("a frame is cut short: it needs ", 4 + length + 32,
-                        " bytes, ", left, " remain"));
-      scan.torn_tail = true;
-      break;
-    }
-    Frame frame;
-    frame.offset = at;
-    frame.entry = absl::string_view(bytes).substr(at + 4, length);
-    std::memcpy(frame.chain.data(), bytes.data() + at + 4 + length, 32);
     if (hasher.Next(scan.last_chain, frame.entry) != frame.chain) {
       stop(
           "a frame's chain does not match its bytes and the chain before "
@@ -199,7 +207,7 @@ absl::StatusOr<SegmentScan> ScanSegment(
     if (visit) visit(frame);
     scan.last_chain = frame.chain;
     ++scan.frames;
-    at += 4 + length + 32;
+    at += FrameBytes(length);
   }
   scan.valid_bytes = scan.problem.has_value() ? scan.problem_offset : at;
   return scan;

@@ -85,6 +85,23 @@ struct Frame {
   Chain chain{};
 };
 
+// What DecodeFrame found at the start of some bytes.
+enum class FrameFound {
+  kWhole,      // a whole frame: *frame is set (its chain not yet checked)
+  kCutShort,   // the bytes end inside the frame (or its 4-byte length)
+  kBadLength,  // its length is 0 or over kMaxEntryBytes
+};
+// Decodes the frame at the start of `bytes` (frame->entry views into
+// them); *length is the length the frame gives (0 when cut short before
+// it). The caller checks the chain. The one reader of the frame layout:
+// ScanSegment, LogFollower and ForEachShippedEntry (kafka_sink.h) all use
+// it.
+FrameFound DecodeFrame(absl::string_view bytes, Frame* frame, uint64_t* length);
+// The bytes a frame of an `entry_bytes`-byte entry takes.
+constexpr uint64_t FrameBytes(uint64_t entry_bytes) {
+  return 4 + entry_bytes + 32;
+}
+
 // What ScanSegment found. `valid_bytes` is the length of the longest
 // prefix made of the header and whole frames whose chains verify; when it
 // is shorter than the file, `problem` says what is at that offset.

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -27,6 +29,8 @@ namespace {
 namespace lv1 = ::importgate::decisionlog::v1;
 using ::importgate::testing::KafkaMessage;
 using ::importgate::testing::KafkaMockCluster;
+using ::importgate::testing::ShippedEntries;
+using ::importgate::testing::ShippedLogEntry;
 using ::testing::HasSubstr;
 
 // Waits up to a minute for `done`.
@@ -94,26 +98,30 @@ class KafkaSinkTest : public DecisionLogTest {
   }
 
   // Checks what the topic holds against the log: every sequence of the
-  // log at least once, each message exactly the entry's bytes and chain,
-  // one partition, and sequences in order within it apart from a resend
-  // starting again after the checkpoint.
+  // log at least once, each shipped entry exactly the log's bytes and
+  // chain (every message checked as a consumer would), one partition, and
+  // sequences in order within it apart from a resend starting again after
+  // the checkpoint.
   void ExpectTopicHoldsTheLog(size_t* duplicates = nullptr) {
     const auto entries = Entries(dir_);
-    const std::vector<KafkaMessage> messages = kafka_.ReadAll("decisions", 3);
+    const std::vector<ShippedLogEntry> shipped =
+        ShippedEntries(kafka_.ReadAll("decisions", 3));
     std::map<uint64_t, int> seen;
     int32_t partition = -1;
     uint64_t previous = 0;
     size_t repeated = 0;
-    for (const KafkaMessage& m : messages) {
+    for (const ShippedLogEntry& m : shipped) {
       if (partition == -1) partition = m.partition;
       EXPECT_EQ(m.partition, partition) << "one key, one partition";
       EXPECT_EQ(m.key, "replica-1");
       auto entry = entries.find(m.sequence);
       ASSERT_NE(entry, entries.end()) << m.sequence;
-      EXPECT_EQ(m.value, entry->second.first) << m.sequence;
-      EXPECT_EQ(m.headers.at("importgate-chain"),
-                ChainHex(entry->second.second));
-      if (m.sequence <= previous) ++repeated;  // a resend after a restart
+      EXPECT_EQ(m.bytes, entry->second.first) << m.sequence;
+      EXPECT_EQ(m.chain, entry->second.second) << m.sequence;
+      if (m.sequence <= previous) {
+        ++repeated;  // a resend after a restart
+        EXPECT_TRUE(m.first_of_message) << "a resend begins a message";
+      }
       previous = m.sequence;
       ++seen[m.sequence];
     }
@@ -334,6 +342,120 @@ TEST_F(KafkaSinkTest, ACheckpointTheLogDoesNotMatchStopsTheSink) {
   EXPECT_THAT(refused.status().message(), HasSubstr("kafka-sink.checkpoint"));
 }
 
+// Runs of entries: at load a message holds many entries, never more than
+// max_message_bytes of frames, and each message's prev chain is the chain
+// after the message before it (nothing missing between them).
+TEST_F(KafkaSinkTest, AMessageHoldsARunOfEntriesUpToItsBound) {
+  ASSERT_TRUE(kafka_.CreateTopic("decisions", 3));
+  auto log = Open(LogOptions());
+  Write(*log, 0, 2000);  // in the files before the sink starts
+  ASSERT_TRUE(Eventually([&] { return log->Stats().records_written == 2000; }));
+  KafkaSinkOptions options = SinkOptions();
+  options.max_message_bytes = 16 << 10;
+  auto sink = StartSink(options);
+  ASSERT_TRUE(Shipped([&] {
+    return sink->Stats().last_shipped == log->Stats().last_sequence;
+  }));
+  log->Close();
+  sink->Stop(absl::Seconds(10));
+  const std::vector<KafkaMessage> messages = kafka_.ReadAll("decisions", 3);
+  const std::vector<ShippedLogEntry> shipped = ShippedEntries(messages);
+  ASSERT_EQ(shipped.size(), log->Stats().last_sequence);
+  EXPECT_LT(messages.size() * 10, shipped.size()) << "runs, not single entries";
+  for (const KafkaMessage& m : messages) {
+    EXPECT_LE(m.value.size(), options.max_message_bytes);
+  }
+  Chain after{};  // the directory's first segment starts from zeros
+  size_t i = 0;   // the message's first entry in `shipped`
+  for (const KafkaMessage& m : messages) {
+    ASSERT_LT(i, shipped.size());
+    EXPECT_EQ(m.headers.at(kFirstSequenceHeader),
+              absl::StrCat(shipped[i].sequence));
+    EXPECT_EQ(m.headers.at(kPrevChainHeader), ChainHex(after));
+    do {
+      after = shipped[i++].chain;
+    } while (i < shipped.size() && !shipped[i].first_of_message);
+  }
+  EXPECT_EQ(i, shipped.size());
+  ExpectTopicHoldsTheLog();
+}
+
+// A message as a consumer checks it: the frames against the prev chain
+// header, numbered from the first sequence header. Each kind of damage is
+// named with the sequence it hits.
+TEST(ForEachShippedEntryTest, ChecksAMessageOnItsOwn) {
+  auto frame = [](absl::string_view entry, const Chain& prev, Chain* after) {
+    std::string out;
+    const uint32_t n = static_cast<uint32_t>(entry.size());
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(n >> (8 * i)));
+    out.append(entry.data(), entry.size());
+    *after = NextChain(prev, entry);
+    out.append(reinterpret_cast<const char*>(after->data()), after->size());
+    return out;
+  };
+  Chain prev{};
+  prev[0] = 0xab;  // hex with letters
+  Chain c1{}, c2{}, c3{};
+  std::string good = frame("first", prev, &c1);  // in order: c1 first
+  good += frame("second", c1, &c2);
+  good += frame("third", c2, &c3);
+  std::vector<uint64_t> sequences;
+  std::vector<std::string> bytes;
+  auto visit = [&](const ShippedEntry& e) {
+    sequences.push_back(e.sequence);
+    bytes.emplace_back(e.bytes);
+  };
+  auto after = ForEachShippedEntry(good, "41", ChainHex(prev), visit);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(*after, c3);
+  EXPECT_EQ(sequences, (std::vector<uint64_t>{41, 42, 43}));
+  EXPECT_EQ(bytes, (std::vector<std::string>{"first", "second", "third"}));
+
+  std::string flipped = good;
+  flipped[FrameBytes(5) + 4 + 1] ^= 1;  // a byte of "second"
+  std::string zero_length = good;
+  zero_length.replace(FrameBytes(5), 4, std::string(4, '\0'));
+  std::string huge_length = good;
+  huge_length[FrameBytes(5) + 3] = '\x7f';
+  const struct {
+    const char* name;
+    std::string value, first, prev_hex;
+    const char* message;
+    size_t visited;
+  } cases[] = {
+      {"a flipped byte", flipped, "41", ChainHex(prev),
+       "sequence 42: its chain does not match", 1},
+      {"the wrong prev chain", good, "41", ChainHex(c1),
+       "sequence 41: its chain does not match", 0},
+      {"cut short in a chain", good.substr(0, good.size() - 1), "41",
+       ChainHex(prev), "sequence 43 at byte", 2},
+      {"cut short in a length", good.substr(0, FrameBytes(5) + 2), "41",
+       ChainHex(prev), "a frame is cut short", 1},
+      {"a zero length", zero_length, "41", ChainHex(prev),
+       "frame's length 0 is not 1 to", 1},
+      {"a length over the bound", huge_length, "41", ChainHex(prev),
+       "is not 1 to", 1},
+      {"an empty value", "", "41", ChainHex(prev), "holds no frame", 0},
+      {"no first sequence", good, "", ChainHex(prev), kFirstSequenceHeader, 0},
+      {"a first sequence of 0", good, "0", ChainHex(prev), kFirstSequenceHeader,
+       0},
+      {"a signed first sequence", good, "-1", ChainHex(prev),
+       kFirstSequenceHeader, 0},
+      {"an upper-case chain", good, "41", absl::AsciiStrToUpper(ChainHex(prev)),
+       kPrevChainHeader, 0},
+      {"a short chain", good, "41", ChainHex(prev).substr(2), kPrevChainHeader,
+       0},
+  };
+  for (const auto& c : cases) {
+    sequences.clear();
+    bytes.clear();
+    auto checked = ForEachShippedEntry(c.value, c.first, c.prev_hex, visit);
+    EXPECT_EQ(checked.status().code(), absl::StatusCode::kDataLoss) << c.name;
+    EXPECT_THAT(checked.status().message(), HasSubstr(c.message)) << c.name;
+    EXPECT_EQ(sequences.size(), c.visited) << c.name;
+  }
+}
+
 TEST(KafkaSinkOptionsTest, MistakesNameTheFlag) {
   KafkaSinkOptions options;
   options.dir = ::testing::TempDir();
@@ -366,9 +488,24 @@ TEST_F(DecisionLogTest, TheFollowerFollowsALiveWriterAcrossSegments) {
   auto log = Open(Options());
   LogFollower follower(dir_, 1);
   std::vector<uint64_t> sequences;
+  // Each entry comes with its whole frame as on disk and the chain before
+  // it, which is the chain after the entry before.
+  Chain after{};
+  size_t frames_checked = 0;
   auto poll = [&] {
     auto read = follower.Poll(
-        [&](const LogFollower::Entry& e) { sequences.push_back(e.sequence); },
+        [&](const LogFollower::Entry& e) {
+          sequences.push_back(e.sequence);
+          Frame frame;
+          uint64_t length = 0;
+          if (DecodeFrame(e.frame, &frame, &length) == FrameFound::kWhole &&
+              e.frame.size() == FrameBytes(length) && frame.entry == e.bytes &&
+              frame.chain == e.chain && e.prev_chain == after &&
+              NextChain(after, e.bytes) == e.chain) {
+            ++frames_checked;
+          }
+          after = e.chain;
+        },
         size_t{1} << 30);
     EXPECT_TRUE(read.ok()) << read.status();
   };
@@ -386,6 +523,7 @@ TEST_F(DecisionLogTest, TheFollowerFollowsALiveWriterAcrossSegments) {
   poll();
   ASSERT_GT(Segments().size(), 2u);
   ASSERT_EQ(sequences.size(), log->Stats().last_sequence);
+  EXPECT_EQ(frames_checked, sequences.size());
   for (size_t i = 0; i < sequences.size(); ++i) {
     ASSERT_EQ(sequences[i], i + 1);
   }

@@ -509,14 +509,15 @@ TEST_F(DecisionLogE2eTest, KafkaReceivesEveryRecordDespiteAnOutageAndARestart) {
   EXPECT_EQ(LoggedIds(dir_.string()), answered);
   const std::vector<it::KafkaMessage> messages =
       kafka.ReadAll("importgate.decisions", 3);
+  const std::vector<it::ShippedLogEntry> shipped = it::ShippedEntries(messages);
   std::set<std::string> shipped_ids;
   std::set<uint64_t> sequences;
   uint64_t newest = 0;
   size_t resent = 0;
   importgate::decisionlog::v1::LogEntry entry;
-  for (const it::KafkaMessage& m : messages) {
-    EXPECT_EQ(m.partition, messages.front().partition);
-    ASSERT_TRUE(entry.ParseFromString(m.value));
+  for (const it::ShippedLogEntry& m : shipped) {
+    EXPECT_EQ(m.partition, shipped.front().partition);
+    ASSERT_TRUE(entry.ParseFromString(m.bytes));
     EXPECT_EQ(entry.sequence(), m.sequence);
     if (entry.has_decision())
       shipped_ids.insert(entry.decision().decision_id());

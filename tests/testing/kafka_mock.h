@@ -1,7 +1,9 @@
 // librdkafka's mock Kafka cluster (rdkafka_mock.h, Debian librdkafka-dev),
 // for tests of the decision log's Kafka sink: real Kafka protocol on
 // loopback ports, with brokers that can be taken down and brought back,
-// and a reader that consumes a whole topic from the beginning.
+// a reader that consumes a whole topic from the beginning, and the
+// decision log sink's messages split into their entries as a consumer
+// would (ForEachShippedEntry).
 //
 // The cluster lives in the test process on a handle of its own, so it
 // outlives any producer under test, in this process or another
@@ -21,7 +23,9 @@
 #include <tuple>
 #include <vector>
 
-#include "absl/strings/numbers.h"
+#include "absl/status/statusor.h"
+#include "gtest/gtest.h"
+#include "server/decisionlog/kafka_sink.h"
 
 namespace importgate::testing {
 
@@ -32,8 +36,46 @@ struct KafkaMessage {
   std::string key;
   std::string value;
   std::map<std::string, std::string> headers;
-  uint64_t sequence = 0;  // the importgate-sequence header
 };
+
+// One decision log entry of a shipped message.
+struct ShippedLogEntry {
+  int32_t partition = 0;
+  int64_t offset = 0;  // of its message
+  std::string key;
+  uint64_t sequence = 0;
+  std::string bytes;  // the LogEntry
+  decisionlog::Chain chain{};
+  // The message's first entry (its prev chain is the header's).
+  bool first_of_message = false;
+};
+
+// The entries of the sink's `messages`, in order, each message checked
+// with decisionlog::ForEachShippedEntry; a message that fails its check
+// is a test failure (its entries before the failure are kept).
+inline std::vector<ShippedLogEntry> ShippedEntries(
+    const std::vector<KafkaMessage>& messages) {
+  std::vector<ShippedLogEntry> entries;
+  for (const KafkaMessage& m : messages) {
+    auto header = [&](const char* name) -> std::string {
+      auto it = m.headers.find(name);
+      return it == m.headers.end() ? std::string() : it->second;
+    };
+    bool first = true;
+    const absl::StatusOr<decisionlog::Chain> checked =
+        decisionlog::ForEachShippedEntry(
+            m.value, header(decisionlog::kFirstSequenceHeader),
+            header(decisionlog::kPrevChainHeader),
+            [&](const decisionlog::ShippedEntry& e) {
+              entries.push_back({m.partition, m.offset, m.key, e.sequence,
+                                 std::string(e.bytes), e.chain, first});
+              first = false;
+            });
+    EXPECT_TRUE(checked.ok())
+        << "message at offset " << m.offset << ": " << checked.status();
+  }
+  return entries;
+}
 
 class KafkaMockCluster {
  public:
@@ -124,8 +166,6 @@ class KafkaMockCluster {
             message.headers[name].assign(static_cast<const char*>(value), size);
           }
         }
-        (void)absl::SimpleAtoi(message.headers["importgate-sequence"],
-                               &message.sequence);
         messages.push_back(std::move(message));
       }
       rd_kafka_message_destroy(m);
