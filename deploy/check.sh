@@ -32,7 +32,7 @@ dev_packages=$(sed -n '/^PACKAGES=(/,/^)/p' deploy/dev.sh | tr ' ' '\n' | grep -
 for package in $dev_packages; do
   case $package in
     # Tests, tools and other builds only: not the server's build.
-    libgtest-dev|libgmock-dev|libbenchmark-dev|iso-codes|openssl|bazel-*|clang-14|libclang-rt-14-dev|prometheus|nginx-light) continue ;;
+    libgtest-dev|libgmock-dev|libbenchmark-dev|iso-codes|openssl|bazel-*|clang-14|libclang-rt-14-dev|prometheus|nginx-light|docker-registry) continue ;;
   esac
   grep -qx "$package" <<<"$build_listed" ||
     fail "deploy/dev.sh installs $package for the build; the Dockerfile's build stage does not"

@@ -27,7 +27,7 @@ PACKAGES=(
   bazel-bootstrap bazel-platforms bazel-rules-java
   clang-14 libclang-rt-14-dev
   prometheus-cpp-dev libcurl4-openssl-dev prometheus librdkafka-dev
-  nginx-light
+  nginx-light docker-registry
 )
 
 log() { printf 'dev.sh: %s\n' "$*" >&2; }

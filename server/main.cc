@@ -25,7 +25,6 @@
 #include "server/bundle/artifact.h"
 #include "server/bundle/manager.h"
 #include "server/bundle/policy_store.h"
-#include "server/bundle/poller.h"
 #include "server/bundle/source.h"
 #include "server/bundle/watcher.h"
 #include "server/common/clock.h"
@@ -50,10 +49,15 @@ ABSL_FLAG(std::string, bundle, "policies/default",
           "bundle source: a packed bundle file, a source bundle directory, a "
           "directory of packed bundle files (newest valid revision wins), or "
           "an http:// or https:// URL of a packed bundle file (its signature "
-          "at URL.sig), polled every --poll_seconds");
+          "at URL.sig), or an OCI artifact in a registry "
+          "(oci://REGISTRY/REPOSITORY:TAG or @sha256:DIGEST, pushed with "
+          "`importgate bundle push`); remote ones polled every --poll_seconds");
 ABSL_FLAG(std::string, bundle_ca_file, "",
           "PEM roots an https --bundle's certificate must chain to; empty: "
           "the system's");
+ABSL_FLAG(bool, bundle_plain_http, false,
+          "reach an oci:// --bundle's registry over plain HTTP rather than "
+          "HTTPS (a registry on loopback, for tests)");
 ABSL_FLAG(absl::Duration, bundle_timeout, absl::Seconds(30),
           "the longest each request to a remote --bundle may take (a poll "
           "makes two, four when the bundle changed); at least 1ms");
@@ -320,7 +324,13 @@ int Run(const std::vector<std::string>& verify_keys) {
   manager_options.remote.timeout = absl::GetFlag(FLAGS_bundle_timeout);
   manager_options.remote.connect_timeout =
       std::min(manager_options.remote.timeout, absl::Seconds(5));
-  const bool remote = bundle::IsHttpUrl(source);
+  manager_options.remote.plain_http = absl::GetFlag(FLAGS_bundle_plain_http);
+  const bool remote =
+      bundle::IsHttpUrl(source) || bundle::IsOciReference(source);
+  if (remote && absl::GetFlag(FLAGS_watch)) {
+    manager_options.poll_interval =
+        absl::Seconds(std::max(0, absl::GetFlag(FLAGS_poll_seconds)));
+  }
   if (remote && verify_keys.empty() &&
       !absl::GetFlag(FLAGS_allow_unsigned_remote)) {
     LogError(absl::StrCat(
@@ -379,8 +389,6 @@ int Run(const std::vector<std::string>& verify_keys) {
       &clock, static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_history))));
   store.SetMaxStaleness(absl::GetFlag(FLAGS_max_bundle_staleness));
   bundle::BundleManager manager(&store, &clock, manager_options);
-  // A revision whose manifest names a not_before activates at that instant.
-  manager.StartActivationTimer();
   app::ServerOptions options;
   std::unique_ptr<service::AdminAccess> admin_access;
   if (absl::Status s = ConfigureTls(&options, &admin_access); !s.ok()) {
@@ -503,6 +511,10 @@ int Run(const std::vector<std::string>& verify_keys) {
     LogError("no bundle could be activated; exiting");
     return 1;
   }
+  // The one reload thread: polls a remote source, reloads when the
+  // watcher, SIGHUP or the admin API asks, and activates a revision whose
+  // manifest names a not_before at that instant.
+  manager.StartReloadThread();
   std::string host =
       options.listen_address.substr(0, options.listen_address.rfind(':'));
   LogInfo(absl::StrCat("serving on ", host, ":", (*server)->port()));
@@ -518,19 +530,12 @@ int Run(const std::vector<std::string>& verify_keys) {
   }
 
   std::unique_ptr<bundle::SourceWatcher> watcher;
-  std::unique_ptr<bundle::Poller> poller;
-  if (remote && absl::GetFlag(FLAGS_watch) &&
-      absl::GetFlag(FLAGS_poll_seconds) > 0) {
-    poller = std::make_unique<bundle::Poller>(
-        absl::Seconds(absl::GetFlag(FLAGS_poll_seconds)), 0.2,
-        [&manager] { manager.Reload(); });
-    poller->Start();
-  } else if (absl::GetFlag(FLAGS_watch) && !remote) {
+  if (absl::GetFlag(FLAGS_watch) && !remote) {
     bundle::WatcherOptions watch;
     watch.path = source;
     watch.poll_interval = absl::Seconds(absl::GetFlag(FLAGS_poll_seconds));
     watcher = std::make_unique<bundle::SourceWatcher>(
-        watch, [&manager] { manager.Reload(); });
+        watch, [&manager] { manager.RequestReload(); });
     if (absl::Status s = watcher->Start(); !s.ok()) {
       LogWarning(absl::StrCat("cannot watch ", source, ": ", s.message(),
                               "; reload with SIGHUP or the admin API"));
@@ -543,11 +548,7 @@ int Run(const std::vector<std::string>& verify_keys) {
     sigwait(&signals, &signal_number);
     if (signal_number == SIGHUP) {
       LogInfo("SIGHUP: checking the bundle source");
-      if (poller != nullptr) {
-        poller->PollNow();  // a remote fetch never holds up this thread
-      } else {
-        manager.Reload();
-      }
+      manager.RequestReload();  // never holds up this thread
       continue;
     }
     LogInfo(absl::StrCat("signal ", signal_number, ": shutting down"));
@@ -559,7 +560,6 @@ int Run(const std::vector<std::string>& verify_keys) {
       absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   if (watcher != nullptr) watcher->Stop();
   manager.CancelFetches();  // a remote fetch in progress ends now
-  if (poller != nullptr) poller->Stop();
   if (decision_log != nullptr) {
     // Every call has finished: write what is queued, then stop.
     decision_log->Close();

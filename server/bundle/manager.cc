@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
+#include <random>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -195,12 +196,22 @@ ReloadResult BundleManager::Reload(bool allow_rollback) {
 }
 
 BundleManager::~BundleManager() {
+  std::vector<std::function<void(const ReloadResult&)>> unanswered;
   {
     std::lock_guard<std::mutex> lock(timer_mu_);
     timer_stop_ = true;
   }
   timer_wake_.notify_all();
   if (timer_.joinable()) timer_.join();
+  // Requests the thread did not see (it was never started): answered here.
+  {
+    std::lock_guard<std::mutex> lock(timer_mu_);
+    unanswered.swap(reload_waiting_);
+  }
+  if (!unanswered.empty()) {
+    const ReloadResult result = Reload();
+    for (const auto& done : unanswered) done(result);
+  }
 }
 
 void BundleManager::WakeTimer() {
@@ -209,6 +220,13 @@ void BundleManager::WakeTimer() {
     ++timer_generation_;
   }
   timer_wake_.notify_all();
+}
+
+absl::Duration JitteredInterval(absl::Duration interval, double jitter,
+                                double unit) {
+  jitter = std::clamp(jitter, 0.0, 1.0);
+  unit = std::clamp(unit, 0.0, 1.0);
+  return interval - interval * (jitter * unit);
 }
 
 std::optional<PendingRevision> BundleManager::Pending() const {
@@ -238,37 +256,79 @@ bool BundleManager::ActivatePendingIfDue() {
   return true;
 }
 
-void BundleManager::StartActivationTimer() {
-  if (timer_.joinable()) return;  // started already
+void BundleManager::StartReloadThread() {
+  std::lock_guard<std::mutex> lock(timer_mu_);
+  if (timer_.joinable() || timer_stop_) return;  // started (or stopping)
   timer_ = std::thread([this] {
-    SetCurrentThreadName("ig-activation");
-    while (true) {
-      uint64_t generation = 0;
-      {
-        std::lock_guard<std::mutex> lock(timer_mu_);
-        if (timer_stop_) return;
-        generation = timer_generation_;
-      }
-      // Read without timer_mu_ (lock order: mu_ before timer_mu_); a
-      // change after it bumps the generation.
-      const std::optional<PendingRevision> pending = Pending();
-      {
-        std::unique_lock<std::mutex> lock(timer_mu_);
-        auto changed = [&] {
-          return timer_stop_ || timer_generation_ != generation;
-        };
-        if (!pending.has_value()) {
-          timer_wake_.wait(lock, changed);
-          continue;
-        }
-        if (timer_wake_.wait_until(
-                lock, absl::ToChronoTime(pending->activates_at), changed)) {
-          continue;
-        }
-      }
-      ActivatePendingIfDue();
-    }
+    SetCurrentThreadName("ig-reload");
+    RunReloadThread();
   });
+}
+
+void BundleManager::RequestReload(
+    std::function<void(const ReloadResult&)> done) {
+  {
+    std::lock_guard<std::mutex> lock(timer_mu_);
+    reload_requested_ = true;
+    if (done) reload_waiting_.push_back(std::move(done));
+  }
+  timer_wake_.notify_all();
+  StartReloadThread();
+}
+
+void BundleManager::RunReloadThread() {
+  std::mt19937_64 random{std::random_device{}()};
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const bool polling = options_.poll_interval > absl::ZeroDuration();
+  auto next_poll = [&] {
+    return polling ? absl::Now() + JitteredInterval(options_.poll_interval,
+                                                    options_.poll_jitter,
+                                                    unit(random))
+                   : absl::InfiniteFuture();
+  };
+  absl::Time poll_at = next_poll();
+  while (true) {
+    uint64_t generation = 0;
+    {
+      std::lock_guard<std::mutex> lock(timer_mu_);
+      generation = timer_generation_;
+    }
+    // Read without timer_mu_ (lock order: mu_ before timer_mu_); a
+    // change after it bumps the generation.
+    const std::optional<PendingRevision> pending = Pending();
+    bool stopping = false;
+    std::vector<std::function<void(const ReloadResult&)>> waiting;
+    {
+      std::unique_lock<std::mutex> lock(timer_mu_);
+      const absl::Time wake =
+          std::min(poll_at, pending.has_value() ? pending->activates_at
+                                                : absl::InfiniteFuture());
+      auto woken = [&] {
+        return timer_stop_ || reload_requested_ ||
+               timer_generation_ != generation;
+      };
+      if (wake == absl::InfiniteFuture()) {
+        timer_wake_.wait(lock, woken);
+      } else {
+        timer_wake_.wait_until(lock, absl::ToChronoTime(wake), woken);
+      }
+      stopping = timer_stop_;
+      const bool asked = std::exchange(reload_requested_, false);
+      waiting.swap(reload_waiting_);
+      if (!asked && !(polling && absl::Now() >= poll_at)) {
+        if (stopping) return;
+        lock.unlock();
+        ActivatePendingIfDue();  // the instant, or a change of pending_
+        continue;
+      }
+    }
+    // Asked (everyone asking before this point is answered by this one
+    // look), or the poll interval is up.
+    const ReloadResult result = Reload();
+    for (const auto& done : waiting) done(result);
+    poll_at = next_poll();
+    if (stopping) return;
+  }
 }
 
 void BundleManager::CancelFetches() {

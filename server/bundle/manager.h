@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,7 +46,18 @@ struct ManagerOptions {
   // last known good one; otherwise only Rollback() goes back.
   bool allow_rollback = false;
   SourceOptions source_options;
+  // The reload thread also reloads every JitteredInterval(poll_interval,
+  // poll_jitter, random) (a remote source; --poll_seconds). Zero: only
+  // when asked (a local source has its watcher).
+  absl::Duration poll_interval = absl::ZeroDuration();
+  double poll_jitter = 0.2;
 };
+
+// The wait before a poll: `interval` less up to `jitter` (0 to 1) of it,
+// by `unit` (0 to 1, e.g. a random draw): unit 0 waits the whole interval.
+// Replicas started together so do not poll in step.
+absl::Duration JitteredInterval(absl::Duration interval, double jitter,
+                                double unit);
 
 struct ReloadResult {
   // kPending: every check passed, and the candidate waits for its
@@ -101,13 +113,25 @@ class BundleManager {
   std::optional<PendingRevision> Pending() const;
 
   // Activates the pending revision when its instant has come (by the
-  // clock); true when it did. The activation timer calls it; tests may.
+  // clock); true when it did. The reload thread calls it; tests may.
   bool ActivatePendingIfDue();
 
-  // A thread that calls ActivatePendingIfDue() at each pending revision's
-  // instant (waiting on the real clock: for a SystemClock manager), until
-  // the manager is destroyed. Calls after the first do nothing.
-  void StartActivationTimer();
+  // The one reload thread ("ig-reload"), the owner of every reload the
+  // server asks for: it reloads when asked (RequestReload: the watcher,
+  // SIGHUP, the admin API), every poll interval (a remote source), and
+  // activates a pending revision at its instant (waiting on the real
+  // clock: for a SystemClock manager). Runs until the manager is
+  // destroyed. Calls after the first do nothing; RequestReload starts it.
+  void StartReloadThread();
+
+  // Asks the reload thread for a reload and returns at once. Requests made
+  // before a reload begins are answered by that one reload (a burst of
+  // watcher events, SIGHUPs and admin calls costs one look at the
+  // source); `done`, when given, is called on the reload thread with its
+  // result. Requests still waiting when the manager is destroyed are
+  // answered by one last reload (call CancelFetches() first to make it
+  // quick).
+  void RequestReload(std::function<void(const ReloadResult&)> done = nullptr);
 
   // Aborts a remote fetch in progress, and every later one (shutdown):
   // a Reload() running returns soon after, refused.
@@ -154,13 +178,18 @@ class BundleManager {
     bool respect_floor = true;
   };
   std::optional<Held> pending_ ABSL_GUARDED_BY(mu_);
-  // The activation timer, woken when pending_ changes.
+  // The reload thread, woken when pending_ changes (the generation) or a
+  // reload is requested.
   std::mutex timer_mu_;
   std::condition_variable timer_wake_;
   bool timer_stop_ ABSL_GUARDED_BY(timer_mu_) = false;
   uint64_t timer_generation_ ABSL_GUARDED_BY(timer_mu_) = 0;
+  bool reload_requested_ ABSL_GUARDED_BY(timer_mu_) = false;
+  std::vector<std::function<void(const ReloadResult&)>> reload_waiting_
+      ABSL_GUARDED_BY(timer_mu_);
   std::thread timer_;
   void WakeTimer();
+  void RunReloadThread();
   // Set by Rollback(): the next load forgets what the source accepted.
   std::atomic<bool> forget_requested_{false};
   // The digest of the bundle the source last showed and the store holds.

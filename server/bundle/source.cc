@@ -296,12 +296,12 @@ class LocalSource final : public BundleSource {
   KeptOutcome kept_;
 };
 
-// A URL: fetched conditionally; a pair of bytes is checked once
-// (KeptOutcome, by their digest), and its outcome answered again while the
-// server holds it.
-class HttpSource final : public BundleSource {
+// A URL or an OCI reference: fetched only when the server shows a change;
+// a pair of bytes is checked once (KeptOutcome, by their digest), and its
+// outcome answered again while the server holds it.
+class RemoteSource final : public BundleSource {
  public:
-  explicit HttpSource(std::unique_ptr<HttpFetcher> fetcher)
+  explicit RemoteSource(std::unique_ptr<RemoteFetcher> fetcher)
       : fetcher_(std::move(fetcher)) {}
   const std::string& name() const override { return fetcher_->url(); }
   bool remote() const override { return true; }
@@ -312,20 +312,24 @@ class HttpSource final : public BundleSource {
     if (!kept_.decided()) Forget();
     auto fetched = fetcher_->FetchIfChanged();
     if (!fetched.ok()) return fetched.status();
-    if (!fetched->has_value()) {  // 304 Not Modified for both
+    if (!fetched->has_value()) {  // the server showed nothing changed
       if (auto kept = kept_.Last()) return *std::move(kept);
       return absl::UnavailableError(absl::StrCat(
-          "GET ", fetcher_->url(),
-          ": the server answered 304 to a request without validators"));
+          fetcher_->url(),
+          ": the server showed no change to a request without validators"));
     }
     // A server without validators sends the same bytes again: the same
-    // pair, found so by the digest before the bytes are unpacked.
-    std::string digest = absl::StrCat(Sha256Hex((*fetched)->artifact), ":",
-                                      Sha256Hex((*fetched)->signatures));
+    // pair, found so by the digest before the bytes are unpacked (the
+    // fetcher's when it checked one, e.g. an OCI manifest's).
+    std::string digest =
+        !(*fetched)->digest.empty()
+            ? std::move((*fetched)->digest)
+            : absl::StrCat(Sha256Hex((*fetched)->artifact), ":",
+                           Sha256Hex((*fetched)->signatures));
     if (auto kept = kept_.For(digest)) return *std::move(kept);
     kept_.Loading(std::move(digest));
     auto candidate =
-        LoadArtifactBytes(fetcher_->url(), std::move((*fetched)->artifact),
+        LoadArtifactBytes((*fetched)->url, std::move((*fetched)->artifact),
                           std::move((*fetched)->signatures), options);
     if (!candidate.ok()) {
       kept_.Refuse(candidate.status());
@@ -342,7 +346,7 @@ class HttpSource final : public BundleSource {
   void Cancel() override { fetcher_->Cancel(); }
 
  private:
-  const std::unique_ptr<HttpFetcher> fetcher_;
+  const std::unique_ptr<RemoteFetcher> fetcher_;
   KeptOutcome kept_;
 };
 
@@ -350,19 +354,27 @@ class HttpSource final : public BundleSource {
 
 absl::StatusOr<std::unique_ptr<BundleSource>> OpenSource(
     const std::string& spec, const RemoteOptions& remote) {
-  if (IsHttpUrl(spec)) {
+  if (IsHttpUrl(spec) || IsOciReference(spec)) {
     RemoteOptions options = remote;
     options.max_bytes = std::min(options.max_bytes, kMaxArtifactBytes);
-    auto fetcher = HttpFetcher::Create(spec, std::move(options));
-    if (!fetcher.ok()) return fetcher.status();
-    return std::make_unique<HttpSource>(*std::move(fetcher));
+    std::unique_ptr<RemoteFetcher> fetcher;
+    if (IsHttpUrl(spec)) {
+      auto http = HttpFetcher::Create(spec, std::move(options));
+      if (!http.ok()) return http.status();
+      fetcher = *std::move(http);
+    } else {
+      auto oci = OciFetcher::Create(spec, std::move(options));
+      if (!oci.ok()) return oci.status();
+      fetcher = *std::move(oci);
+    }
+    return std::make_unique<RemoteSource>(std::move(fetcher));
   }
   if (const size_t scheme = spec.find("://");
       scheme != std::string::npos && spec.find('/') > scheme) {
     return absl::InvalidArgumentError(
         absl::StrCat("--bundle: ", spec,
                      ": the scheme is not one importgate reads (a path, "
-                     "http:// or https://)"));
+                     "http://, https:// or oci://)"));
   }
   return std::make_unique<LocalSource>(spec);
 }

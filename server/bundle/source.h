@@ -4,7 +4,9 @@
 //   - a directory of packed bundle files, where the newest revision that
 //     passes every check wins;
 //   - an http:// or https:// URL of a packed bundle file, its signature
-//     beside it (URL.sig), polled conditionally (http_source.h).
+//     beside it (URL.sig), polled conditionally (http_source.h);
+//   - an oci:// reference to an OCI artifact holding a packed bundle and
+//     its signature, in a registry (oci_registry.h).
 // Every check that can refuse a candidate runs here, before the store sees
 // it: signature, digests, parse, compile, self-tests.
 #ifndef IMPORTGATE_SERVER_BUNDLE_SOURCE_H_
@@ -18,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "server/bundle/http_source.h"
 #include "server/bundle/loader.h"
+#include "server/bundle/oci_registry.h"
 #include "server/bundle/signing.h"
 #include "server/refdata/iso_codes.h"
 
@@ -103,7 +106,8 @@ class BundleSource {
   virtual void Cancel() = 0;
 };
 
-// Opens `spec`: a URL (http_source.h, reached with `remote`) or a path.
+// Opens `spec`: a URL (http_source.h) or an OCI reference
+// (oci_registry.h), reached with `remote`, or a path.
 // INVALID_ARGUMENT naming the flag when the URL or `remote` is malformed.
 // A path is not read until Load().
 absl::StatusOr<std::unique_ptr<BundleSource>> OpenSource(

@@ -16,6 +16,7 @@
 // Abseil, after --help or on an unknown flag), 2 on a wrong command.
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -33,6 +34,7 @@
 #include "importgate/decisionlog/v1/decision_log.pb.h"
 #include "server/bundle/artifact.h"
 #include "server/bundle/loader.h"
+#include "server/bundle/oci_registry.h"
 #include "server/bundle/signing.h"
 #include "server/bundle/source.h"
 #include "server/bundle/source_reader.h"
@@ -79,6 +81,14 @@ ABSL_FLAG(uint64_t, from_sequence, 1,
 ABSL_FLAG(bool, follow, false,
           "log tail: keep printing entries as the server appends them, until "
           "SIGINT or SIGTERM");
+ABSL_FLAG(bool, allow_unsigned, false,
+          "bundle push: publish a bundle that has no FILE.sig");
+ABSL_FLAG(bool, bundle_plain_http, false,
+          "bundle push: reach the registry over plain HTTP rather than HTTPS "
+          "(a registry on loopback, for tests)");
+ABSL_FLAG(std::string, bundle_ca_file, "",
+          "bundle push: PEM roots the registry's certificate must chain to; "
+          "empty: the system's");
 ABSL_FLAG(std::string, iso_codes_dir,
           std::string(importgate::IsoCodes::kDebianDirectory),
           "Debian iso-codes JSON directory (ISO 3166-1, ISO 4217)");
@@ -94,6 +104,10 @@ constexpr char kUsage[] =
     "  importgate bundle inspect FILE\n"
     "  importgate bundle sign FILE --key KEY.pem\n"
     "  importgate bundle verify FILE [--key PUB.pem ...]\n"
+    "  importgate bundle push FILE oci://REGISTRY/REPOSITORY:TAG\n"
+    "      [--key PUB.pem ...] [--allow_unsigned] [--bundle_plain_http]\n"
+    "      [--bundle_ca_file CA.pem]   (checks FILE, then publishes it and\n"
+    "      FILE.sig as an OCI artifact)\n"
     "  importgate key generate --private KEY.pem --public PUB.pem\n"
     "  importgate log verify DIR   (a decision log: chain and sequence)\n"
     "  importgate log query DIR [--decision_id ID] [--sku SKU] [--seller ID\n"
@@ -210,27 +224,80 @@ int Sign(const Args& args) {
   return 0;
 }
 
+// Loads packed bundle `path` with every check a server makes: its tests,
+// and its signature against --key when keys are given.
+absl::StatusOr<bundle::Candidate> CheckAsAServerWould(const Args& args,
+                                                      const std::string& path) {
+  auto iso = IsoCodes::LoadFromDirectory(args.iso_codes_dir);
+  if (!iso.ok()) return iso.status();
+  bundle::SourceOptions options;
+  options.iso_codes = *iso;
+  if (!args.keys.empty()) {
+    auto keys = bundle::TrustedKeys::FromPemFiles(args.keys);
+    if (!keys.ok()) return keys.status();
+    options.trusted_keys =
+        std::make_shared<const bundle::TrustedKeys>(*std::move(keys));
+  }
+  return bundle::LoadArtifactFile(path, options);
+}
+
 int Verify(const Args& args) {
   if (args.positional.size() != 3) {
     std::cerr << kUsage;
     return 2;
   }
-  auto iso = IsoCodes::LoadFromDirectory(args.iso_codes_dir);
-  if (!iso.ok()) return Fail(iso.status());
-  bundle::SourceOptions options;
-  options.iso_codes = *iso;
-  if (!args.keys.empty()) {
-    auto keys = bundle::TrustedKeys::FromPemFiles(args.keys);
-    if (!keys.ok()) return Fail(keys.status());
-    options.trusted_keys =
-        std::make_shared<const bundle::TrustedKeys>(*std::move(keys));
-  }
-  auto candidate = bundle::LoadArtifactFile(args.positional[2], options);
+  auto candidate = CheckAsAServerWould(args, args.positional[2]);
   if (!candidate.ok()) return Fail(candidate.status());
   std::cout << "ok: " << bundle::DescribeBundle(*candidate->bundle) << "; "
             << (args.keys.empty() ? "signature not checked: no --key"
                                   : "signature verified")
             << "\n";
+  return 0;
+}
+
+// Checks FILE as a server would (its tests, and its signature against
+// --key when given), then publishes it and FILE.sig to a registry.
+int Push(const Args& args) {
+  if (args.positional.size() != 4) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string& path = args.positional[2];
+  auto reference = bundle::ParseOciReference(args.positional[3], "push");
+  if (!reference.ok()) return Fail(reference.status());
+  if (!absl::GetFlag(FLAGS_allow_unsigned) &&
+      !std::filesystem::exists(path + bundle::kSignatureSuffix)) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        path, bundle::kSignatureSuffix,
+        ": missing, and servers refuse an unsigned remote bundle; sign it "
+        "first (importgate bundle sign), or push with --allow_unsigned")));
+  }
+  auto candidate = CheckAsAServerWould(args, path);
+  if (!candidate.ok()) return Fail(candidate.status());
+  const auto& snapshot = *candidate->bundle->snapshot;
+  bundle::OciPush push;
+  push.artifact = std::move(candidate->artifact);
+  push.signatures = std::move(candidate->signatures);
+  push.title = std::filesystem::path(path).filename().string();
+  push.annotations = {
+      {"org.opencontainers.image.title", push.title},
+      {"org.opencontainers.image.version", absl::StrCat(snapshot.revision)},
+      {"io.importgate.bundle.name", snapshot.name},
+      {"io.importgate.bundle.revision", absl::StrCat(snapshot.revision)},
+  };
+  bundle::RemoteOptions remote;
+  remote.plain_http = absl::GetFlag(FLAGS_bundle_plain_http);
+  remote.ca_file = absl::GetFlag(FLAGS_bundle_ca_file);
+  auto digest = bundle::PushBundle(*reference, push, remote);
+  if (!digest.ok()) return Fail(digest.status());
+  bundle::OciReference pinned = *reference;
+  pinned.tag.clear();
+  pinned.digest = *digest;
+  std::cout << "pushed " << path << " ("
+            << bundle::DescribeBundle(*candidate->bundle) << "; "
+            << (push.signatures.empty() ? "unsigned" : "signed") << ") to "
+            << reference->ToString() << "\n  manifest " << *digest
+            << "\n  pin it with --bundle=" << pinned.ToString() << "\n";
   return 0;
 }
 
@@ -424,6 +491,7 @@ int Main(int argc, char** argv) {
     if (p[1] == "inspect") return Inspect(args);
     if (p[1] == "sign") return Sign(args);
     if (p[1] == "verify") return Verify(args);
+    if (p[1] == "push") return Push(args);
   }
   if (p.size() == 2 && p[0] == "key" && p[1] == "generate")
     return Generate(args);

@@ -142,10 +142,12 @@ grpc::ServerUnaryReactor* PolicyAdminService::Reload(
     reactor->Finish(NoManager());
     return reactor;
   }
-  reloads_.Run([this, reactor, response] {
-    FillOutcome(manager_->Reload(), response);
-    reactor->Finish(grpc::Status::OK);
-  });
+  // On the manager's one reload thread, with whatever else asked.
+  manager_->RequestReload(
+      [reactor, response](const bundle::ReloadResult& result) {
+        FillOutcome(result, response);
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 
@@ -165,7 +167,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::Rollback(
     return reactor;
   }
   const uint64_t revision = request->revision();
-  reloads_.Run([this, reactor, response, revision] {
+  rollbacks_.Run([this, reactor, response, revision] {
     auto result = manager_->Rollback(revision);
     if (!result.ok()) {
       reactor->Finish(ToGrpcStatus(result.status()));

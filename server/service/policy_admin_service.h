@@ -1,7 +1,9 @@
 // PolicyAdminService: the operator API's gRPC adapter. GetStatus reads the
-// PolicyStore; Reload and Rollback call the BundleManager on the service's
-// reload thread, in order (a reload compiles a bundle, which must not
-// block a gRPC callback thread), and finish the call from there;
+// PolicyStore; Reload asks the BundleManager's reload thread
+// (RequestReload) and Rollback runs on a thread of the service's (a reload
+// compiles a bundle, which must not block a gRPC callback thread; a
+// rollback must not wait for a slow source), each finishing the call from
+// there;
 // GetDecision searches the decision log's files on a thread of its own (a
 // search reads segments, and must not hold up a reload).
 //
@@ -68,7 +70,7 @@ class PolicyAdminService final
   const decisionlog::DecisionLog* const decision_log_;
   // Work items finish their calls. Declared last: destroyed (drained and
   // joined) first.
-  SerialExecutor reloads_;
+  SerialExecutor rollbacks_;
   SerialExecutor lookups_;
 };
 

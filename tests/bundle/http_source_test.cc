@@ -536,17 +536,7 @@ TEST_F(HttpManagerTest, SignaturesAreFetchedBesideTheBundle) {
   NewReplica(std::make_shared<const TrustedKeys>(*std::move(trusted)));
 
   auto sign = [&](const std::string& artifact) {
-    auto unpacked = UnpackArtifact(artifact);
-    EXPECT_TRUE(unpacked.ok());
-    pv1::BundleSignatures signatures;
-    auto signature =
-        key->Sign(unpacked->manifest.name(), unpacked->manifest.revision(),
-                  unpacked->manifest.content_digest());
-    EXPECT_TRUE(signature.ok());
-    *signatures.add_signatures() = *signature;
-    std::string text;
-    google::protobuf::TextFormat::PrintToString(signatures, &text);
-    return text;
+    return it::SignatureText(*key, artifact);
   };
   const std::string one = it::PackedSmallBundle(1);
   Publish("marketplace-id.igb", one);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -420,7 +421,7 @@ TEST(ManagerTimerTest, TheTimerActivatesAtTheInstant) {
   ASSERT_TRUE(
       WriteFileAtomically(options.source, it::PackedSmallBundle(1)).ok());
   BundleManager manager(&store, &clock, options);
-  manager.StartActivationTimer();
+  manager.StartReloadThread();
   ASSERT_TRUE(manager.Start().ok());
   // A whole second, as RFC 3339 here carries it, 3 to 4 s ahead (room
   // for the reload on a busy machine).
@@ -438,6 +439,112 @@ TEST(ManagerTimerTest, TheTimerActivatesAtTheInstant) {
   EXPECT_EQ(store.Current()->snapshot->revision, 2u);
   EXPECT_GE(store.Status().active->loaded_at, at);
   fs::remove_all(dir);
+}
+
+TEST(JitteredIntervalTest, ShortensTheWaitByAtMostItsFraction) {
+  const absl::Duration interval = absl::Seconds(10);
+  struct Case {
+    double jitter, unit;
+    absl::Duration want;
+  } cases[] = {
+      {0.2, 0.0, absl::Seconds(10)},    {0.2, 1.0, absl::Seconds(8)},
+      {0.2, 0.5, absl::Seconds(9)},     {0.0, 0.7, absl::Seconds(10)},
+      {1.5, 1.0, absl::ZeroDuration()},  // clamped to the whole interval
+      {0.2, -3.0, absl::Seconds(10)},    // a draw out of range, clamped
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(JitteredInterval(interval, c.jitter, c.unit), c.want)
+        << c.jitter << " " << c.unit;
+  }
+}
+
+// A packed file the tests publish to, and a manager over it.
+class ManagerReloadThreadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = it::WriteBundleDirectory({});
+    options_.source = dir_ + "/bundle.igb";
+    options_.source_options.iso_codes = it::RealIsoCodes();
+    Publish(1);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void Publish(uint64_t revision) {
+    ASSERT_TRUE(
+        WriteFileAtomically(options_.source, it::PackedSmallBundle(revision))
+            .ok());
+  }
+  uint64_t Active(const PolicyStore& store) {
+    auto current = store.Current();
+    return current == nullptr ? 0 : current->snapshot->revision;
+  }
+
+  std::string dir_;
+  ManagerOptions options_;
+  SystemClock clock_;
+};
+
+// Every request is answered, by a reload that began after it was made:
+// a request made after a publication never gets an older answer. A burst
+// costs at most as many looks at the source as it has requests.
+TEST_F(ManagerReloadThreadTest, EveryRequestIsAnsweredByALaterReload) {
+  PolicyStore store(&clock_);
+  BundleManager manager(&store, &clock_, options_);
+  ASSERT_TRUE(manager.Start().ok());
+  for (uint64_t revision = 2; revision <= 6; ++revision) {
+    Publish(revision);
+    std::vector<std::future<uint64_t>> answers;
+    for (int i = 0; i < 10; ++i) {
+      auto answered = std::make_shared<std::promise<uint64_t>>();
+      answers.push_back(answered->get_future());
+      manager.RequestReload([answered](const ReloadResult& result) {
+        answered->set_value(result.revision);
+      });
+    }
+    for (auto& answer : answers) {
+      ASSERT_EQ(answer.wait_for(std::chrono::seconds(30)),
+                std::future_status::ready);
+      EXPECT_EQ(answer.get(), revision);
+    }
+  }
+  EXPECT_EQ(Active(store), 6u);
+  // The store saw one activation per revision, however many asked.
+  EXPECT_EQ(store.Status().history.size(), 6u);
+}
+
+// With a poll interval the thread looks at the source by itself.
+TEST_F(ManagerReloadThreadTest, APollIntervalReloadsWithoutBeingAsked) {
+  options_.poll_interval = absl::Milliseconds(20);
+  PolicyStore store(&clock_);
+  BundleManager manager(&store, &clock_, options_);
+  ASSERT_TRUE(manager.Start().ok());
+  manager.StartReloadThread();
+  manager.StartReloadThread();  // once is enough
+  Publish(2);
+  for (int i = 0; i < 3000 && Active(store) != 2; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(Active(store), 2u);
+}
+
+// Without one it never does; and requests not yet answered when the
+// manager goes are answered, not dropped (an admin call would hang).
+TEST_F(ManagerReloadThreadTest, WithoutAnIntervalOnlyWhenAskedAndNoneIsLost) {
+  PolicyStore store(&clock_);
+  std::promise<uint64_t> last;
+  {
+    BundleManager manager(&store, &clock_, options_);
+    ASSERT_TRUE(manager.Start().ok());
+    manager.StartReloadThread();
+    Publish(2);
+    absl::SleepFor(absl::Milliseconds(300));
+    EXPECT_EQ(Active(store), 1u) << "reloaded without being asked";
+    manager.RequestReload(
+        [&last](const ReloadResult& r) { last.set_value(r.revision); });
+  }
+  auto answer = last.get_future();
+  ASSERT_EQ(answer.wait_for(std::chrono::seconds(0)),
+            std::future_status::ready);
+  EXPECT_EQ(answer.get(), 2u);
 }
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include "server/policy/codes.h"
 #include "tests/testing/kubelet_volume.h"
 #include "tests/testing/nginx.h"
+#include "tests/testing/registry.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/tee_request.h"
 #include "tests/testing/test_pki.h"
@@ -314,6 +315,65 @@ TEST_F(HotReloadTest, RemoteSourceOverHttp) {
   EXPECT_EQ(AnsweringRevision(), 2u);
   EXPECT_THAT(Status().last_attempt().error(), HasSubstr(bundle_));
   EXPECT_THAT(server_->output(), HasSubstr("serving the last known good"));
+}
+
+// The registry flow end to end: `importgate bundle push` checks and
+// publishes, the server pulls from the tag and follows it; a push that
+// would publish a bundle failing its checks or unsigned is refused by the
+// tool itself; a pinned digest stays put.
+TEST_F(HotReloadTest, RemoteSourceFromARegistry) {
+  it::Registry registry(Path("registry"));
+  ASSERT_NE(registry.port(), 0);
+  const std::string live = registry.Reference("bundles/marketplace-id:live");
+  auto push = [&](const std::string& file, const std::string& reference,
+                  std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"bundle",
+                                     "push",
+                                     file,
+                                     reference,
+                                     "--bundle_plain_http",
+                                     "--key=" + Path("pub.pem")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::string output;
+    const int status = RunTool(args, &output);
+    return std::make_pair(status, output);
+  };
+  auto [pushed, said] = push(Build(1), live);
+  ASSERT_EQ(pushed, 0) << said;
+  EXPECT_THAT(said, HasSubstr("manifest sha256:"));
+  const std::string pinned = said.substr(
+      said.find("--bundle=") + 9,
+      said.find('\n', said.find("--bundle=")) - (said.find("--bundle=") + 9));
+  EXPECT_THAT(pinned, HasSubstr("@sha256:"));
+
+  // What the tool refuses to publish: unsigned, or failing a check.
+  auto [unsigned_status, unsigned_said] = push(Build(2, /*sign=*/false), live);
+  EXPECT_EQ(unsigned_status, 1);
+  EXPECT_THAT(unsigned_said, HasSubstr("--allow_unsigned"));
+  const std::string torn = Path("torn.igb");
+  {
+    std::ifstream in(Build(2));
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(torn) << bytes.substr(0, bytes.size() / 2);
+  }
+  auto [torn_status, torn_said] = push(torn, live, {"--allow_unsigned"});
+  EXPECT_EQ(torn_status, 1) << torn_said;
+
+  bundle_ = live;
+  StartServer({"--bundle_plain_http"});
+  EXPECT_EQ(AnsweringRevision(), 1u);
+  // The reference, and which manifest it named.
+  EXPECT_THAT(Status().active().source(), HasSubstr(live + " (sha256:"));
+  auto [second, second_said] = push(Build(2), live);
+  ASSERT_EQ(second, 0) << second_said;
+  EXPECT_TRUE(WaitForRevision(2)) << server_->output();
+
+  // A replica pinned to the first push's digest stays on revision 1.
+  EXPECT_EQ(server_->Stop(SIGTERM), 0);
+  bundle_ = pinned;
+  fs::remove_all(Path("state"));
+  StartServer({"--bundle_plain_http"});
+  EXPECT_EQ(AnsweringRevision(), 1u);
 }
 
 // The fleet (issue 13): three replicas pull one signed bundle from nginx

@@ -68,7 +68,7 @@ class Nginx {
           std::vector<std::string>{"-p", dir_, "-c", dir_ + "/nginx.conf", "-e",
                                    dir_ + "/error.log"},
           "/usr/sbin/nginx");
-      if (WaitUntilListening()) {
+      if (WaitUntilListening(port_)) {
         process_ = std::move(process);
       } else {
         process->Stop(SIGKILL);
@@ -115,23 +115,6 @@ class Nginx {
       if (line.find(needle) != std::string::npos) ++n;
     }
     return n;
-  }
-
-  bool WaitUntilListening() const {
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (absl::Now() < deadline) {
-      int fd = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in address{};
-      address.sin_family = AF_INET;
-      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      address.sin_port = htons(static_cast<uint16_t>(port_));
-      const bool up = connect(fd, reinterpret_cast<sockaddr*>(&address),
-                              sizeof(address)) == 0;
-      close(fd);
-      if (up) return true;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return false;
   }
 
   std::string ReadLog() const {

@@ -38,6 +38,26 @@ inline int UnusedPort() {
   return ntohs(address.sin_port);
 }
 
+// Whether something accepts TCP connections on loopback `port` within
+// `timeout`.
+inline bool WaitUntilListening(int port,
+                               absl::Duration timeout = absl::Seconds(10)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    const bool up = connect(fd, reinterpret_cast<sockaddr*>(&address),
+                            sizeof(address)) == 0;
+    close(fd);
+    if (up) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
 // One child process with its stdout and stderr captured.
 class ServerProcess {
  public:

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "server/bundle/artifact.h"
 #include "server/compiler/compiler.h"
@@ -96,6 +97,23 @@ std::string PackedSmallBundle(uint64_t revision, bool failing_test) {
   return bundle::PackArtifact(SmallBundle(revision, failing_test), "test",
                               revision, absl::FromUnixSeconds(1'700'000'000),
                               "test");
+}
+
+std::string SignatureText(const bundle::SigningKey& key,
+                          const std::string& artifact) {
+  auto unpacked = bundle::UnpackArtifact(artifact);
+  EXPECT_TRUE(unpacked.ok()) << unpacked.status();
+  if (!unpacked.ok()) return "";
+  auto signature =
+      key.Sign(unpacked->manifest.name(), unpacked->manifest.revision(),
+               unpacked->manifest.content_digest());
+  EXPECT_TRUE(signature.ok()) << signature.status();
+  if (!signature.ok()) return "";
+  policy::v1::BundleSignatures signatures;
+  *signatures.add_signatures() = *signature;
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(signatures, &text);
+  return text;
 }
 
 std::string PackedScheduledBundle(uint64_t revision,

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/bundle/loader.h"
+#include "server/bundle/signing.h"
 #include "server/compiler/snapshot.h"
 #include "server/policy/bundle_source.h"
 #include "server/refdata/iso_codes.h"
@@ -65,6 +66,11 @@ std::string PackedSmallBundle(uint64_t revision, bool failing_test = false);
 std::string PackedScheduledBundle(uint64_t revision,
                                   const std::string& not_before,
                                   bool failing_test = false);
+
+// The .sig file's text for packed bundle `artifact`, signed by `key`; ""
+// (and a test failure) when it cannot be.
+std::string SignatureText(const bundle::SigningKey& key,
+                          const std::string& artifact);
 
 // A packed candidate that must be refused, and what the refusal says.
 struct BadBundle {
