@@ -554,12 +554,14 @@ int Run(const std::vector<std::string>& verify_keys) {
     LogInfo(absl::StrCat("signal ", signal_number, ": shutting down"));
     break;
   }
-  // Stop serving first (health turns NOT_SERVING at once), then the watcher,
-  // which may be finishing a reload.
+  // A remote fetch in progress ends now, and later ones at once: an admin
+  // Reload waiting on the reload thread is answered within the grace
+  // period. Then stop serving (health turns NOT_SERVING at once), then the
+  // watcher.
+  manager.CancelFetches();
   (*server)->Shutdown(
       absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   if (watcher != nullptr) watcher->Stop();
-  manager.CancelFetches();  // a remote fetch in progress ends now
   if (decision_log != nullptr) {
     // Every call has finished: write what is queued, then stop.
     decision_log->Close();

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -121,6 +123,8 @@ absl::StatusOr<UnpackedArtifact> UnpackArtifact(absl::string_view bytes) {
     out.files.push_back(
         {std::move(*file.mutable_path()), std::move(*file.mutable_content())});
   }
+  // The content digest (what signatures sign) is computed here once, and
+  // handed on (LoadBundle takes it rather than hash the files again).
   std::string digest = ContentDigest(out.files);
   if (digest != m.content_digest()) {
     return absl::InvalidArgumentError(
@@ -129,6 +133,43 @@ absl::StatusOr<UnpackedArtifact> UnpackArtifact(absl::string_view bytes) {
   }
   out.manifest = m;
   return out;
+}
+
+absl::StatusOr<pv1::ArtifactManifest> ReadArtifactManifest(
+    const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot be opened"));
+  }
+  auto not_first = [&] {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path,
+                     ": not an importgate bundle artifact with its manifest "
+                     "first (bad magic, truncated, or another kind of file)"));
+  };
+  std::string magic(kArtifactMagic.size(), '\0');
+  if (!in.read(magic.data(), static_cast<std::streamsize>(magic.size())) ||
+      magic != kArtifactMagic) {
+    return not_first();
+  }
+  // BundleArtifact field 1 (manifest), length-delimited: tag 0x0a, then
+  // the length as a varint. Protobuf writes fields in number order.
+  if (in.get() != 0x0a) return not_first();
+  uint64_t length = 0;
+  for (int shift = 0;; shift += 7) {
+    const int byte = in.get();
+    if (byte < 0 || shift > 63) return not_first();
+    length |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) break;
+  }
+  if (length > kMaxArtifactManifestBytes) return not_first();
+  std::string bytes(length, '\0');
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(length))) {
+    return not_first();
+  }
+  pv1::ArtifactManifest manifest;
+  if (!manifest.ParseFromString(bytes)) return not_first();
+  return manifest;
 }
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path,

@@ -140,8 +140,9 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(
       curl, CURLOPT_CONNECTTIMEOUT_MS,
       static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
-  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
-                   static_cast<curl_off_t>(request.max_bytes));
+  // The cap counts the body as it arrives (Append). Not
+  // CURLOPT_MAXFILESIZE: libcurl checks that against the Content-Length of
+  // any response (a redirect it follows, a HEAD's, an error's).
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Append);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
@@ -173,9 +174,6 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
       case CURLE_PARTIAL_FILE:
         return absl::DataLossError(
             absl::StrCat(detail, " (the body was cut short)"));
-      case CURLE_FILESIZE_EXCEEDED:
-        return absl::InvalidArgumentError(absl::StrCat(
-            detail, " (over the ", request.max_bytes, "-byte limit)"));
       case CURLE_WRITE_ERROR:
         if (sink.over) {
           return absl::InvalidArgumentError(

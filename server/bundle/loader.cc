@@ -28,7 +28,7 @@ std::string DescribeBundle(const LoadedBundle& b) {
 
 absl::StatusOr<std::shared_ptr<const LoadedBundle>> LoadBundle(
     absl::string_view source, absl::Span<const policy::SourceFile> files,
-    std::shared_ptr<const IsoCodes> iso_codes) {
+    std::shared_ptr<const IsoCodes> iso_codes, std::string digest) {
   auto parsed = policy::ParseBundle(files);
   if (!parsed.ok()) return InStep("parse", parsed.status());
   auto snapshot = compiler::Compile(*parsed, std::move(iso_codes));
@@ -38,7 +38,7 @@ absl::StatusOr<std::shared_ptr<const LoadedBundle>> LoadBundle(
   }
   auto bundle = std::make_shared<LoadedBundle>();
   bundle->snapshot = *std::move(snapshot);
-  bundle->digest = ContentDigest(files);
+  bundle->digest = digest.empty() ? ContentDigest(files) : std::move(digest);
   bundle->source = std::string(source);
   bundle->test_case_count = parsed->tests.size();
   return std::shared_ptr<const LoadedBundle>(std::move(bundle));

@@ -33,9 +33,12 @@ std::string DescribeBundle(const LoadedBundle& bundle);
 // Returns the loaded bundle, or the first failing step's status with the
 // step named: INVALID_ARGUMENT for syntax and compile errors (file:line and
 // rule), FAILED_PRECONDITION for failed test cases (each named).
+//
+// `digest`: ContentDigest(files) when the caller has computed it already
+// (an unpacked artifact's, checked); empty: computed here.
 absl::StatusOr<std::shared_ptr<const LoadedBundle>> LoadBundle(
     absl::string_view source, absl::Span<const policy::SourceFile> files,
-    std::shared_ptr<const IsoCodes> iso_codes);
+    std::shared_ptr<const IsoCodes> iso_codes, std::string digest = "");
 
 // ReadSourceDirectory(directory), then LoadBundle.
 absl::StatusOr<std::shared_ptr<const LoadedBundle>> LoadBundleDirectory(

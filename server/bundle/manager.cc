@@ -67,7 +67,9 @@ BundleManager::BundleManager(PolicyStore* store, const Clock* clock,
     : store_(store),
       clock_(clock),
       options_(std::move(options)),
-      source_(OpenSource(options_.source, options_.remote)) {}
+      source_(options_.open_source
+                  ? options_.open_source(options_.source, options_.remote)
+                  : OpenSource(options_.source, options_.remote)) {}
 
 std::string BundleManager::StateFile(absl::string_view name,
                                      uint64_t revision) const {
@@ -287,6 +289,10 @@ void BundleManager::RunReloadThread() {
                    : absl::InfiniteFuture();
   };
   absl::Time poll_at = next_poll();
+  // The generation at which the pending revision's instant had come by the
+  // real clock but not by clock_ (a test's clock): then the clock is looked
+  // at every second rather than in a busy loop.
+  std::optional<uint64_t> behind_at;
   while (true) {
     uint64_t generation = 0;
     {
@@ -296,13 +302,17 @@ void BundleManager::RunReloadThread() {
     // Read without timer_mu_ (lock order: mu_ before timer_mu_); a
     // change after it bumps the generation.
     const std::optional<PendingRevision> pending = Pending();
+    absl::Time activate_at =
+        pending.has_value() ? pending->activates_at : absl::InfiniteFuture();
+    if (behind_at == generation) {
+      activate_at = std::max(activate_at, absl::Now() + absl::Seconds(1));
+    }
     bool stopping = false;
+    bool asked = false;
     std::vector<std::function<void(const ReloadResult&)>> waiting;
     {
       std::unique_lock<std::mutex> lock(timer_mu_);
-      const absl::Time wake =
-          std::min(poll_at, pending.has_value() ? pending->activates_at
-                                                : absl::InfiniteFuture());
+      const absl::Time wake = std::min(poll_at, activate_at);
       auto woken = [&] {
         return timer_stop_ || reload_requested_ ||
                timer_generation_ != generation;
@@ -313,20 +323,22 @@ void BundleManager::RunReloadThread() {
         timer_wake_.wait_until(lock, absl::ToChronoTime(wake), woken);
       }
       stopping = timer_stop_;
-      const bool asked = std::exchange(reload_requested_, false);
+      asked = std::exchange(reload_requested_, false);
       waiting.swap(reload_waiting_);
-      if (!asked && !(polling && absl::Now() >= poll_at)) {
-        if (stopping) return;
-        lock.unlock();
-        ActivatePendingIfDue();  // the instant, or a change of pending_
-        continue;
-      }
     }
-    // Asked (everyone asking before this point is answered by this one
-    // look), or the poll interval is up.
-    const ReloadResult result = Reload();
-    for (const auto& done : waiting) done(result);
-    poll_at = next_poll();
+    // A revision whose instant has come activates first, so that a reload
+    // asked for after it answers with it.
+    if (pending.has_value() && absl::Now() >= pending->activates_at &&
+        !ActivatePendingIfDue() && Pending().has_value()) {
+      behind_at = generation;
+    }
+    const bool poll_due = polling && !stopping && absl::Now() >= poll_at;
+    if (asked || poll_due) {
+      // Everyone asking before this point is answered by this one look.
+      const ReloadResult result = Reload();
+      for (const auto& done : waiting) done(result);
+      poll_at = next_poll();
+    }
     if (stopping) return;
   }
 }

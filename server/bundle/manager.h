@@ -51,6 +51,11 @@ struct ManagerOptions {
   // when asked (a local source has its watcher).
   absl::Duration poll_interval = absl::ZeroDuration();
   double poll_jitter = 0.2;
+  // Opens `source` (null: OpenSource(source, remote)). For tests that
+  // wrap a real source, e.g. to hold a load at a point.
+  std::function<absl::StatusOr<std::unique_ptr<BundleSource>>(
+      const std::string& source, const RemoteOptions& remote)>
+      open_source;
 };
 
 // The wait before a poll: `interval` less up to `jitter` (0 to 1) of it,

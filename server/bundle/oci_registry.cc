@@ -1,6 +1,9 @@
 #include "server/bundle/oci_registry.h"
 
+#include <curl/curl.h>
+
 #include <cmath>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -405,6 +408,61 @@ absl::StatusOr<std::optional<FetchedArtifact>> OciFetcher::Fetch() {
                          *std::move(artifact), std::move(signatures), digest};
 }
 
+// Where a blob upload continues: the POST's Location, resolved against
+// `post_url` (a registry may answer with a path or a whole URL). UNAVAILABLE
+// when there is none, or it names another scheme, host or port: the bytes
+// go only where the reference said, and an https push never continues
+// over http.
+absl::StatusOr<std::string> UploadLocation(const std::string& post_url,
+                                           const std::string& location) {
+  const std::string what = absl::StrCat("POST ", post_url, ": HTTP 202 ");
+  if (location.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat(what, "without a Location to upload to"));
+  }
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> base(curl_url(),
+                                                           &curl_url_cleanup);
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> resolved(
+      curl_url(), &curl_url_cleanup);
+  if (base == nullptr || resolved == nullptr ||
+      curl_url_set(base.get(), CURLUPART_URL, post_url.c_str(), 0) !=
+          CURLUE_OK ||
+      curl_url_set(resolved.get(), CURLUPART_URL, post_url.c_str(), 0) !=
+          CURLUE_OK ||
+      curl_url_set(resolved.get(), CURLUPART_URL, location.c_str(), 0) !=
+          CURLUE_OK) {
+    return absl::UnavailableError(
+        absl::StrCat(what, "with a Location that is not a URL"));
+  }
+  auto part = [](CURLU* url, CURLUPart which) {
+    char* value = nullptr;
+    std::string out;
+    if (curl_url_get(url, which, &value, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+        value != nullptr) {
+      out = value;
+    }
+    curl_free(value);
+    return absl::AsciiStrToLower(out);
+  };
+  for (CURLUPart which : {CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT}) {
+    if (part(base.get(), which) != part(resolved.get(), which)) {
+      return absl::UnavailableError(absl::StrCat(
+          what, "with a Location on another scheme, host or port (",
+          part(resolved.get(), CURLUPART_SCHEME), "://",
+          part(resolved.get(), CURLUPART_HOST), "); nothing uploaded there"));
+    }
+  }
+  char* url = nullptr;
+  if (curl_url_get(resolved.get(), CURLUPART_URL, &url, 0) != CURLUE_OK ||
+      url == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat(what, "with a Location that is not a URL"));
+  }
+  std::string out = url;
+  curl_free(url);
+  return out;
+}
+
 std::string OciBundleManifest(const OciPush& push) {
   std::string manifest = absl::StrCat(
       "{\"schemaVersion\":2,\"mediaType\":", JsonQuote(kOciManifestType),
@@ -479,19 +537,12 @@ absl::StatusOr<std::string> PushBundle(const OciReference& reference,
     start.follow_redirects = false;
     auto started = send(start, {202});
     if (!started.ok()) return started.status();
-    std::string location = started->Header("location");
-    if (location.empty()) {
-      return absl::UnavailableError(absl::StrCat(
-          "POST ", start.url, ": HTTP 202 without a Location to upload to"));
-    }
-    if (absl::StartsWith(location, "/")) {
-      location = absl::StrCat(options.plain_http ? "http://" : "https://",
-                              reference.registry, location);
-    }
+    auto location = UploadLocation(start.url, started->Header("location"));
+    if (!location.ok()) return location.status();
     HttpRequest put;
     put.method = "PUT";
-    put.url = absl::StrCat(location,
-                           location.find('?') == std::string::npos ? "?" : "&",
+    put.url = absl::StrCat(*location,
+                           location->find('?') == std::string::npos ? "?" : "&",
                            "digest=sha256%3A", digest.substr(7));
     put.headers.push_back("Content-Type: application/octet-stream");
     put.body = std::string(blob);

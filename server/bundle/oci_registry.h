@@ -136,6 +136,13 @@ absl::StatusOr<std::string> PushBundle(const OciReference& reference,
                                        const OciPush& push,
                                        const RemoteOptions& options);
 
+// Where a blob upload continues: the POST's `location` header resolved
+// against `post_url` (a path or a whole URL). UNAVAILABLE when it is empty,
+// not a URL, or on another scheme, host or port than `post_url`. Exposed
+// for tests.
+absl::StatusOr<std::string> UploadLocation(const std::string& post_url,
+                                           const std::string& location);
+
 // The manifest PushBundle sends for `push` (its bytes are what the digest
 // covers). Exposed for tests.
 std::string OciBundleManifest(const OciPush& push);

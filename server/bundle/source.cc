@@ -1,7 +1,11 @@
 #include "server/bundle/source.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
+#include <functional>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -30,15 +34,27 @@ bool Unsigned(const SourceOptions& options) {
   return options.trusted_keys == nullptr || options.trusted_keys->empty();
 }
 
-}  // namespace
+// Before the checks that parse, compile and self-test a source's bytes
+// (each byte read and hashed once by then): `key` names them, and
+// returning true stops the load there (the caller knows what those bytes
+// were found to be).
+using StopBeforeChecks = std::function<bool(const std::string& key)>;
 
-absl::StatusOr<Candidate> LoadArtifactBytes(const std::string& origin,
-                                            std::string bytes,
-                                            std::string signatures,
-                                            const SourceOptions& options) {
-  auto unpacked = UnpackArtifact(bytes);
-  if (!unpacked.ok()) return InFile(origin, unpacked.status());
-  const pv1::ArtifactManifest& m = unpacked->manifest;
+// What names a packed bundle's bytes: its checked content digest and its
+// signature file's digest.
+std::string ArtifactKey(const UnpackedArtifact& unpacked,
+                        absl::string_view signatures) {
+  return absl::StrCat(unpacked.manifest.content_digest(), ":",
+                      signatures.empty() ? "-" : Sha256Hex(signatures));
+}
+
+// The checks after unpacking: signature, parse, compile, self-tests.
+absl::StatusOr<Candidate> FinishArtifact(const std::string& origin,
+                                         UnpackedArtifact unpacked,
+                                         std::string bytes,
+                                         std::string signatures,
+                                         const SourceOptions& options) {
+  const pv1::ArtifactManifest& m = unpacked.manifest;
 
   Candidate candidate;
   candidate.signatures = std::move(signatures);
@@ -55,7 +71,8 @@ absl::StatusOr<Candidate> LoadArtifactBytes(const std::string& origin,
     if (!verified.ok()) return InFile(origin, verified);
   }
 
-  auto bundle = LoadBundle(origin, unpacked->files, options.iso_codes);
+  auto bundle =
+      LoadBundle(origin, unpacked.files, options.iso_codes, m.content_digest());
   if (!bundle.ok()) return InFile(origin, bundle.status());
   const auto& snapshot = *(*bundle)->snapshot;
   if (snapshot.name != m.name() || snapshot.revision != m.revision()) {
@@ -69,31 +86,45 @@ absl::StatusOr<Candidate> LoadArtifactBytes(const std::string& origin,
   return candidate;
 }
 
-absl::StatusOr<Candidate> LoadArtifactFile(const std::string& path,
-                                           const SourceOptions& options) {
+// A packed file and its signature: read, unpacked (each byte hashed once),
+// then `stop` asked, then checked.
+absl::StatusOr<std::optional<Candidate>> LoadArtifactPath(
+    const std::string& path, const SourceOptions& options,
+    const StopBeforeChecks& stop) {
   auto bytes = ReadWholeFile(path, kMaxArtifactBytes);
   if (!bytes.ok()) return bytes.status();
   const std::string sig_path = path + kSignatureSuffix;
   std::string signatures;
-  auto sig_text = ReadWholeFile(sig_path, 1 << 20);
+  auto sig_text = ReadWholeFile(sig_path, kMaxSignatureBytes);
   if (sig_text.ok()) {
     signatures = *std::move(sig_text);
   } else if (sig_text.status().code() != absl::StatusCode::kNotFound) {
     return sig_text.status();
   }
-  return LoadArtifactBytes(path, *std::move(bytes), std::move(signatures),
-                           options);
+  auto unpacked = UnpackArtifact(*bytes);
+  if (!unpacked.ok()) return InFile(path, unpacked.status());
+  if (stop && stop(ArtifactKey(*unpacked, signatures))) return std::nullopt;
+  auto candidate = FinishArtifact(path, *std::move(unpacked), *std::move(bytes),
+                                  std::move(signatures), options);
+  if (!candidate.ok()) return candidate.status();
+  return std::optional<Candidate>(*std::move(candidate));
 }
 
-absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
-                                         const SourceOptions& options) {
+// LoadFromSource, asking `stop` (may be null) once the bytes are read and
+// hashed: nullopt when it said stop. A directory of packed files is not
+// stopped (which file wins depends on every file's checks).
+absl::StatusOr<std::optional<Candidate>> LoadPath(
+    const std::string& path, const SourceOptions& options,
+    const StopBeforeChecks& stop) {
   std::error_code ec;
   fs::file_status status = fs::status(path, ec);  // follows symlinks
   if (ec || !fs::exists(status)) {
     return absl::NotFoundError(
         absl::StrCat("bundle source ", path, " does not exist"));
   }
-  if (fs::is_regular_file(status)) return LoadArtifactFile(path, options);
+  if (fs::is_regular_file(status)) {
+    return LoadArtifactPath(path, options, stop);
+  }
   if (!fs::is_directory(status)) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a file or directory"));
@@ -109,17 +140,21 @@ absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
     }
     auto files = ReadSourceDirectory(path);
     if (!files.ok()) return InFile(path, files.status());
-    auto bundle = LoadBundle(path, *files, options.iso_codes);
+    std::string digest = ContentDigest(*files);
+    if (stop && stop(digest)) return std::nullopt;
+    auto bundle =
+        LoadBundle(path, *files, options.iso_codes, std::move(digest));
     if (!bundle.ok()) return InFile(path, bundle.status());
     Candidate candidate;
     candidate.artifact = PackArtifact(*files, (*bundle)->snapshot->name,
                                       (*bundle)->snapshot->revision,
                                       absl::Now(), "importgate-server");
     candidate.bundle = *std::move(bundle);
-    return candidate;
+    return std::optional<Candidate>(std::move(candidate));
   }
 
-  // A directory of packed bundles: try the newest revision first.
+  // A directory of packed bundles: try the newest revision first, ordered
+  // by each file's manifest alone (read without the files or any hash).
   struct Entry {
     uint64_t revision;
     std::string path;
@@ -134,15 +169,12 @@ absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
     if (absl::StartsWith(name, ".") || !absl::EndsWith(name, kArtifactSuffix)) {
       continue;
     }
-    auto bytes = ReadWholeFile(it->path().string(), kMaxArtifactBytes);
-    auto unpacked = bytes.ok()
-                        ? UnpackArtifact(*bytes)
-                        : absl::StatusOr<UnpackedArtifact>(bytes.status());
-    if (!unpacked.ok()) {
-      refusals.push_back(absl::StrCat(name, ": ", unpacked.status().message()));
+    auto manifest = ReadArtifactManifest(it->path().string());
+    if (!manifest.ok()) {
+      refusals.push_back(std::string(manifest.status().message()));
       continue;
     }
-    entries.push_back({unpacked->manifest.revision(), it->path().string()});
+    entries.push_back({manifest->revision(), it->path().string()});
   }
   if (ec) {
     return absl::InternalError(absl::StrCat(path, ": ", ec.message()));
@@ -155,7 +187,7 @@ absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
     auto candidate = LoadArtifactFile(entry.path, options);
     if (candidate.ok()) {
       candidate->skipped = std::move(skipped);
-      return candidate;
+      return std::optional<Candidate>(*std::move(candidate));
     }
     skipped.push_back(std::string(candidate.status().message()));
     refusals.push_back(std::string(candidate.status().message()));
@@ -170,31 +202,65 @@ absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
                    absl::StrJoin(refusals, "\n")));
 }
 
+}  // namespace
+
+absl::StatusOr<Candidate> LoadArtifactBytes(const std::string& origin,
+                                            std::string bytes,
+                                            std::string signatures,
+                                            const SourceOptions& options) {
+  auto unpacked = UnpackArtifact(bytes);
+  if (!unpacked.ok()) return InFile(origin, unpacked.status());
+  return FinishArtifact(origin, *std::move(unpacked), std::move(bytes),
+                        std::move(signatures), options);
+}
+
+absl::StatusOr<Candidate> LoadArtifactFile(const std::string& path,
+                                           const SourceOptions& options) {
+  auto loaded = LoadArtifactPath(path, options, nullptr);
+  if (!loaded.ok()) return loaded.status();
+  return **std::move(loaded);
+}
+
+absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
+                                         const SourceOptions& options) {
+  auto loaded = LoadPath(path, options, nullptr);
+  if (!loaded.ok()) return loaded.status();
+  return **std::move(loaded);
+}
+
 namespace {
 
-// What a load of `path` would read, hashed: a file and its signature, or
-// every file under a directory (through a volume's ..data link, hidden
-// entries left out, as the loaders read them). Equal fingerprints mean the
-// same bytes. Any error: the caller loads the source whole.
-absl::StatusOr<std::string> ContentFingerprint(const std::string& path) {
+// What a load of `path` would read, by metadata alone (nothing read or
+// hashed): a file and its signature, or every file under a directory
+// (through a volume's ..data link, hidden entries left out, as the
+// loaders read them), each with its size, inode, and modification and
+// change times in nanoseconds. Any write, rename or swap changes it.
+// Errors: the caller loads the source whole.
+absl::StatusOr<std::string> MetadataFingerprint(const std::string& path) {
+  auto stat_of = [](const std::string& file, std::string* out) -> bool {
+    struct stat info;
+    if (::stat(file.c_str(), &info) != 0) {
+      absl::StrAppend(out, file, " -\n");
+      return errno == ENOENT;
+    }
+    absl::StrAppend(out, file, " ", info.st_dev, ":", info.st_ino, " ",
+                    info.st_size, " ", info.st_mtim.tv_sec, ".",
+                    info.st_mtim.tv_nsec, " ", info.st_ctim.tv_sec, ".",
+                    info.st_ctim.tv_nsec, "\n");
+    return true;
+  };
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
   if (ec || !fs::exists(status)) return absl::NotFoundError(path);
+  std::string out;
   if (fs::is_regular_file(status)) {
-    auto bytes = ReadWholeFile(path, kMaxArtifactBytes);
-    if (!bytes.ok()) return bytes.status();
-    auto signatures =
-        ReadWholeFile(path + kSignatureSuffix, kMaxSignatureBytes);
-    if (!signatures.ok() &&
-        signatures.status().code() != absl::StatusCode::kNotFound) {
-      return signatures.status();
+    if (!stat_of(path, &out) || !stat_of(path + kSignatureSuffix, &out)) {
+      return absl::InternalError(absl::StrCat(path, ": cannot stat"));
     }
-    return absl::StrCat(Sha256Hex(*bytes), ":",
-                        signatures.ok() ? Sha256Hex(*signatures) : "-");
+    return out;
   }
   const fs::path root = ResolveDataDirectory(path);
-  std::vector<std::string> entries;
-  size_t total = 0;
+  std::vector<std::string> files;
   fs::recursive_directory_iterator it(
       root, fs::directory_options::follow_directory_symlink, ec);
   for (fs::recursive_directory_iterator end; !ec && it != end;
@@ -204,20 +270,16 @@ absl::StatusOr<std::string> ContentFingerprint(const std::string& path) {
       if (it->is_directory(ec)) it.disable_recursion_pending();
       continue;
     }
-    if (!it->is_regular_file(ec)) continue;
-    auto content = ReadWholeFile(it->path().string(), kMaxArtifactBytes);
-    if (!content.ok()) return content.status();
-    total += content->size();
-    if (total > kMaxSourceBundleBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": too large"));
-    }
-    entries.push_back(
-        absl::StrCat(it->path().lexically_relative(root).generic_string(), "\n",
-                     Sha256Hex(*content)));
+    if (it->is_regular_file(ec)) files.push_back(it->path().string());
   }
   if (ec) return absl::InternalError(absl::StrCat(path, ": ", ec.message()));
-  std::sort(entries.begin(), entries.end());
-  return Sha256Hex(absl::StrJoin(entries, "\n"));
+  std::sort(files.begin(), files.end());
+  for (const std::string& file : files) {
+    if (!stat_of(file, &out)) {
+      return absl::InternalError(absl::StrCat(file, ": cannot stat"));
+    }
+  }
+  return out;
 }
 
 // What the bytes last loaded (named by their digest) were found to be,
@@ -265,8 +327,9 @@ class KeptOutcome {
   absl::Status refusal_;
 };
 
-// A path: what it holds is checked once (KeptOutcome, by
-// ContentFingerprint).
+// A path: what it holds is read only when its metadata changed, and
+// checked only when the read bytes (each hashed once) are not the bytes
+// last found to be something (KeptOutcome, by their content digest).
 class LocalSource final : public BundleSource {
  public:
   explicit LocalSource(std::string path) : path_(std::move(path)) {}
@@ -274,25 +337,39 @@ class LocalSource final : public BundleSource {
   bool remote() const override { return false; }
   absl::StatusOr<std::optional<Candidate>> Load(
       const SourceOptions& options) override {
-    absl::StatusOr<std::string> fingerprint = ContentFingerprint(path_);
-    if (fingerprint.ok()) {
-      if (auto kept = kept_.For(*fingerprint)) return *std::move(kept);
+    // Taken before reading: a change during the read shows next time.
+    absl::StatusOr<std::string> metadata = MetadataFingerprint(path_);
+    if (metadata.ok() && *metadata == metadata_ && kept_.decided()) {
+      return *kept_.Last();  // nothing read, nothing hashed
     }
-    kept_.Loading(fingerprint.ok() ? *std::move(fingerprint) : std::string());
-    auto candidate = LoadFromSource(path_, options);
-    if (!candidate.ok()) {
-      kept_.Refuse(candidate.status());
-      return candidate.status();
+    metadata_ = metadata.ok() ? *std::move(metadata) : std::string();
+    std::optional<KeptOutcome::Answer> kept;
+    bool keyed = false;
+    auto loaded = LoadPath(path_, options, [&](const std::string& key) {
+      keyed = true;
+      kept = kept_.For(key);
+      if (!kept.has_value()) kept_.Loading(key);
+      return kept.has_value();
+    });
+    if (kept.has_value()) return *std::move(kept);
+    if (!keyed) kept_.Loading("");  // refused before its bytes were named
+    if (!loaded.ok()) {
+      kept_.Refuse(loaded.status());
+      return loaded.status();
     }
-    return std::optional<Candidate>(*std::move(candidate));
+    return std::optional<Candidate>(**std::move(loaded));
   }
   void Accept() override { kept_.Accept(); }
   void Refuse(const absl::Status& why) override { kept_.Refuse(why); }
-  void Forget() override { kept_.Forget(); }
+  void Forget() override {
+    kept_.Forget();
+    metadata_.clear();
+  }
   void Cancel() override {}
 
  private:
   const std::string path_;
+  std::string metadata_;  // MetadataFingerprint at the last load
   KeptOutcome kept_;
 };
 

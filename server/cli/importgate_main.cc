@@ -265,8 +265,15 @@ int Push(const Args& args) {
   const std::string& path = args.positional[2];
   auto reference = bundle::ParseOciReference(args.positional[3], "push");
   if (!reference.ok()) return Fail(reference.status());
-  if (!absl::GetFlag(FLAGS_allow_unsigned) &&
-      !std::filesystem::exists(path + bundle::kSignatureSuffix)) {
+  const bool has_signature =
+      std::filesystem::exists(path + bundle::kSignatureSuffix);
+  if (has_signature && args.keys.empty()) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        "push: pass --key PUB.pem to check ", path, bundle::kSignatureSuffix,
+        " before publishing it (a signature no server trusts would be "
+        "refused by every replica)")));
+  }
+  if (!absl::GetFlag(FLAGS_allow_unsigned) && !has_signature) {
     return Fail(absl::FailedPreconditionError(absl::StrCat(
         path, bundle::kSignatureSuffix,
         ": missing, and servers refuse an unsigned remote bundle; sign it "

@@ -198,8 +198,9 @@ struct KafkaSink::Producer {
         static_cast<uint64_t>(reinterpret_cast<uintptr_t>(message->_private));
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (!self->failed) {
-        self->error = absl::StrCat("Kafka delivery of sequence ", sequence,
-                                   " failed: ", rd_kafka_err2str(message->err));
+        self->error =
+            absl::StrCat("Kafka delivery of the message ending at sequence ",
+                         sequence, " failed: ", rd_kafka_err2str(message->err));
       }
       self->failed = true;
       return;

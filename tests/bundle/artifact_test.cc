@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "gtest/gtest.h"
 #include "importgate/policy/v1/artifact.pb.h"
 #include "server/bundle/source_reader.h"
@@ -155,6 +156,60 @@ TEST(UnpackArtifactTest, WrongMagicIsRefused) {
     EXPECT_EQ(unpacked.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(unpacked.status().message(), HasSubstr("bad magic"));
   }
+}
+
+// The manifest alone, read from the front of the file: what a directory of
+// packed bundles is ordered by. Any file that does not start with the
+// magic and a whole manifest is refused, naming it; a file torn after its
+// manifest still gives it (the full unpack refuses it later).
+TEST(ReadArtifactManifestTest, ReadsTheManifestAloneOrNamesTheFile) {
+  const std::string dir = it::WriteBundleDirectory({});
+  const std::string packed = Pack(Files(7), 7);
+  const pv1::BundleArtifact artifact = Parse(packed);
+  const size_t manifest_bytes = artifact.manifest().ByteSizeLong();
+  const size_t manifest_end =
+      kArtifactMagic.size() + 1 +
+      google::protobuf::io::CodedOutputStream::VarintSize64(manifest_bytes) +
+      manifest_bytes;
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    const std::string path = dir + "/" + name;
+    std::ofstream(path, std::ios::binary) << bytes;
+    return path;
+  };
+  struct Case {
+    std::string name, bytes;
+    bool ok;
+  } cases[] = {
+      {"whole.igb", packed, true},
+      {"torn-after-manifest.igb", packed.substr(0, manifest_end + 3), true},
+      {"just-the-manifest.igb", packed.substr(0, manifest_end), true},
+      {"torn-in-manifest.igb", packed.substr(0, manifest_end - 1), false},
+      {"magic-only.igb", std::string(kArtifactMagic), false},
+      {"empty.igb", "", false},
+      {"bad-magic.igb", "IGBUNDL2" + packed.substr(8), false},
+      {"files-first.igb",
+       std::string(kArtifactMagic) + "\x12\x00" + packed.substr(8), false},
+      {"huge-length.igb",
+       std::string(kArtifactMagic) + "\x0a\xff\xff\xff\xff\x0f", false},
+      {"endless-varint.igb",
+       std::string(kArtifactMagic) + "\x0a" + std::string(12, '\xff'), false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto manifest = ReadArtifactManifest(write(c.name, c.bytes));
+    ASSERT_EQ(manifest.ok(), c.ok) << manifest.status();
+    if (c.ok) {
+      EXPECT_EQ(manifest->revision(), 7u);
+      EXPECT_EQ(manifest->name(), "test");
+      EXPECT_EQ(manifest->content_digest(), ContentDigest(Files(7)));
+    } else {
+      EXPECT_EQ(manifest.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_THAT(manifest.status().message(), HasSubstr(c.name));
+    }
+  }
+  EXPECT_EQ(ReadArtifactManifest(dir + "/absent.igb").status().code(),
+            absl::StatusCode::kNotFound);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(UnpackArtifactTest, EveryTruncationIsRefused) {

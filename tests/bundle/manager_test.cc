@@ -2,10 +2,12 @@
 // bad candidate, last known good across restarts, and explicit rollback.
 #include "server/bundle/manager.h"
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <memory>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -483,32 +485,91 @@ class ManagerReloadThreadTest : public ::testing::Test {
   SystemClock clock_;
 };
 
-// Every request is answered, by a reload that began after it was made:
-// a request made after a publication never gets an older answer. A burst
-// costs at most as many looks at the source as it has requests.
-TEST_F(ManagerReloadThreadTest, EveryRequestIsAnsweredByALaterReload) {
+// A real source that counts its loads and, when asked, holds a load after
+// it has read the source, until released.
+class HeldSource final : public BundleSource {
+ public:
+  struct Control {
+    std::mutex mu;
+    std::condition_variable changed;
+    int loads = 0;
+    bool hold = false;
+    bool holding = false;
+  };
+  HeldSource(std::unique_ptr<BundleSource> real, Control* control)
+      : real_(std::move(real)), control_(control) {}
+  const std::string& name() const override { return real_->name(); }
+  bool remote() const override { return false; }
+  absl::StatusOr<std::optional<Candidate>> Load(
+      const SourceOptions& options) override {
+    auto loaded = real_->Load(options);
+    std::unique_lock<std::mutex> lock(control_->mu);
+    ++control_->loads;
+    control_->holding = control_->hold;
+    control_->changed.notify_all();
+    control_->changed.wait(lock, [&] { return !control_->hold; });
+    control_->holding = false;
+    return loaded;
+  }
+  void Accept() override { real_->Accept(); }
+  void Refuse(const absl::Status& why) override { real_->Refuse(why); }
+  void Forget() override { real_->Forget(); }
+  void Cancel() override { real_->Cancel(); }
+
+ private:
+  const std::unique_ptr<BundleSource> real_;
+  Control* const control_;
+};
+
+// A request made while a reload is under way (that reload read the source
+// before the request) is answered by the next reload, never by the one
+// under way; the requests waiting meanwhile share that next one.
+TEST_F(ManagerReloadThreadTest, ARequestIsAnsweredByAReloadBegunAfterIt) {
+  HeldSource::Control control;
+  options_.open_source = [&](const std::string& source,
+                             const RemoteOptions& remote)
+      -> absl::StatusOr<std::unique_ptr<BundleSource>> {
+    auto real = OpenSource(source, remote);
+    if (!real.ok()) return real.status();
+    return std::make_unique<HeldSource>(*std::move(real), &control);
+  };
   PolicyStore store(&clock_);
   BundleManager manager(&store, &clock_, options_);
   ASSERT_TRUE(manager.Start().ok());
-  for (uint64_t revision = 2; revision <= 6; ++revision) {
-    Publish(revision);
-    std::vector<std::future<uint64_t>> answers;
-    for (int i = 0; i < 10; ++i) {
-      auto answered = std::make_shared<std::promise<uint64_t>>();
-      answers.push_back(answered->get_future());
-      manager.RequestReload([answered](const ReloadResult& result) {
-        answered->set_value(result.revision);
-      });
-    }
-    for (auto& answer : answers) {
-      ASSERT_EQ(answer.wait_for(std::chrono::seconds(30)),
-                std::future_status::ready);
-      EXPECT_EQ(answer.get(), revision);
-    }
+  const int loads_at_start = control.loads;
+  auto answer = [&manager] {
+    auto answered = std::make_shared<std::promise<uint64_t>>();
+    manager.RequestReload([answered](const ReloadResult& result) {
+      answered->set_value(result.revision);
+    });
+    return answered->get_future();
+  };
+  {
+    std::lock_guard<std::mutex> lock(control.mu);
+    control.hold = true;
   }
-  EXPECT_EQ(Active(store), 6u);
-  // The store saw one activation per revision, however many asked.
-  EXPECT_EQ(store.Status().history.size(), 6u);
+  std::future<uint64_t> first = answer();
+  {
+    std::unique_lock<std::mutex> lock(control.mu);
+    control.changed.wait(lock, [&] { return control.holding; });
+  }
+  // The first reload has read revision 1 and is held: publish 2, ask twice.
+  Publish(2);
+  std::future<uint64_t> second = answer();
+  std::future<uint64_t> third = answer();
+  {
+    std::lock_guard<std::mutex> lock(control.mu);
+    control.hold = false;
+  }
+  control.changed.notify_all();
+  for (auto* f : {&first, &second, &third}) {
+    ASSERT_EQ(f->wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  }
+  EXPECT_EQ(first.get(), 1u);
+  EXPECT_EQ(second.get(), 2u);
+  EXPECT_EQ(third.get(), 2u);
+  EXPECT_EQ(control.loads - loads_at_start, 2) << "the two waiting share one";
+  EXPECT_EQ(Active(store), 2u);
 }
 
 // With a poll interval the thread looks at the source by itself.

@@ -95,6 +95,38 @@ TEST(OciReferenceTest, RefusesMalformedOnesNamingTheFlag) {
   }
 }
 
+// An upload continues only on the registry's own scheme, host and port.
+TEST(UploadLocationTest, StaysOnTheRegistrysOrigin) {
+  const std::string post = "https://r.example:5000/v2/b/blobs/uploads/";
+  const struct {
+    std::string location, want;  // want "": refused
+  } cases[] = {
+      {"/v2/b/blobs/uploads/u1?_state=x",
+       "https://r.example:5000/v2/b/blobs/uploads/u1?_state=x"},
+      {"https://r.example:5000/v2/b/blobs/uploads/u2",
+       "https://r.example:5000/v2/b/blobs/uploads/u2"},
+      {"u3", "https://r.example:5000/v2/b/blobs/uploads/u3"},
+      {"HTTPS://R.EXAMPLE:5000/v2/b/blobs/uploads/u4",  // the same origin
+       "https://R.EXAMPLE:5000/v2/b/blobs/uploads/u4"},
+      {"http://r.example:5000/v2/b/blobs/uploads/u5", ""},  // downgrade
+      {"https://elsewhere.example:5000/v2/b/blobs/uploads/u6", ""},
+      {"https://r.example:5001/v2/b/blobs/uploads/u7", ""},
+      {"https://r.example/v2/b/blobs/uploads/u8", ""},  // port 443
+      {"", ""},
+  };
+  for (const auto& c : cases) {
+    auto resolved = UploadLocation(post, c.location);
+    if (c.want.empty()) {
+      ASSERT_FALSE(resolved.ok()) << c.location << " -> " << *resolved;
+      EXPECT_EQ(resolved.status().code(), absl::StatusCode::kUnavailable);
+      EXPECT_THAT(resolved.status().message(), HasSubstr(post));
+    } else {
+      ASSERT_TRUE(resolved.ok()) << c.location << ": " << resolved.status();
+      EXPECT_EQ(*resolved, c.want);
+    }
+  }
+}
+
 // A registry, and signed bundles to push to it.
 class OciRegistryTest : public ::testing::Test {
  protected:
