@@ -55,6 +55,11 @@ ABSL_FLAG(std::string, bundle, "policies/default",
 ABSL_FLAG(std::string, bundle_ca_file, "",
           "PEM roots an https --bundle's certificate must chain to; empty: "
           "the system's");
+ABSL_FLAG(std::string, bundle_registry_auth_file, "",
+          "an oci:// registry's credentials: a Docker config.json "
+          "(\"auths\": {\"HOST:PORT\": {\"auth\": base64 of user:password}}), "
+          "e.g. a kubernetes.io/dockerconfigjson Secret; used when the "
+          "registry asks (Basic, or a Bearer token from its realm)");
 ABSL_FLAG(bool, bundle_plain_http, false,
           "reach an oci:// --bundle's registry over plain HTTP rather than "
           "HTTPS (a registry on loopback, for tests)");
@@ -325,6 +330,8 @@ int Run(const std::vector<std::string>& verify_keys) {
   manager_options.remote.connect_timeout =
       std::min(manager_options.remote.timeout, absl::Seconds(5));
   manager_options.remote.plain_http = absl::GetFlag(FLAGS_bundle_plain_http);
+  manager_options.remote.registry_auth_file =
+      absl::GetFlag(FLAGS_bundle_registry_auth_file);
   const bool remote =
       bundle::IsHttpUrl(source) || bundle::IsOciReference(source);
   if (remote && absl::GetFlag(FLAGS_watch)) {

@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -137,38 +137,66 @@ absl::StatusOr<UnpackedArtifact> UnpackArtifact(absl::string_view bytes) {
 
 absl::StatusOr<pv1::ArtifactManifest> ReadArtifactManifest(
     const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot be opened"));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return absl::NotFoundError(absl::StrCat(path, " does not exist"));
+    }
+    return absl::InternalError(
+        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
   }
+  auto close_fd = absl::MakeCleanup([fd] { ::close(fd); });
   auto not_first = [&] {
     return absl::InvalidArgumentError(
         absl::StrCat(path,
                      ": not an importgate bundle artifact with its manifest "
                      "first (bad magic, truncated, or another kind of file)"));
   };
-  std::string magic(kArtifactMagic.size(), '\0');
-  if (!in.read(magic.data(), static_cast<std::streamsize>(magic.size())) ||
-      magic != kArtifactMagic) {
+  struct stat info;
+  if (::fstat(fd, &info) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot stat ", path, ": ", std::strerror(errno)));
+  }
+  const uint64_t file_size = static_cast<uint64_t>(info.st_size);
+  // The magic, then BundleArtifact field 1 (manifest), length-delimited:
+  // tag 0x0a and the length as a varint (at most 10 bytes). Protobuf writes
+  // fields in number order.
+  char head[8 + 1 + 10];
+  const ssize_t got = ::pread(fd, head, sizeof(head), 0);
+  if (got < 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+  }
+  const absl::string_view bytes(head, static_cast<size_t>(got));
+  if (bytes.size() < kArtifactMagic.size() + 2 ||
+      bytes.substr(0, kArtifactMagic.size()) != kArtifactMagic ||
+      bytes[kArtifactMagic.size()] != 0x0a) {
     return not_first();
   }
-  // BundleArtifact field 1 (manifest), length-delimited: tag 0x0a, then
-  // the length as a varint. Protobuf writes fields in number order.
-  if (in.get() != 0x0a) return not_first();
   uint64_t length = 0;
-  for (int shift = 0;; shift += 7) {
-    const int byte = in.get();
-    if (byte < 0 || shift > 63) return not_first();
+  size_t at = kArtifactMagic.size() + 1;
+  for (int shift = 0;; shift += 7, ++at) {
+    if (at >= bytes.size() || shift > 63) return not_first();
+    const auto byte = static_cast<unsigned char>(bytes[at]);
     length |= static_cast<uint64_t>(byte & 0x7f) << shift;
     if ((byte & 0x80) == 0) break;
   }
-  if (length > kMaxArtifactManifestBytes) return not_first();
-  std::string bytes(length, '\0');
-  if (!in.read(bytes.data(), static_cast<std::streamsize>(length))) {
-    return not_first();
+  const uint64_t start = at + 1;
+  if (length > file_size || start + length > file_size) return not_first();
+  std::string manifest_bytes(length, '\0');
+  for (uint64_t done = 0; done < length;) {
+    const ssize_t n = ::pread(fd, manifest_bytes.data() + done, length - done,
+                              static_cast<off_t>(start + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+    }
+    if (n == 0) return not_first();  // cut short since the fstat
+    done += static_cast<uint64_t>(n);
   }
   pv1::ArtifactManifest manifest;
-  if (!manifest.ParseFromString(bytes)) return not_first();
+  if (!manifest.ParseFromString(manifest_bytes)) return not_first();
   return manifest;
 }
 

@@ -42,14 +42,12 @@ std::string PackArtifact(absl::Span<const policy::SourceFile> files,
 // torn or tampered file lands here).
 absl::StatusOr<UnpackedArtifact> UnpackArtifact(absl::string_view bytes);
 
-// The largest artifact manifest ReadArtifactManifest reads.
-inline constexpr size_t kMaxArtifactManifestBytes = 16 << 20;
-
 // Reads only the manifest of the artifact file at `path` (its first
 // field): name, revision, content digest, without reading, hashing or
 // checking the files. For ordering a directory of packed bundles; the one
-// chosen is then unpacked whole. NOT_FOUND when it cannot be opened;
-// INVALID_ARGUMENT when it does not start with the magic and a manifest.
+// chosen is then unpacked whole. NOT_FOUND when it does not exist;
+// INTERNAL when it cannot be read (errno's text); INVALID_ARGUMENT when it
+// does not start with the magic and a whole manifest.
 absl::StatusOr<importgate::policy::v1::ArtifactManifest> ReadArtifactManifest(
     const std::string& path);
 

@@ -49,6 +49,10 @@ struct RemoteOptions {
   // oci:// only: talk to the registry over plain HTTP rather than HTTPS
   // (--bundle_plain_http; a registry on loopback, for tests).
   bool plain_http = false;
+  // oci:// only: a Docker config.json with the registry's credentials
+  // (--bundle_registry_auth_file; the file a kubernetes.io/dockerconfigjson
+  // Secret mounts). Empty: anonymous.
+  std::string registry_auth_file;
 };
 
 // INVALID_ARGUMENT naming --bundle_timeout or --bundle_ca_file when

@@ -3,11 +3,14 @@
 #include <curl/curl.h>
 
 #include <cmath>
+#include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -242,6 +245,226 @@ absl::StatusOr<OciReference> ParseOciReference(absl::string_view spec,
   return reference;
 }
 
+namespace {
+
+// "a b" -> "a%20b": a URL query value.
+std::string QueryEscape(absl::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' ||
+        c == '~') {
+      out += c;
+    } else {
+      out += absl::StrFormat("%%%02X", static_cast<unsigned char>(c));
+    }
+  }
+  return out;
+}
+
+// A WWW-Authenticate challenge: its scheme and parameters
+// (`Bearer realm="...",service="...",scope="repository:x:pull,push"`).
+struct Challenge {
+  std::string scheme;  // lower case
+  std::map<std::string, std::string> params;
+};
+
+std::optional<Challenge> ParseChallenge(absl::string_view header) {
+  header = absl::StripAsciiWhitespace(header);
+  const size_t space = header.find(' ');
+  Challenge challenge;
+  challenge.scheme = absl::AsciiStrToLower(header.substr(0, space));
+  if (challenge.scheme.empty()) return std::nullopt;
+  if (space == absl::string_view::npos) return challenge;
+  absl::string_view rest = header.substr(space + 1);
+  while (true) {
+    rest = absl::StripLeadingAsciiWhitespace(rest);
+    if (rest.empty()) return challenge;
+    const size_t equals = rest.find('=');
+    if (equals == absl::string_view::npos) return std::nullopt;
+    std::string name = absl::AsciiStrToLower(
+        absl::StripAsciiWhitespace(rest.substr(0, equals)));
+    rest = absl::StripLeadingAsciiWhitespace(rest.substr(equals + 1));
+    std::string value;
+    if (!rest.empty() && rest.front() == '"') {
+      size_t i = 1;
+      for (; i < rest.size() && rest[i] != '"'; ++i) {
+        if (rest[i] == '\\' && i + 1 < rest.size()) ++i;
+        value += rest[i];
+      }
+      if (i >= rest.size()) return std::nullopt;  // no closing quote
+      rest = rest.substr(i + 1);
+    } else {
+      const size_t comma = rest.find(',');
+      value = std::string(absl::StripAsciiWhitespace(rest.substr(0, comma)));
+      rest = comma == absl::string_view::npos ? "" : rest.substr(comma);
+    }
+    challenge.params[std::move(name)] = std::move(value);
+    rest = absl::StripLeadingAsciiWhitespace(rest);
+    if (!rest.empty()) {
+      if (rest.front() != ',') return std::nullopt;
+      rest.remove_prefix(1);
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<RegistryCredentials>> ReadRegistryCredentials(
+    const std::string& file, const std::string& registry) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bundle_registry_auth_file: ", file, ": ", why));
+  };
+  auto text = ReadWholeFile(file, 1 << 20);
+  if (!text.ok()) return bad(text.status().message());
+  google::protobuf::Struct config;
+  if (!google::protobuf::util::JsonStringToMessage(*text, &config).ok()) {
+    return bad("not JSON (a Docker config.json)");
+  }
+  auto auths = config.fields().find("auths");
+  if (auths == config.fields().end()) return std::nullopt;
+  if (!auths->second.has_struct_value())
+    return bad("\"auths\" is not an object");
+  const auto& entries = auths->second.struct_value().fields();
+  for (const std::string& key : {registry, absl::StrCat("https://", registry),
+                                 absl::StrCat("http://", registry)}) {
+    auto entry = entries.find(key);
+    if (entry == entries.end()) continue;
+    if (!entry->second.has_struct_value()) {
+      return bad(absl::StrCat("auths[\"", key, "\"] is not an object"));
+    }
+    const auto& fields = entry->second.struct_value().fields();
+    auto text_of = [&](const char* name) -> std::string {
+      auto it = fields.find(name);
+      return it != fields.end() && it->second.has_string_value()
+                 ? it->second.string_value()
+                 : std::string();
+    };
+    RegistryCredentials credentials;
+    if (const std::string auth = text_of("auth"); !auth.empty()) {
+      std::string decoded;
+      const size_t colon = absl::Base64Unescape(auth, &decoded)
+                               ? decoded.find(':')
+                               : std::string::npos;
+      if (colon == std::string::npos) {
+        return bad(absl::StrCat("auths[\"", key,
+                                "\"].auth is not base64 of user:password"));
+      }
+      credentials.username = decoded.substr(0, colon);
+      credentials.password = decoded.substr(colon + 1);
+    } else {
+      credentials.username = text_of("username");
+      credentials.password = text_of("password");
+    }
+    if (credentials.username.empty()) {
+      return bad(absl::StrCat("auths[\"", key,
+                              "\"] has neither \"auth\" nor \"username\""));
+    }
+    return credentials;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<HttpResponse> RegistryAuth::Send(HttpClient& client,
+                                                HttpRequest request) {
+  for (int attempt = 0;; ++attempt) {
+    HttpRequest sent = request;
+    if (!authorization_.empty()) {
+      sent.headers.push_back(absl::StrCat("Authorization: ", authorization_));
+    }
+    auto response = client.Send(sent);
+    if (!response.ok() || response->status != 401 || attempt > 0) {
+      return response;
+    }
+    const std::string challenge = response->Header("www-authenticate");
+    if (challenge.empty()) return response;
+    if (absl::Status answered = Answer(client, challenge, request.url);
+        !answered.ok()) {
+      return answered;
+    }
+  }
+}
+
+absl::Status RegistryAuth::Answer(HttpClient& client, const std::string& header,
+                                  const std::string& url) {
+  const std::string what = absl::StrCat(url, ": HTTP 401: ");
+  const std::optional<Challenge> challenge = ParseChallenge(header);
+  if (!challenge.has_value()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(what, "a WWW-Authenticate challenge that does not parse"));
+  }
+  auto basic = [&] {
+    return absl::StrCat(
+        "Basic ", absl::Base64Escape(absl::StrCat(credentials_->username, ":",
+                                                  credentials_->password)));
+  };
+  if (challenge->scheme == "basic") {
+    if (!credentials_.has_value()) {
+      return absl::PermissionDeniedError(
+          absl::StrCat(what,
+                       "the registry asks for a user name and password, and "
+                       "--bundle_registry_auth_file holds none for it"));
+    }
+    authorization_ = basic();
+    return absl::OkStatus();
+  }
+  if (challenge->scheme != "bearer") {
+    return absl::PermissionDeniedError(
+        absl::StrCat(what, "the registry asks for ", challenge->scheme,
+                     " authentication; importgate answers Basic and Bearer"));
+  }
+  auto param = [&](const char* name) -> std::string {
+    auto it = challenge->params.find(name);
+    return it == challenge->params.end() ? std::string() : it->second;
+  };
+  const std::string realm = param("realm");
+  // The token endpoint gets the credentials: only on the registry's scheme.
+  if (!absl::StartsWith(realm, "https://") &&
+      !(plain_http_ && absl::StartsWith(realm, "http://"))) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(what, "a token realm \"", realm.substr(0, 200),
+                     "\" that is not an https:// URL"));
+  }
+  HttpRequest token;
+  token.url = realm;
+  char separator = realm.find('?') == std::string::npos ? '?' : '&';
+  for (const char* name : {"service", "scope"}) {
+    if (const std::string value = param(name); !value.empty()) {
+      absl::StrAppend(&token.url, std::string(1, separator), name, "=",
+                      QueryEscape(value));
+      separator = '&';
+    }
+  }
+  if (credentials_.has_value()) {
+    token.headers.push_back(absl::StrCat("Authorization: ", basic()));
+  }
+  auto response = client.Send(token);
+  if (!response.ok()) return response.status();
+  if (response->status != 200) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        what, "the token endpoint answered: ",
+        HttpStatusError("GET", realm, response->status).message()));
+  }
+  google::protobuf::Struct body;
+  std::string value;
+  if (google::protobuf::util::JsonStringToMessage(response->body, &body).ok()) {
+    for (const char* name : {"token", "access_token"}) {
+      auto it = body.fields().find(name);
+      if (it != body.fields().end() && it->second.has_string_value() &&
+          !it->second.string_value().empty()) {
+        value = it->second.string_value();
+        break;
+      }
+    }
+  }
+  if (value.empty()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(what, "the token endpoint ", realm, " sent no token"));
+  }
+  authorization_ = absl::StrCat("Bearer ", value);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<OciFetcher>> OciFetcher::Create(
     absl::string_view spec, RemoteOptions options) {
   auto reference = ParseOciReference(spec, "--bundle");
@@ -249,10 +472,17 @@ absl::StatusOr<std::unique_ptr<OciFetcher>> OciFetcher::Create(
   if (absl::Status valid = ValidateRemoteOptions(options); !valid.ok()) {
     return valid;
   }
+  std::optional<RegistryCredentials> credentials;
+  if (!options.registry_auth_file.empty()) {
+    auto read = ReadRegistryCredentials(options.registry_auth_file,
+                                        reference->registry);
+    if (!read.ok()) return read.status();
+    credentials = *std::move(read);
+  }
   auto client = HttpClient::Create(std::move(options));
   if (!client.ok()) return client.status();
-  return std::unique_ptr<OciFetcher>(
-      new OciFetcher(*std::move(reference), *std::move(client)));
+  return std::unique_ptr<OciFetcher>(new OciFetcher(
+      *std::move(reference), *std::move(client), std::move(credentials)));
 }
 
 namespace {
@@ -265,11 +495,13 @@ std::string BaseUrl(const OciReference& reference, bool plain_http) {
 }  // namespace
 
 OciFetcher::OciFetcher(OciReference reference,
-                       std::unique_ptr<HttpClient> client)
+                       std::unique_ptr<HttpClient> client,
+                       std::optional<RegistryCredentials> credentials)
     : reference_(std::move(reference)),
       name_(reference_.ToString()),
       base_(BaseUrl(reference_, client->options().plain_http)),
-      client_(std::move(client)) {}
+      client_(std::move(client)),
+      auth_(std::move(credentials), client_->options().plain_http) {}
 
 absl::StatusOr<std::string> OciFetcher::GetBlob(const std::string& digest,
                                                 uint64_t size,
@@ -282,7 +514,7 @@ absl::StatusOr<std::string> OciFetcher::GetBlob(const std::string& digest,
   HttpRequest request;
   request.url = absl::StrCat(base_, "/blobs/", digest);
   request.max_bytes = size;  // a longer body is refused as it arrives
-  auto response = client_->Send(request);
+  auto response = auth_.Send(*client_, request);
   if (!response.ok()) return response.status();
   if (response->status != 200) {
     return HttpStatusError("GET", request.url, response->status);
@@ -314,7 +546,7 @@ absl::StatusOr<std::optional<FetchedArtifact>> OciFetcher::Fetch() {
     request.headers.push_back(
         absl::StrCat("If-None-Match: \"", last_manifest_digest_, "\""));
   }
-  auto response = client_->Send(request);
+  auto response = auth_.Send(*client_, request);
   if (!response.ok()) return response.status();
   if (response->status == 304 && !last_manifest_digest_.empty()) {
     return std::nullopt;
@@ -323,8 +555,8 @@ absl::StatusOr<std::optional<FetchedArtifact>> OciFetcher::Fetch() {
     if (response->status == 401) {
       return absl::PermissionDeniedError(absl::StrCat(
           "GET ", request.url,
-          ": HTTP 401: the registry asks for credentials; importgate pulls "
-          "anonymously (grant anonymous pull on this repository)"));
+          ": HTTP 401 with the credentials of --bundle_registry_auth_file "
+          "(or none): the registry does not let them pull"));
     }
     return HttpStatusError("GET", request.url, response->status);
   }
@@ -501,13 +733,21 @@ absl::StatusOr<std::string> PushBundle(const OciReference& reference,
   if (absl::Status valid = ValidateRemoteOptions(options); !valid.ok()) {
     return valid;
   }
+  std::optional<RegistryCredentials> credentials;
+  if (!options.registry_auth_file.empty()) {
+    auto read =
+        ReadRegistryCredentials(options.registry_auth_file, reference.registry);
+    if (!read.ok()) return read.status();
+    credentials = *std::move(read);
+  }
+  RegistryAuth auth(std::move(credentials), options.plain_http);
   auto client = HttpClient::Create(options);
   if (!client.ok()) return client.status();
   const std::string base = BaseUrl(reference, options.plain_http);
   auto send =
       [&](HttpRequest request,
           std::initializer_list<long> wanted) -> absl::StatusOr<HttpResponse> {
-    auto response = (*client)->Send(request);
+    auto response = auth.Send(**client, request);
     if (!response.ok()) return response.status();
     for (long status : wanted) {
       if (response->status == status) return response;

@@ -24,9 +24,12 @@
 // no hashing.
 //
 // Registries are reached over HTTPS (RemoteOptions: CA file, timeouts),
-// or plain HTTP with RemoteOptions::plain_http. Anonymous access only: a
-// registry that asks for credentials is reported as PERMISSION_DENIED
-// (README: registry-backed rollouts).
+// or plain HTTP with RemoteOptions::plain_http. Access is anonymous until
+// a registry answers 401: then its challenge is answered with the
+// credentials RemoteOptions::registry_auth_file holds for it, as Docker
+// does: `Basic` with them, or `Bearer` with a token fetched from the
+// challenge's realm (on the registry's own scheme) with them, or
+// anonymously without. Tokens are kept until refused.
 //
 // Thread safety: OciFetcher is thread-compatible, except Cancel(), which
 // any thread may call at any time. PushBundle is thread-safe.
@@ -37,6 +40,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -82,6 +86,46 @@ bool IsOciReference(absl::string_view spec);
 absl::StatusOr<OciReference> ParseOciReference(absl::string_view spec,
                                                absl::string_view flag);
 
+// A user name and password for one registry.
+struct RegistryCredentials {
+  std::string username;
+  std::string password;
+};
+
+// The credentials Docker config.json `file` holds for `registry`
+// (host[:port]): its "auths" entry by that key (or "https://" plus it),
+// with "auth" (base64 of "user:password") or "username" and "password".
+// nullopt when the file has no entry for it. INVALID_ARGUMENT naming
+// --bundle_registry_auth_file when the file cannot be read or is not such
+// JSON. The password is never put in an error.
+absl::StatusOr<std::optional<RegistryCredentials>> ReadRegistryCredentials(
+    const std::string& file, const std::string& registry);
+
+// One registry's authorization, as challenges ask for it: sends requests
+// with it, and answers one 401 per request (a Basic challenge with the
+// credentials; a Bearer challenge with a token from its realm). Used by
+// one thread at a time.
+class RegistryAuth {
+ public:
+  RegistryAuth(std::optional<RegistryCredentials> credentials, bool plain_http)
+      : credentials_(std::move(credentials)), plain_http_(plain_http) {}
+
+  // Sends `request` through `client` with the authorization held; on a 401
+  // whose challenge it can answer, gets it and sends once more. The
+  // response, whatever its status; PERMISSION_DENIED when a challenge
+  // cannot be answered (Basic without credentials, a realm on another
+  // scheme, a token endpoint that refuses or sends no token), naming it.
+  absl::StatusOr<HttpResponse> Send(HttpClient& client, HttpRequest request);
+
+ private:
+  absl::Status Answer(HttpClient& client, const std::string& challenge,
+                      const std::string& url);
+
+  const std::optional<RegistryCredentials> credentials_;
+  const bool plain_http_;
+  std::string authorization_;  // "Basic ..." or "Bearer ..."; "" anonymous
+};
+
 class OciFetcher final : public RemoteFetcher {
  public:
   // INVALID_ARGUMENT naming --bundle for a bad reference, and as
@@ -95,7 +139,8 @@ class OciFetcher final : public RemoteFetcher {
 
   // RemoteFetcher; FetchedArtifact::digest is the manifest's digest.
   // Errors name the reference: NOT_FOUND (no such repository, tag or
-  // blob), PERMISSION_DENIED (HTTP 401 or 403), DATA_LOSS (a manifest or
+  // blob), PERMISSION_DENIED (HTTP 401 or 403, or a challenge that cannot
+  // be answered), DATA_LOSS (a manifest or
   // blob whose digest or size is not the one named), INVALID_ARGUMENT (a
   // manifest that is not an importgate bundle artifact, saying why, or
   // a blob over its cap), and HttpClient::Send's.
@@ -104,7 +149,8 @@ class OciFetcher final : public RemoteFetcher {
   void Cancel() override { client_->Cancel(); }
 
  private:
-  OciFetcher(OciReference reference, std::unique_ptr<HttpClient> client);
+  OciFetcher(OciReference reference, std::unique_ptr<HttpClient> client,
+             std::optional<RegistryCredentials> credentials);
   // FetchIfChanged, before its errors are named.
   absl::StatusOr<std::optional<FetchedArtifact>> Fetch();
   absl::StatusOr<std::string> GetBlob(const std::string& digest, uint64_t size,
@@ -114,6 +160,7 @@ class OciFetcher final : public RemoteFetcher {
   const std::string name_;  // reference_.ToString()
   const std::string base_;  // scheme://registry/v2/repository
   const std::unique_ptr<HttpClient> client_;
+  RegistryAuth auth_;
   std::string last_manifest_digest_;  // of the last pair returned
 };
 

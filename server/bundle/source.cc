@@ -40,12 +40,14 @@ bool Unsigned(const SourceOptions& options) {
 // were found to be).
 using StopBeforeChecks = std::function<bool(const std::string& key)>;
 
-// What names a packed bundle's bytes: its checked content digest and its
+// What names a packed bundle's bytes as far as its checks go: the
+// manifest's name and revision, its checked content digest, and its
 // signature file's digest.
 std::string ArtifactKey(const UnpackedArtifact& unpacked,
                         absl::string_view signatures) {
-  return absl::StrCat(unpacked.manifest.content_digest(), ":",
-                      signatures.empty() ? "-" : Sha256Hex(signatures));
+  const pv1::ArtifactManifest& m = unpacked.manifest;
+  return absl::StrCat(m.name(), "\n", m.revision(), "\n", m.content_digest(),
+                      ":", signatures.empty() ? "-" : Sha256Hex(signatures));
 }
 
 // The checks after unpacking: signature, parse, compile, self-tests.
@@ -110,9 +112,35 @@ absl::StatusOr<std::optional<Candidate>> LoadArtifactPath(
   return std::optional<Candidate>(*std::move(candidate));
 }
 
+// The digest of every *.igb file and its signature in `directory` (not
+// its subdirectories, hidden entries left out: what the directory loader
+// reads), by name. INTERNAL when one cannot be read.
+absl::StatusOr<std::string> PackedDirectoryDigest(
+    const std::string& directory) {
+  std::vector<std::string> entries;
+  std::error_code ec;
+  for (fs::directory_iterator it(directory, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (absl::StartsWith(name, ".") ||
+        !(absl::EndsWith(name, kArtifactSuffix) ||
+          absl::EndsWith(name,
+                         absl::StrCat(kArtifactSuffix, kSignatureSuffix)))) {
+      continue;
+    }
+    auto bytes = ReadWholeFile(it->path().string(), kMaxArtifactBytes);
+    if (!bytes.ok()) return bytes.status();
+    entries.push_back(absl::StrCat(name, "\n", Sha256Hex(*bytes)));
+  }
+  if (ec) {
+    return absl::InternalError(absl::StrCat(directory, ": ", ec.message()));
+  }
+  std::sort(entries.begin(), entries.end());
+  return Sha256Hex(absl::StrJoin(entries, "\n"));
+}
+
 // LoadFromSource, asking `stop` (may be null) once the bytes are read and
-// hashed: nullopt when it said stop. A directory of packed files is not
-// stopped (which file wins depends on every file's checks).
+// hashed: nullopt when it said stop.
 absl::StatusOr<std::optional<Candidate>> LoadPath(
     const std::string& path, const SourceOptions& options,
     const StopBeforeChecks& stop) {
@@ -130,7 +158,9 @@ absl::StatusOr<std::optional<Candidate>> LoadPath(
         absl::StrCat(path, ": not a file or directory"));
   }
 
-  if (fs::exists(fs::path(path) / policy::kManifestPath, ec)) {
+  // Through a volume's ..data link, as the files are read.
+  if (fs::exists(fs::path(ResolveDataDirectory(path)) / policy::kManifestPath,
+                 ec)) {
     if (!Unsigned(options)) {
       return absl::PermissionDeniedError(absl::StrCat(
           path,
@@ -163,6 +193,13 @@ absl::StatusOr<std::optional<Candidate>> LoadPath(
   std::vector<std::string> refusals;
   // A ConfigMap volume: list the revision "..data" points at now.
   const std::string listed = ResolveDataDirectory(path);
+  if (stop) {
+    // Which file wins depends on every file's checks, so the key is the
+    // digest of every packed file and signature, each hashed once.
+    auto key = PackedDirectoryDigest(listed);
+    if (!key.ok()) return key.status();
+    if (stop(*key)) return std::nullopt;
+  }
   for (fs::directory_iterator it(listed, ec), end; !ec && it != end;
        it.increment(ec)) {
     std::string name = it->path().filename().string();
@@ -171,6 +208,12 @@ absl::StatusOr<std::optional<Candidate>> LoadPath(
     }
     auto manifest = ReadArtifactManifest(it->path().string());
     if (!manifest.ok()) {
+      // A file that cannot be read now (I/O, or gone since the listing)
+      // fails this look whole, to be looked at again, rather than be
+      // passed over for an older one.
+      if (!absl::IsInvalidArgument(manifest.status())) {
+        return manifest.status();
+      }
       refusals.push_back(std::string(manifest.status().message()));
       continue;
     }
@@ -185,6 +228,12 @@ absl::StatusOr<std::optional<Candidate>> LoadPath(
   std::vector<std::string> skipped;
   for (const Entry& entry : entries) {
     auto candidate = LoadArtifactFile(entry.path, options);
+    if (candidate.ok() &&
+        candidate->bundle->snapshot->revision != entry.revision) {
+      candidate = absl::InvalidArgumentError(absl::StrCat(
+          entry.path, ": its first manifest says revision ", entry.revision,
+          ", its bundle revision ", candidate->bundle->snapshot->revision));
+    }
     if (candidate.ok()) {
       candidate->skipped = std::move(skipped);
       return std::optional<Candidate>(*std::move(candidate));
@@ -231,55 +280,82 @@ absl::StatusOr<Candidate> LoadFromSource(const std::string& path,
 namespace {
 
 // What a load of `path` would read, by metadata alone (nothing read or
-// hashed): a file and its signature, or every file under a directory
+// hashed): a file and its signature, or every entry under a directory
 // (through a volume's ..data link, hidden entries left out, as the
-// loaders read them), each with its size, inode, and modification and
-// change times in nanoseconds. Any write, rename or swap changes it.
-// Errors: the caller loads the source whole.
+// loaders walk it) with its type, device, inode, size, and modification
+// and change times in nanoseconds; an entry that cannot be stat'ed (a
+// dangling link, a signature that is not there) as such. Any write,
+// rename, swap, new or removed entry changes it.
+//
+// Timestamps come from a coarse clock: a file rewritten in place within
+// the same tick, at the same size, keeps them. So when any of them is
+// under 2 s old, UNAVAILABLE: the caller reads the bytes (their digest
+// still spares the checks). INTERNAL when the walk fails.
 absl::StatusOr<std::string> MetadataFingerprint(const std::string& path) {
-  auto stat_of = [](const std::string& file, std::string* out) -> bool {
+  const int64_t recent = absl::ToUnixNanos(absl::Now() - absl::Seconds(2));
+  bool fresh = false;
+  auto line = [&](const std::string& entry) {
     struct stat info;
-    if (::stat(file.c_str(), &info) != 0) {
-      absl::StrAppend(out, file, " -\n");
-      return errno == ENOENT;
+    if (::stat(entry.c_str(), &info) != 0) {
+      const int error = errno;
+      struct stat link;
+      if (::lstat(entry.c_str(), &link) == 0) {
+        return absl::StrCat(entry, " unresolved ", error, " ", link.st_ino, " ",
+                            link.st_ctim.tv_sec, ".", link.st_ctim.tv_nsec,
+                            "\n");
+      }
+      return absl::StrCat(entry, " absent ", error, "\n");
     }
-    absl::StrAppend(out, file, " ", info.st_dev, ":", info.st_ino, " ",
-                    info.st_size, " ", info.st_mtim.tv_sec, ".",
-                    info.st_mtim.tv_nsec, " ", info.st_ctim.tv_sec, ".",
-                    info.st_ctim.tv_nsec, "\n");
-    return true;
+    const int64_t mtime =
+        int64_t{info.st_mtim.tv_sec} * 1'000'000'000 + info.st_mtim.tv_nsec;
+    const int64_t ctime =
+        int64_t{info.st_ctim.tv_sec} * 1'000'000'000 + info.st_ctim.tv_nsec;
+    if (mtime >= recent || ctime >= recent) fresh = true;
+    const char type = S_ISREG(info.st_mode)   ? 'f'
+                      : S_ISDIR(info.st_mode) ? 'd'
+                                              : 'o';
+    return absl::StrCat(entry, " ", std::string(1, type), " ", info.st_dev, ":",
+                        info.st_ino, " ", info.st_size, " ", mtime, " ", ctime,
+                        "\n");
   };
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
   if (ec || !fs::exists(status)) return absl::NotFoundError(path);
-  std::string out;
+  std::vector<std::string> lines;
   if (fs::is_regular_file(status)) {
-    if (!stat_of(path, &out) || !stat_of(path + kSignatureSuffix, &out)) {
-      return absl::InternalError(absl::StrCat(path, ": cannot stat"));
+    lines = {line(path), line(path + kSignatureSuffix)};
+  } else {
+    const fs::path root = ResolveDataDirectory(path);
+    lines.push_back(line(root.string()));
+    fs::recursive_directory_iterator it(
+        root, fs::directory_options::follow_directory_symlink, ec);
+    for (fs::recursive_directory_iterator end; !ec && it != end;) {
+      const std::string name = it->path().filename().string();
+      std::error_code type_error;
+      if (absl::StartsWith(name, ".")) {
+        if (it->is_directory(type_error)) it.disable_recursion_pending();
+      } else {
+        lines.push_back(line(it->path().string()));
+      }
+      it.increment(ec);
     }
-    return out;
-  }
-  const fs::path root = ResolveDataDirectory(path);
-  std::vector<std::string> files;
-  fs::recursive_directory_iterator it(
-      root, fs::directory_options::follow_directory_symlink, ec);
-  for (fs::recursive_directory_iterator end; !ec && it != end;
-       it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (absl::StartsWith(name, ".")) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file(ec)) files.push_back(it->path().string());
-  }
-  if (ec) return absl::InternalError(absl::StrCat(path, ": ", ec.message()));
-  std::sort(files.begin(), files.end());
-  for (const std::string& file : files) {
-    if (!stat_of(file, &out)) {
-      return absl::InternalError(absl::StrCat(file, ": cannot stat"));
+    if (ec) {
+      return absl::InternalError(absl::StrCat(path, ": ", ec.message()));
     }
   }
-  return out;
+  if (fresh) {
+    return absl::UnavailableError(
+        absl::StrCat(path, ": modified within the last 2 s"));
+  }
+  std::sort(lines.begin(), lines.end());
+  return absl::StrJoin(lines, "");
+}
+
+// Whether a refusal was decided by the bytes themselves (so the same
+// bytes would be refused again), not by a failure to read them.
+bool DecidedByTheBytes(const absl::Status& status) {
+  return absl::IsInvalidArgument(status) || absl::IsPermissionDenied(status) ||
+         absl::IsFailedPrecondition(status);
 }
 
 // What the bytes last loaded (named by their digest) were found to be,
@@ -339,10 +415,10 @@ class LocalSource final : public BundleSource {
       const SourceOptions& options) override {
     // Taken before reading: a change during the read shows next time.
     absl::StatusOr<std::string> metadata = MetadataFingerprint(path_);
-    if (metadata.ok() && *metadata == metadata_ && kept_.decided()) {
+    if (metadata.ok() && metadata_ == *metadata && kept_.decided()) {
       return *kept_.Last();  // nothing read, nothing hashed
     }
-    metadata_ = metadata.ok() ? *std::move(metadata) : std::string();
+    metadata_.reset();
     std::optional<KeptOutcome::Answer> kept;
     bool keyed = false;
     auto loaded = LoadPath(path_, options, [&](const std::string& key) {
@@ -351,6 +427,12 @@ class LocalSource final : public BundleSource {
       if (!kept.has_value()) kept_.Loading(key);
       return kept.has_value();
     });
+    // The metadata stands for the outcome only when the bytes decided it,
+    // not a failure to read them (tried again at the next look).
+    if (metadata.ok() &&
+        (keyed || loaded.ok() || DecidedByTheBytes(loaded.status()))) {
+      metadata_ = *std::move(metadata);
+    }
     if (kept.has_value()) return *std::move(kept);
     if (!keyed) kept_.Loading("");  // refused before its bytes were named
     if (!loaded.ok()) {
@@ -363,13 +445,14 @@ class LocalSource final : public BundleSource {
   void Refuse(const absl::Status& why) override { kept_.Refuse(why); }
   void Forget() override {
     kept_.Forget();
-    metadata_.clear();
+    metadata_.reset();
   }
   void Cancel() override {}
 
  private:
   const std::string path_;
-  std::string metadata_;  // MetadataFingerprint at the last load
+  // MetadataFingerprint at the last load the bytes decided; none: read.
+  std::optional<std::string> metadata_;
   KeptOutcome kept_;
 };
 

@@ -83,6 +83,11 @@ ABSL_FLAG(bool, follow, false,
           "SIGINT or SIGTERM");
 ABSL_FLAG(bool, allow_unsigned, false,
           "bundle push: publish a bundle that has no FILE.sig");
+ABSL_FLAG(std::string, bundle_registry_auth_file, "",
+          "bundle push: an oci:// registry's credentials: a Docker config.json "
+          "(\"auths\": {\"HOST:PORT\": {\"auth\": base64 of user:password}}), "
+          "e.g. a kubernetes.io/dockerconfigjson Secret; used when the "
+          "registry asks (Basic, or a Bearer token from its realm)");
 ABSL_FLAG(bool, bundle_plain_http, false,
           "bundle push: reach the registry over plain HTTP rather than HTTPS "
           "(a registry on loopback, for tests)");
@@ -106,6 +111,7 @@ constexpr char kUsage[] =
     "  importgate bundle verify FILE [--key PUB.pem ...]\n"
     "  importgate bundle push FILE oci://REGISTRY/REPOSITORY:TAG\n"
     "      [--key PUB.pem ...] [--allow_unsigned] [--bundle_plain_http]\n"
+    "      [--bundle_registry_auth_file CONFIG.json]\n"
     "      [--bundle_ca_file CA.pem]   (checks FILE, then publishes it and\n"
     "      FILE.sig as an OCI artifact)\n"
     "  importgate key generate --private KEY.pem --public PUB.pem\n"
@@ -294,6 +300,7 @@ int Push(const Args& args) {
   };
   bundle::RemoteOptions remote;
   remote.plain_http = absl::GetFlag(FLAGS_bundle_plain_http);
+  remote.registry_auth_file = absl::GetFlag(FLAGS_bundle_registry_auth_file);
   remote.ca_file = absl::GetFlag(FLAGS_bundle_ca_file);
   auto digest = bundle::PushBundle(*reference, push, remote);
   if (!digest.ok()) return Fail(digest.status());

@@ -178,8 +178,7 @@ TEST_F(SourceTest, AnOpenedPathChecksTheSameBytesOnce) {
     (*source)->Accept();
   }
   // The same bytes written again (a new inode, new times): read and found
-  // to be the same by their content digest, before any check; and a
-  // refusal kept for them is answered again.
+  // to be the same by their content digest, before any check.
   for (const std::string& path : {file, source_dir}) {
     SCOPED_TRACE(path);
     auto source = OpenSource(path);
@@ -211,6 +210,61 @@ TEST_F(SourceTest, AnOpenedPathChecksTheSameBytesOnce) {
   ASSERT_TRUE(newer.ok()) << newer.status();
   ASSERT_TRUE(newer->has_value());
   EXPECT_EQ((*newer)->bundle->snapshot->revision, 2u);
+}
+
+// The metadata gate stands for an outcome only while nothing a load would
+// read changed, and is not trusted for timestamps under 2 s old (a coarse
+// clock can give an in-place rewrite the same ones).
+TEST_F(SourceTest, TheMetadataGateNeverKeepsAStaleAnswer) {
+  const absl::Duration settle = absl::Milliseconds(2100);
+  // A misplaced empty directory is refused; removing it is a change.
+  for (const auto& f : Files(1)) Write("source/" + f.path, f.content);
+  std::filesystem::create_directories(Path("source/notes"));
+  absl::SleepFor(settle);
+  auto source = OpenSource(Path("source"));
+  ASSERT_TRUE(source.ok());
+  auto refused = (*source)->Load(Unsigned());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("notes"));
+  auto again = (*source)->Load(Unsigned());  // nothing changed
+  EXPECT_EQ(again.status(), refused.status());
+  std::filesystem::remove(Path("source/notes"));
+  absl::SleepFor(settle);
+  auto fixed = (*source)->Load(Unsigned());
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  EXPECT_TRUE(fixed->has_value());
+  (*source)->Accept();
+
+  // A dangling link appearing is a change too (refused by the loader).
+  std::filesystem::create_symlink(Path("nowhere"),
+                                  Path("source/rules/gone.textproto"));
+  absl::SleepFor(settle);
+  auto dangling = (*source)->Load(Unsigned());
+  ASSERT_FALSE(dangling.ok());
+  EXPECT_THAT(dangling.status().message(), HasSubstr("gone.textproto"));
+
+  // A packed file rewritten in place (same inode), at once, at the same
+  // size: the fresh timestamps make the source read it.
+  const std::string file = Write("file/test.igb", Pack(Files(1), 1));
+  absl::SleepFor(settle);
+  auto packed = OpenSource(file);
+  auto first = (*packed)->Load(Unsigned());
+  ASSERT_TRUE(first.ok() && first->has_value()) << first.status();
+  (*packed)->Accept();
+  const std::string two = Pack(Files(2), 2);
+  ASSERT_EQ(two.size(), Pack(Files(1), 1).size());
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << two;
+  auto rewritten = (*packed)->Load(Unsigned());
+  ASSERT_TRUE(rewritten.ok()) << rewritten.status();
+  ASSERT_TRUE(rewritten->has_value());
+  EXPECT_EQ((*rewritten)->bundle->snapshot->revision, 2u);
+  (*packed)->Accept();
+  // And a refusal kept for bytes is answered again for the same bytes
+  // written anew.
+  (*packed)->Refuse(absl::FailedPreconditionError("older than active"));
+  Write("file/test.igb", two);
+  auto same = (*packed)->Load(Unsigned());
+  EXPECT_EQ(same.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(SourceTest, SymlinkToAPackedFileLoads) {

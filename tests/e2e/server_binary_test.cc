@@ -354,13 +354,27 @@ TEST(ServerBinaryHelpTest, HelpListsEveryFlagAndTheReadmeTableMatches) {
   ServerProcess tool({"--help"}, IMPORTGATE_TOOL_BINARY);
   tool.Stop(0);
   EXPECT_THAT(tool.output(), Not(HasSubstr("needs a value")));
-  EXPECT_EQ(
-      HelpFlags(tool.output()),
-      (std::set<std::string>{
-          "allow_unsigned", "bundle_ca_file", "bundle_plain_http",
-          "decision_id", "follow", "from", "from_sequence", "iso_codes_dir",
-          "key", "limit", "mask_key_file", "out", "outcome", "private",
-          "public", "rule", "seller", "sku", "until"}));
+  EXPECT_EQ(HelpFlags(tool.output()),
+            (std::set<std::string>{"allow_unsigned",
+                                   "bundle_ca_file",
+                                   "bundle_plain_http",
+                                   "bundle_registry_auth_file",
+                                   "decision_id",
+                                   "follow",
+                                   "from",
+                                   "from_sequence",
+                                   "iso_codes_dir",
+                                   "key",
+                                   "limit",
+                                   "mask_key_file",
+                                   "out",
+                                   "outcome",
+                                   "private",
+                                   "public",
+                                   "rule",
+                                   "seller",
+                                   "sku",
+                                   "until"}));
   EXPECT_THAT(tool.output(), HasSubstr("importgate bundle build DIR -o FILE"));
 }
 

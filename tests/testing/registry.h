@@ -1,7 +1,8 @@
 // A real OCI registry (Debian's docker-registry, the CNCF Distribution
 // registry 2.8) on 127.0.0.1, for tests of the oci:// bundle source and
 // `importgate bundle push`: storage in a directory of the test's, plain
-// HTTP or TLS with a test CA's certificate, anonymous access. Started by
+// HTTP or TLS with a test CA's certificate, anonymous access or the
+// registry's own authentication (htpasswd, or tokens). Started by
 // the test on a port of its own and stopped by PID. Its access log (on
 // its stderr) counts the requests a test makes.
 #ifndef IMPORTGATE_TESTS_TESTING_REGISTRY_H_
@@ -23,10 +24,13 @@ namespace importgate::testing {
 class Registry {
  public:
   // Starts the registry storing under `dir`, with TLS when `cert_file`
-  // and `key_file` (PEM) are given; the test fails (and port() is 0) when
-  // it does not come up.
+  // and `key_file` (PEM) are given, and `auth` (YAML, e.g. "htpasswd:\n
+  // realm: r\n    path: /p\n", indented under the configuration's
+  // "auth:") when given; the test fails (and port() is 0) when it does not
+  // come up.
   explicit Registry(const std::string& dir, const std::string& cert_file = "",
-                    const std::string& key_file = "")
+                    const std::string& key_file = "",
+                    const std::string& auth = "")
       : dir_(dir) {
     if (!std::filesystem::exists(kBinary)) {
       ADD_FAILURE() << kBinary
@@ -48,7 +52,8 @@ class Registry {
           cert_file.empty()
               ? std::string()
               : absl::StrCat("  tls:\n    certificate: ", cert_file,
-                             "\n    key: ", key_file, "\n"));
+                             "\n    key: ", key_file, "\n"),
+          auth.empty() ? std::string() : absl::StrCat("auth:\n", auth));
       auto process = std::make_unique<ServerProcess>(
           std::vector<std::string>{"serve", dir_ + "/config.yml"}, kBinary);
       if (WaitUntilListening(port_)) {
