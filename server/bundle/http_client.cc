@@ -64,6 +64,31 @@ std::string HttpResponse::Header(absl::string_view name) const {
   return "";
 }
 
+bool SameOrigin(const std::string& a, const std::string& b) {
+  using Url = std::unique_ptr<CURLU, decltype(&curl_url_cleanup)>;
+  Url first(curl_url(), &curl_url_cleanup);
+  Url second(curl_url(), &curl_url_cleanup);
+  if (first == nullptr || second == nullptr ||
+      curl_url_set(first.get(), CURLUPART_URL, a.c_str(), 0) != CURLUE_OK ||
+      curl_url_set(second.get(), CURLUPART_URL, b.c_str(), 0) != CURLUE_OK) {
+    return false;
+  }
+  auto part = [](CURLU* url, CURLUPart which) {
+    char* value = nullptr;
+    std::string out;
+    if (curl_url_get(url, which, &value, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+        value != nullptr) {
+      out = value;
+    }
+    curl_free(value);
+    return absl::AsciiStrToLower(out);
+  };
+  for (CURLUPart which : {CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT}) {
+    if (part(first.get(), which) != part(second.get(), which)) return false;
+  }
+  return true;
+}
+
 absl::Status HttpStatusError(absl::string_view method, absl::string_view url,
                              long status) {
   const std::string message = absl::StrCat(method, " ", url, ": HTTP ", status);
@@ -123,7 +148,9 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   if (request.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (request.method == "PUT" || request.method == "POST") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    // Never null: libcurl would read the body from a callback (stdin).
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS,
+                     request.body.empty() ? "" : request.body.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(request.body.size()));
     if (request.method == "PUT") {
@@ -186,6 +213,11 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     }
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  char* effective = nullptr;
+  if (curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &effective) == CURLE_OK &&
+      effective != nullptr) {
+    response.effective_url = effective;
+  }
   // The last response's headers (request -1), in order.
   for (struct curl_header* header =
            curl_easy_nextheader(curl, CURLH_HEADER, -1, nullptr);

@@ -63,19 +63,27 @@ struct HttpRequest {
   std::string method = "GET";  // GET, HEAD, PUT or POST
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
-  std::string body;                  // sent with PUT and POST
-  size_t max_bytes = 1 << 20;        // the largest response body taken
+  // Sent with PUT and POST; the caller keeps the bytes alive until Send
+  // returns (a bundle is not copied per request).
+  absl::string_view body;
+  size_t max_bytes = 1 << 20;  // the largest response body taken
   bool follow_redirects = true;
 };
 
 struct HttpResponse {
   long status = 0;  // HTTP status code
   std::string body;
+  // The URL that answered (after redirects).
+  std::string effective_url;
   // The final response's headers, names in lower case, in order.
   std::vector<std::pair<std::string, std::string>> headers;
   // The first header named `name` (any case); "" when there is none.
   std::string Header(absl::string_view name) const;
 };
+
+// Whether URLs `a` and `b` have the same scheme, host and port (default
+// ports made explicit; case-insensitive). False when either is not a URL.
+bool SameOrigin(const std::string& a, const std::string& b);
 
 // "GET https://...: HTTP 404" as a status: NOT_FOUND for 404 and 410,
 // PERMISSION_DENIED for 401 and 403, UNAVAILABLE for any other.

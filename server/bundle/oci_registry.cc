@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -277,7 +278,11 @@ std::optional<Challenge> ParseChallenge(absl::string_view header) {
   if (space == absl::string_view::npos) return challenge;
   absl::string_view rest = header.substr(space + 1);
   while (true) {
-    rest = absl::StripLeadingAsciiWhitespace(rest);
+    // Empty list elements (",,") are allowed (RFC 7230 section 7).
+    while (!rest.empty() &&
+           (rest.front() == ',' || absl::ascii_isspace(rest.front()))) {
+      rest.remove_prefix(1);
+    }
     if (rest.empty()) return challenge;
     const size_t equals = rest.find('=');
     if (equals == absl::string_view::npos) return std::nullopt;
@@ -325,11 +330,18 @@ absl::StatusOr<std::optional<RegistryCredentials>> ReadRegistryCredentials(
   if (auths == config.fields().end()) return std::nullopt;
   if (!auths->second.has_struct_value())
     return bad("\"auths\" is not an object");
+  // Keys as Docker normalises them: a scheme and a path are dropped
+  // ("https://registry.example.com/v2/" names registry.example.com).
+  auto host_of = [](absl::string_view key) {
+    if (!absl::ConsumePrefix(&key, "https://")) {
+      absl::ConsumePrefix(&key, "http://");
+    }
+    return std::string(key.substr(0, key.find('/')));
+  };
   const auto& entries = auths->second.struct_value().fields();
-  for (const std::string& key : {registry, absl::StrCat("https://", registry),
-                                 absl::StrCat("http://", registry)}) {
-    auto entry = entries.find(key);
-    if (entry == entries.end()) continue;
+  for (auto entry = entries.begin(); entry != entries.end(); ++entry) {
+    const std::string& key = entry->first;
+    if (host_of(key) != registry) continue;
     if (!entry->second.has_struct_value()) {
       return bad(absl::StrCat("auths[\"", key, "\"] is not an object"));
     }
@@ -357,8 +369,9 @@ absl::StatusOr<std::optional<RegistryCredentials>> ReadRegistryCredentials(
       credentials.password = text_of("password");
     }
     if (credentials.username.empty()) {
-      return bad(absl::StrCat("auths[\"", key,
-                              "\"] has neither \"auth\" nor \"username\""));
+      // Kept by a credential helper (credsStore), which a server does not
+      // run: anonymous.
+      return std::nullopt;
     }
     return credentials;
   }
@@ -366,9 +379,9 @@ absl::StatusOr<std::optional<RegistryCredentials>> ReadRegistryCredentials(
 }
 
 absl::StatusOr<HttpResponse> RegistryAuth::Send(HttpClient& client,
-                                                HttpRequest request) {
+                                                const HttpRequest& request) {
   for (int attempt = 0;; ++attempt) {
-    HttpRequest sent = request;
+    HttpRequest sent = request;  // the body is a view: not copied
     if (!authorization_.empty()) {
       sent.headers.push_back(absl::StrCat("Authorization: ", authorization_));
     }
@@ -376,6 +389,8 @@ absl::StatusOr<HttpResponse> RegistryAuth::Send(HttpClient& client,
     if (!response.ok() || response->status != 401 || attempt > 0) {
       return response;
     }
+    // A 401 from where a redirect led: not the registry's to answer.
+    if (!SameOrigin(request.url, response->effective_url)) return response;
     const std::string challenge = response->Header("www-authenticate");
     if (challenge.empty()) return response;
     if (absl::Status answered = Answer(client, challenge, request.url);
@@ -389,6 +404,11 @@ absl::Status RegistryAuth::Answer(HttpClient& client, const std::string& header,
                                   const std::string& url) {
   const std::string what = absl::StrCat(url, ": HTTP 401: ");
   const std::optional<Challenge> challenge = ParseChallenge(header);
+  if (!auth_file_.empty()) {
+    // Taken up again: a Secret may have been rotated.
+    auto read = ReadRegistryCredentials(auth_file_, registry_);
+    if (read.ok()) credentials_ = *std::move(read);
+  }
   if (!challenge.has_value()) {
     return absl::PermissionDeniedError(
         absl::StrCat(what, "a WWW-Authenticate challenge that does not parse"));
@@ -441,9 +461,14 @@ absl::Status RegistryAuth::Answer(HttpClient& client, const std::string& header,
   auto response = client.Send(token);
   if (!response.ok()) return response.status();
   if (response->status != 200) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        what, "the token endpoint answered: ",
-        HttpStatusError("GET", realm, response->status).message()));
+    const absl::Status answered =
+        HttpStatusError("GET", realm, response->status);
+    return absl::Status(
+        absl::IsPermissionDenied(answered) || absl::IsNotFound(answered)
+            ? absl::StatusCode::kPermissionDenied
+            : absl::StatusCode::kUnavailable,
+        absl::StrCat(what,
+                     "the token endpoint answered: ", answered.message()));
   }
   google::protobuf::Struct body;
   std::string value;
@@ -479,10 +504,12 @@ absl::StatusOr<std::unique_ptr<OciFetcher>> OciFetcher::Create(
     if (!read.ok()) return read.status();
     credentials = *std::move(read);
   }
+  RegistryAuth auth(options.registry_auth_file, reference->registry,
+                    std::move(credentials), options.plain_http);
   auto client = HttpClient::Create(std::move(options));
   if (!client.ok()) return client.status();
   return std::unique_ptr<OciFetcher>(new OciFetcher(
-      *std::move(reference), *std::move(client), std::move(credentials)));
+      *std::move(reference), *std::move(client), std::move(auth)));
 }
 
 namespace {
@@ -495,13 +522,12 @@ std::string BaseUrl(const OciReference& reference, bool plain_http) {
 }  // namespace
 
 OciFetcher::OciFetcher(OciReference reference,
-                       std::unique_ptr<HttpClient> client,
-                       std::optional<RegistryCredentials> credentials)
+                       std::unique_ptr<HttpClient> client, RegistryAuth auth)
     : reference_(std::move(reference)),
       name_(reference_.ToString()),
       base_(BaseUrl(reference_, client->options().plain_http)),
       client_(std::move(client)),
-      auth_(std::move(credentials), client_->options().plain_http) {}
+      auth_(std::move(auth)) {}
 
 absl::StatusOr<std::string> OciFetcher::GetBlob(const std::string& digest,
                                                 uint64_t size,
@@ -513,7 +539,9 @@ absl::StatusOr<std::string> OciFetcher::GetBlob(const std::string& digest,
   }
   HttpRequest request;
   request.url = absl::StrCat(base_, "/blobs/", digest);
-  request.max_bytes = size;  // a longer body is refused as it arrives
+  // A longer body is refused as it arrives; room is left for a registry's
+  // error body (a 401 challenge) on a small blob.
+  request.max_bytes = std::max<uint64_t>(size, 64 << 10);
   auto response = auth_.Send(*client_, request);
   if (!response.ok()) return response.status();
   if (response->status != 200) {
@@ -666,24 +694,6 @@ absl::StatusOr<std::string> UploadLocation(const std::string& post_url,
     return absl::UnavailableError(
         absl::StrCat(what, "with a Location that is not a URL"));
   }
-  auto part = [](CURLU* url, CURLUPart which) {
-    char* value = nullptr;
-    std::string out;
-    if (curl_url_get(url, which, &value, CURLU_DEFAULT_PORT) == CURLUE_OK &&
-        value != nullptr) {
-      out = value;
-    }
-    curl_free(value);
-    return absl::AsciiStrToLower(out);
-  };
-  for (CURLUPart which : {CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT}) {
-    if (part(base.get(), which) != part(resolved.get(), which)) {
-      return absl::UnavailableError(absl::StrCat(
-          what, "with a Location on another scheme, host or port (",
-          part(resolved.get(), CURLUPART_SCHEME), "://",
-          part(resolved.get(), CURLUPART_HOST), "); nothing uploaded there"));
-    }
-  }
   char* url = nullptr;
   if (curl_url_get(resolved.get(), CURLUPART_URL, &url, 0) != CURLUE_OK ||
       url == nullptr) {
@@ -692,6 +702,12 @@ absl::StatusOr<std::string> UploadLocation(const std::string& post_url,
   }
   std::string out = url;
   curl_free(url);
+  if (!SameOrigin(post_url, out)) {
+    return absl::UnavailableError(absl::StrCat(
+        what,
+        "with a Location on another scheme, host or port; nothing uploaded "
+        "there"));
+  }
   return out;
 }
 
@@ -740,12 +756,13 @@ absl::StatusOr<std::string> PushBundle(const OciReference& reference,
     if (!read.ok()) return read.status();
     credentials = *std::move(read);
   }
-  RegistryAuth auth(std::move(credentials), options.plain_http);
+  RegistryAuth auth(options.registry_auth_file, reference.registry,
+                    std::move(credentials), options.plain_http);
   auto client = HttpClient::Create(options);
   if (!client.ok()) return client.status();
   const std::string base = BaseUrl(reference, options.plain_http);
   auto send =
-      [&](HttpRequest request,
+      [&](const HttpRequest& request,
           std::initializer_list<long> wanted) -> absl::StatusOr<HttpResponse> {
     auto response = auth.Send(**client, request);
     if (!response.ok()) return response.status();
@@ -785,7 +802,7 @@ absl::StatusOr<std::string> PushBundle(const OciReference& reference,
                            location->find('?') == std::string::npos ? "?" : "&",
                            "digest=sha256%3A", digest.substr(7));
     put.headers.push_back("Content-Type: application/octet-stream");
-    put.body = std::string(blob);
+    put.body = blob;
     auto uploaded = send(put, {201});
     if (!uploaded.ok()) return uploaded.status();
   }

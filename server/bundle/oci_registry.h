@@ -103,25 +103,39 @@ absl::StatusOr<std::optional<RegistryCredentials>> ReadRegistryCredentials(
 
 // One registry's authorization, as challenges ask for it: sends requests
 // with it, and answers one 401 per request (a Basic challenge with the
-// credentials; a Bearer challenge with a token from its realm). Used by
-// one thread at a time.
+// credentials; a Bearer challenge with a token from its realm). Only a 401
+// from the request's own origin is answered: one from a host a redirect
+// led to is returned as it is, so credentials never go to a realm another
+// host names. The credentials are read from `auth_file` again at each
+// challenge (a rotated Secret is taken up; a file that cannot be read then
+// leaves the last ones). Used by one thread at a time.
 class RegistryAuth {
  public:
-  RegistryAuth(std::optional<RegistryCredentials> credentials, bool plain_http)
-      : credentials_(std::move(credentials)), plain_http_(plain_http) {}
+  // `credentials`: what `auth_file` holds for `registry` now (may be
+  // empty; `auth_file` may be "").
+  RegistryAuth(std::string auth_file, std::string registry,
+               std::optional<RegistryCredentials> credentials, bool plain_http)
+      : auth_file_(std::move(auth_file)),
+        registry_(std::move(registry)),
+        credentials_(std::move(credentials)),
+        plain_http_(plain_http) {}
 
   // Sends `request` through `client` with the authorization held; on a 401
   // whose challenge it can answer, gets it and sends once more. The
   // response, whatever its status; PERMISSION_DENIED when a challenge
-  // cannot be answered (Basic without credentials, a realm on another
-  // scheme, a token endpoint that refuses or sends no token), naming it.
-  absl::StatusOr<HttpResponse> Send(HttpClient& client, HttpRequest request);
+  // cannot be answered (Basic without credentials, a realm that is not
+  // https, a token endpoint that answers 401, 403 or 404 or sends no
+  // token), UNAVAILABLE when the token endpoint fails otherwise; naming it.
+  absl::StatusOr<HttpResponse> Send(HttpClient& client,
+                                    const HttpRequest& request);
 
  private:
   absl::Status Answer(HttpClient& client, const std::string& challenge,
                       const std::string& url);
 
-  const std::optional<RegistryCredentials> credentials_;
+  const std::string auth_file_;
+  const std::string registry_;
+  std::optional<RegistryCredentials> credentials_;
   const bool plain_http_;
   std::string authorization_;  // "Basic ..." or "Bearer ..."; "" anonymous
 };
@@ -150,7 +164,7 @@ class OciFetcher final : public RemoteFetcher {
 
  private:
   OciFetcher(OciReference reference, std::unique_ptr<HttpClient> client,
-             std::optional<RegistryCredentials> credentials);
+             RegistryAuth auth);
   // FetchIfChanged, before its errors are named.
   absl::StatusOr<std::optional<FetchedArtifact>> Fetch();
   absl::StatusOr<std::string> GetBlob(const std::string& digest, uint64_t size,

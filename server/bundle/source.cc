@@ -34,6 +34,13 @@ bool Unsigned(const SourceOptions& options) {
   return options.trusted_keys == nullptr || options.trusted_keys->empty();
 }
 
+// Whether a refusal was decided by the bytes themselves (so the same
+// bytes would be refused again), not by a failure to read them.
+bool DecidedByTheBytes(const absl::Status& status) {
+  return absl::IsInvalidArgument(status) || absl::IsPermissionDenied(status) ||
+         absl::IsFailedPrecondition(status);
+}
+
 // Before the checks that parse, compile and self-test a source's bytes
 // (each byte read and hashed once by then): `key` names them, and
 // returning true stops the load there (the caller knows what those bytes
@@ -112,35 +119,10 @@ absl::StatusOr<std::optional<Candidate>> LoadArtifactPath(
   return std::optional<Candidate>(*std::move(candidate));
 }
 
-// The digest of every *.igb file and its signature in `directory` (not
-// its subdirectories, hidden entries left out: what the directory loader
-// reads), by name. INTERNAL when one cannot be read.
-absl::StatusOr<std::string> PackedDirectoryDigest(
-    const std::string& directory) {
-  std::vector<std::string> entries;
-  std::error_code ec;
-  for (fs::directory_iterator it(directory, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (absl::StartsWith(name, ".") ||
-        !(absl::EndsWith(name, kArtifactSuffix) ||
-          absl::EndsWith(name,
-                         absl::StrCat(kArtifactSuffix, kSignatureSuffix)))) {
-      continue;
-    }
-    auto bytes = ReadWholeFile(it->path().string(), kMaxArtifactBytes);
-    if (!bytes.ok()) return bytes.status();
-    entries.push_back(absl::StrCat(name, "\n", Sha256Hex(*bytes)));
-  }
-  if (ec) {
-    return absl::InternalError(absl::StrCat(directory, ": ", ec.message()));
-  }
-  std::sort(entries.begin(), entries.end());
-  return Sha256Hex(absl::StrJoin(entries, "\n"));
-}
-
 // LoadFromSource, asking `stop` (may be null) once the bytes are read and
-// hashed: nullopt when it said stop.
+// hashed: nullopt when it said stop. A directory of packed files is not
+// stopped (which file wins depends on every file's checks): it is gated by
+// its metadata alone.
 absl::StatusOr<std::optional<Candidate>> LoadPath(
     const std::string& path, const SourceOptions& options,
     const StopBeforeChecks& stop) {
@@ -193,13 +175,6 @@ absl::StatusOr<std::optional<Candidate>> LoadPath(
   std::vector<std::string> refusals;
   // A ConfigMap volume: list the revision "..data" points at now.
   const std::string listed = ResolveDataDirectory(path);
-  if (stop) {
-    // Which file wins depends on every file's checks, so the key is the
-    // digest of every packed file and signature, each hashed once.
-    auto key = PackedDirectoryDigest(listed);
-    if (!key.ok()) return key.status();
-    if (stop(*key)) return std::nullopt;
-  }
   for (fs::directory_iterator it(listed, ec), end; !ec && it != end;
        it.increment(ec)) {
     std::string name = it->path().filename().string();
@@ -228,6 +203,9 @@ absl::StatusOr<std::optional<Candidate>> LoadPath(
   std::vector<std::string> skipped;
   for (const Entry& entry : entries) {
     auto candidate = LoadArtifactFile(entry.path, options);
+    if (!candidate.ok() && !DecidedByTheBytes(candidate.status())) {
+      return candidate.status();  // unreadable now: looked at again whole
+    }
     if (candidate.ok() &&
         candidate->bundle->snapshot->revision != entry.revision) {
       candidate = absl::InvalidArgumentError(absl::StrCat(
@@ -351,13 +329,6 @@ absl::StatusOr<std::string> MetadataFingerprint(const std::string& path) {
   return absl::StrJoin(lines, "");
 }
 
-// Whether a refusal was decided by the bytes themselves (so the same
-// bytes would be refused again), not by a failure to read them.
-bool DecidedByTheBytes(const absl::Status& status) {
-  return absl::IsInvalidArgument(status) || absl::IsPermissionDenied(status) ||
-         absl::IsFailedPrecondition(status);
-}
-
 // What the bytes last loaded (named by their digest) were found to be,
 // so that the same bytes are answered again rather than checked again:
 // "unchanged" once accepted, the same refusal once refused. Shared by
@@ -427,13 +398,18 @@ class LocalSource final : public BundleSource {
       if (!kept.has_value()) kept_.Loading(key);
       return kept.has_value();
     });
-    // The metadata stands for the outcome only when the bytes decided it,
-    // not a failure to read them (tried again at the next look).
-    if (metadata.ok() &&
-        (keyed || loaded.ok() || DecidedByTheBytes(loaded.status()))) {
-      metadata_ = *std::move(metadata);
+    if (kept.has_value()) {
+      if (metadata.ok()) metadata_ = *std::move(metadata);
+      return *std::move(kept);
     }
-    if (kept.has_value()) return *std::move(kept);
+    if (!loaded.ok() && !DecidedByTheBytes(loaded.status())) {
+      // A failure to read, not a verdict on the bytes: nothing is kept,
+      // and the next look reads again.
+      kept_.Forget();
+      return loaded.status();
+    }
+    // The metadata stands for the outcome: the bytes decided it.
+    if (metadata.ok()) metadata_ = *std::move(metadata);
     if (!keyed) kept_.Loading("");  // refused before its bytes were named
     if (!loaded.ok()) {
       kept_.Refuse(loaded.status());
@@ -479,18 +455,32 @@ class RemoteSource final : public BundleSource {
           ": the server showed no change to a request without validators"));
     }
     // A server without validators sends the same bytes again: the same
-    // pair, found so by the digest before the bytes are unpacked (the
-    // fetcher's when it checked one, e.g. an OCI manifest's).
-    std::string digest =
-        !(*fetched)->digest.empty()
-            ? std::move((*fetched)->digest)
-            : absl::StrCat(Sha256Hex((*fetched)->artifact), ":",
-                           Sha256Hex((*fetched)->signatures));
-    if (auto kept = kept_.For(digest)) return *std::move(kept);
-    kept_.Loading(std::move(digest));
+    // pair, found so by the digest the fetcher checked (an OCI manifest's),
+    // or else by the unpacked artifact's checked digests (each byte hashed
+    // once), before parse, compile and self-tests.
+    FetchedArtifact& pair = **fetched;
+    std::string key = std::move(pair.digest);
+    std::optional<UnpackedArtifact> unpacked;
+    if (key.empty()) {
+      auto unpacking = UnpackArtifact(pair.artifact);
+      if (!unpacking.ok()) {
+        kept_.Loading("");
+        absl::Status refused = InFile(pair.url, unpacking.status());
+        kept_.Refuse(refused);
+        return refused;
+      }
+      key = ArtifactKey(*unpacking, pair.signatures);
+      unpacked = *std::move(unpacking);
+    }
+    if (auto kept = kept_.For(key)) return *std::move(kept);
+    kept_.Loading(std::move(key));
     auto candidate =
-        LoadArtifactBytes((*fetched)->url, std::move((*fetched)->artifact),
-                          std::move((*fetched)->signatures), options);
+        unpacked.has_value()
+            ? FinishArtifact(pair.url, *std::move(unpacked),
+                             std::move(pair.artifact),
+                             std::move(pair.signatures), options)
+            : LoadArtifactBytes(pair.url, std::move(pair.artifact),
+                                std::move(pair.signatures), options);
     if (!candidate.ok()) {
       kept_.Refuse(candidate.status());
       return candidate.status();
