@@ -338,6 +338,19 @@ int Run(const std::vector<std::string>& verify_keys) {
     manager_options.poll_interval =
         absl::Seconds(std::max(0, absl::GetFlag(FLAGS_poll_seconds)));
   }
+  // Registry flags do nothing for any other source: named, not ignored.
+  for (const auto& [flag, set] :
+       {std::pair<const char*, bool>{"--bundle_plain_http",
+                                     manager_options.remote.plain_http},
+        {"--bundle_registry_auth_file",
+         !manager_options.remote.registry_auth_file.empty()}}) {
+    if (set && !bundle::IsOciReference(source)) {
+      LogError(absl::StrCat("cannot start: ", flag,
+                            ": only for an oci:// --bundle, and --bundle=",
+                            source, " is not one"));
+      return 1;
+    }
+  }
   if (remote && verify_keys.empty() &&
       !absl::GetFlag(FLAGS_allow_unsigned_remote)) {
     LogError(absl::StrCat(

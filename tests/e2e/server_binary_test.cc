@@ -307,6 +307,21 @@ TEST(ServerBinaryTlsTest, MutualTlsAndAdminByIdentity) {
   }
 }
 
+// A registry's flags with a source that is not a registry stop the
+// server at start, naming the flag, rather than being ignored.
+TEST(ServerBinaryFlagsTest, RegistryFlagsNeedARegistry) {
+  for (const std::string& flag :
+       {std::string("--bundle_plain_http"),
+        std::string("--bundle_registry_auth_file=/etc/importgate/auth.json")}) {
+    ServerProcess bad({"--listen=127.0.0.1:0", flag});
+    EXPECT_EQ(bad.Stop(0), 1) << bad.output();
+    EXPECT_THAT(
+        bad.output(),
+        HasSubstr(absl::StrCat("cannot start: ", flag.substr(0, flag.find('=')),
+                               ": only for an oci:// --bundle")));
+  }
+}
+
 // The flag names `--help` lists (absl's "    --name (meaning); default").
 std::set<std::string> HelpFlags(const std::string& help) {
   std::set<std::string> names;
