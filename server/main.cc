@@ -269,7 +269,8 @@ absl::StatusOr<decisionlog::RecordPolicy> RecordPolicyFromFlags() {
 // The decision log's Kafka sink, from the flags.
 absl::StatusOr<std::unique_ptr<decisionlog::KafkaSink>> StartKafkaSink(
     std::shared_ptr<std::atomic<uint64_t>> shipped_through,
-    std::shared_ptr<const std::atomic<uint64_t>> durable_through) {
+    std::shared_ptr<const std::atomic<uint64_t>> durable_through,
+    uint64_t chained_from) {
   decisionlog::KafkaSinkOptions options;
   options.dir = absl::GetFlag(FLAGS_decision_log_dir);
   options.brokers = absl::GetFlag(FLAGS_decision_log_kafka_brokers);
@@ -277,6 +278,7 @@ absl::StatusOr<std::unique_ptr<decisionlog::KafkaSink>> StartKafkaSink(
   options.key = absl::GetFlag(FLAGS_decision_log_kafka_key);
   options.shipped_through = std::move(shipped_through);
   options.durable_through = std::move(durable_through);
+  options.chained_from = chained_from;
   options.max_in_flight_bytes =
       static_cast<size_t>(
           std::max(1, absl::GetFlag(FLAGS_decision_log_kafka_in_flight_mib)))
@@ -488,7 +490,9 @@ int Run(const std::vector<std::string>& verify_keys) {
   // The Kafka sink ships from the log's files (after Open() repaired them).
   std::unique_ptr<decisionlog::KafkaSink> kafka_sink;
   if (!absl::GetFlag(FLAGS_decision_log_kafka_brokers).empty()) {
-    auto sink = StartKafkaSink(shipped_through, durable_through);
+    auto sink = StartKafkaSink(
+        shipped_through, durable_through,
+        decision_log != nullptr ? decision_log->first_sequence() : UINT64_MAX);
     if (!sink.ok()) {
       LogError(absl::StrCat("cannot start: ", sink.status().message()));
       return 1;

@@ -2,12 +2,21 @@
 
 #include <openssl/rand.h>
 
+#include <array>
 #include <random>
 
 namespace importgate::decisionlog {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
+
+// Each byte value's two lower-case hex digits: an id is formatted with 16
+// look-ups (it is made on the request path).
+constexpr std::array<std::array<char, 2>, 256> kHexPairs = [] {
+  std::array<std::array<char, 2>, 256> pairs{};
+  for (int i = 0; i < 256; ++i) pairs[i] = {kHex[i >> 4], kHex[i & 0xF]};
+  return pairs;
+}();
 
 uint64_t RandomBits() {
   uint64_t bits = 0;
@@ -40,16 +49,25 @@ DecisionId DecisionIdGenerator::Next(absl::Time now) {
   const uint64_t high = (ms << 16) | (uint64_t{0x7} << 12) | (random_ & 0xFFF);
   const uint64_t low =
       (uint64_t{0x2} << 62) | (((random_ >> 12) & 0x3FFFFFFFull) << 32) | count;
+  // 8-4-4-4-12 hex digits: bytes 0-3, 4-5, 6-7, 8-9 and 10-15 (big-endian).
   DecisionId id;
-  size_t out = 0;
-  auto put = [&](uint64_t value, int nibbles) {
-    for (int shift = (nibbles - 1) * 4; shift >= 0; shift -= 4) {
-      if (out == 8 || out == 13 || out == 18 || out == 23) id[out++] = '-';
-      id[out++] = kHex[(value >> shift) & 0xF];
+  char* out = id.data();
+  auto put = [&](uint64_t value, int from, int to) {
+    for (int byte = from; byte < to; ++byte) {
+      const auto& pair = kHexPairs[(value >> (8 * (7 - byte))) & 0xFF];
+      *out++ = pair[0];
+      *out++ = pair[1];
     }
   };
-  put(high, 16);
-  put(low, 16);
+  put(high, 0, 4);
+  *out++ = '-';
+  put(high, 4, 6);
+  *out++ = '-';
+  put(high, 6, 8);
+  *out++ = '-';
+  put(low, 0, 2);
+  *out++ = '-';
+  put(low, 2, 8);
   return id;
 }
 

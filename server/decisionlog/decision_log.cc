@@ -226,6 +226,7 @@ DecisionLog::DecisionLog(DecisionLogOptions options, const Clock* clock,
       clock_(clock),
       segment_(std::move(segment)),
       next_sequence_(next_sequence),
+      first_sequence_(next_sequence),
       segment_opened_(clock->Now()),
       last_sync_(segment_opened_),
       encoder_(&options_.record) {

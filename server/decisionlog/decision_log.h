@@ -156,6 +156,11 @@ class DecisionLog {
   // The directory of segments.
   const std::string& dir() const { return options_.dir; }
 
+  // The sequence of the first entry this DecisionLog appended (the
+  // KIND_TAIL_REPAIRED or KIND_STARTED event Open() writes): this writer
+  // chained every entry from it on (KafkaSinkOptions::chained_from).
+  uint64_t first_sequence() const { return first_sequence_; }
+
  private:
   DecisionLog(DecisionLogOptions options, const Clock* clock,
               SegmentWriter segment, uint64_t next_sequence);
@@ -183,6 +188,7 @@ class DecisionLog {
   // The writer thread's own state.
   SegmentWriter segment_;
   uint64_t next_sequence_;
+  const uint64_t first_sequence_;  // next_sequence_ at Open()
   absl::Time segment_opened_;
   absl::Time last_sync_;
   uint64_t dropped_reported_ = 0;

@@ -36,6 +36,7 @@ LogFollower::LogFollower(LogFollower&& other) noexcept
     : dir_(std::move(other.dir_)),
       next_sequence_(other.next_sequence_),
       last_(other.last_),
+      chained_from_(other.chained_from_),
       fd_(std::exchange(other.fd_, -1)),
       path_(std::move(other.path_)),
       segment_first_(other.segment_first_),
@@ -51,6 +52,7 @@ LogFollower& LogFollower::operator=(LogFollower&& other) noexcept {
     dir_ = std::move(other.dir_);
     next_sequence_ = other.next_sequence_;
     last_ = other.last_;
+    chained_from_ = other.chained_from_;
     fd_ = std::exchange(other.fd_, -1);
     path_ = std::move(other.path_);
     segment_first_ = other.segment_first_;
@@ -166,7 +168,8 @@ absl::StatusOr<size_t> LogFollower::ReadFrames(
       entry.frame = chunk.substr(at, FrameBytes(length));
       entry.prev_chain = chain_;
       entry.chain = frame.chain;
-      if (hasher_.Next(chain_, entry.bytes) != entry.chain) {
+      if (file_sequence_ < chained_from_ &&
+          hasher_.Next(chain_, entry.bytes) != entry.chain) {
         return absl::DataLossError(absl::StrCat(
             path_, " at offset ", offset_ + at, " (sequence ", file_sequence_,
             "): a frame's chain does not match its bytes and the chain before "

@@ -3,7 +3,10 @@
 // appends: new frames of the open segment as they are written, then the
 // next segment once the writer has begun it. Every frame's chain is
 // verified, from the segment header on, so what is handed on (e.g. to the
-// Kafka sink) is exactly what the log holds.
+// Kafka sink) is exactly what the log holds; except, when set_chained_from()
+// says so, the frames this process's own writer chained as it appended
+// them, whose stored chains are handed on as they are (the reader at the
+// far end checks every chain: ForEachShippedEntry in kafka_sink.h).
 //
 // A frame not yet whole (the writer mid-append, or a torn tail a restarted
 // writer will cut) is waited for, not an error. The next segment is entered
@@ -62,6 +65,16 @@ class LogFollower {
   // raised: e.g. the last sequence the writer has fsynced.
   void set_last(uint64_t last) { last_ = last; }
 
+  // Entries from `sequence` on are not hashed again: they were chained by
+  // this process's DecisionLog writer as it appended them (its
+  // first_sequence()), microseconds before they are read, and hashing each
+  // twice cost the sink thread as much as reading it (docs/decision-log.md
+  // says what this leaves to the consumer). Their framing, their order and
+  // each segment header's link to the chain before it are still checked,
+  // and entries before `sequence` (on disk before this process opened the
+  // log) are verified in full. Default: every entry is verified.
+  void set_chained_from(uint64_t sequence) { chained_from_ = sequence; }
+
  private:
   // Opens the segment that holds next_sequence_ (or begins after it):
   // false when there is none yet.
@@ -76,6 +89,7 @@ class LogFollower {
   std::string dir_;
   uint64_t next_sequence_;
   uint64_t last_ = UINT64_MAX;
+  uint64_t chained_from_ = UINT64_MAX;
   bool limited_ = false;  // the last read stopped at last_
   int fd_ = -1;
   std::string path_;

@@ -399,7 +399,13 @@ void KafkaSink::Run() {
                       " was shipped, but the log ends at ", durable(),
                       ": the log was replaced, or lost entries"));
   }
-  LogFollower follower(options_.dir, from);
+  // A follower from `sequence` on, told which entries this process chained.
+  auto follow_from = [&](uint64_t sequence) {
+    LogFollower follower(options_.dir, sequence);
+    follower.set_chained_from(options_.chained_from);
+    return follower;
+  };
+  LogFollower follower = follow_from(from);
   bool check_first = checkpoint_.sequence > 0;
   // The run of frames being gathered into one message (kept between
   // turns, so that its buffer is allocated once).
@@ -507,7 +513,7 @@ void KafkaSink::Run() {
         break;
       }
     }
-    if (requeue_from != 0) follower = LogFollower(options_.dir, requeue_from);
+    if (requeue_from != 0) follower = follow_from(requeue_from);
     // Serve delivery reports (waiting up to poll_interval for them).
     rd_kafka_poll(
         producer->rk,
@@ -559,9 +565,8 @@ void KafkaSink::Run() {
       if (absl::Status made = MakeProducer(producer.get()); !made.ok()) {
         fail(std::string(made.message()));
       }
-      follower = LogFollower(options_.dir, checkpoint_.sequence > 0
-                                               ? checkpoint_.sequence + 1
-                                               : oldest());
+      follower = follow_from(checkpoint_.sequence > 0 ? checkpoint_.sequence + 1
+                                                      : oldest());
       check_first = false;
       absl::SleepFor(absl::Seconds(1));
     }

@@ -3,7 +3,8 @@
 // the machine.
 //
 // From the files, not from memory: a LogFollower (follower.h) reads what
-// the writer appended, verifying the chain, and the sink produces runs of
+// the writer appended (verifying the chain of what this process did not
+// write itself: chained_from), and the sink produces runs of
 // consecutive entries, each message holding
 //   key     the sink's key (by default the host name): every entry of one
 //           replica goes to one partition, in sequence order;
@@ -86,6 +87,12 @@ struct KafkaSinkOptions {
   // durable_through): only entries up to it are shipped, so that a power
   // loss cannot take back an entry Kafka has. Null: no limit.
   std::shared_ptr<const std::atomic<uint64_t>> durable_through;
+  // The first sequence this process's DecisionLog appended
+  // (DecisionLog::first_sequence()): entries from it on are shipped with
+  // the chains its writer computed, not hashed again
+  // (LogFollower::set_chained_from); older ones are verified as read.
+  // UINT64_MAX: every entry is verified.
+  uint64_t chained_from = UINT64_MAX;
 };
 
 struct KafkaSinkStats {

@@ -57,6 +57,17 @@ TEST(DecisionIdTest, IsAUuidV7OrderedByTimeThenByCreation) {
   EXPECT_NE(View(other.Next(kNow)).substr(15), View(a).substr(15));
 }
 
+// Every digit in its place: the time's 48 bits, version 7, rand_a, the
+// variant with rand_b's first 30 bits, and the counter.
+TEST(DecisionIdTest, ItsDigitsAreTheLayoutsFields) {
+  DecisionIdGenerator ids(0x123456789abcdefull);
+  const absl::Time at = absl::FromUnixMillis(0x019ad3f26c41);
+  EXPECT_EQ(View(ids.Next(at)), "019ad3f2-6c41-7def-9678-9abc00000000");
+  EXPECT_EQ(View(ids.Next(at)), "019ad3f2-6c41-7def-9678-9abc00000001");
+  EXPECT_EQ(View(ids.Next(absl::FromUnixMillis(0xfedcba987654))),
+            "fedcba98-7654-7def-9678-9abc00000002");
+}
+
 TEST(DecisionIdTest, UniqueAcrossThreads) {
   DecisionIdGenerator ids;
   std::vector<std::vector<std::string>> made(4);

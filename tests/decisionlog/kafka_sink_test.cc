@@ -156,9 +156,14 @@ TEST_F(KafkaSinkTest, ShipsEveryEntryInOrderAndResumesFromItsCheckpoint) {
   EXPECT_EQ(sink->Stats().last_shipped, last);
   EXPECT_EQ(ReadCheckpoint(KafkaSink::CheckpointPath(dir_))->sequence, last);
 
-  // A restart: the writer and the sink continue from where they stopped.
+  // A restart: the writer and the sink continue from where they stopped,
+  // the sink told (as the server tells it) which entries this writer
+  // chained.
   log = Open(LogOptions());
-  sink = StartSink(SinkOptions());
+  EXPECT_EQ(log->first_sequence(), last + 1);
+  KafkaSinkOptions restarted = SinkOptions();
+  restarted.chained_from = log->first_sequence();
+  sink = StartSink(std::move(restarted));
   Write(*log, 1000, 1500);
   log->Close();
   sink->Stop(absl::Seconds(30));
@@ -383,6 +388,43 @@ TEST_F(KafkaSinkTest, AMessageHoldsARunOfEntriesUpToItsBound) {
 // A message as a consumer checks it: the frames against the prev chain
 // header, numbered from the first sequence header. Each kind of damage is
 // named with the sequence it hits.
+// Entries this process's writer chained are shipped with their stored
+// chains, not hashed again: one altered on disk before it is read reaches
+// Kafka as it is, and the consumer's check names it.
+TEST_F(KafkaSinkTest, AConsumerSeesAnEntryAlteredAfterItsWriterChainedIt) {
+  ASSERT_TRUE(kafka_.CreateTopic("decisions", 1));
+  auto log = Open(LogOptions());
+  const uint64_t chained_from = log->first_sequence();
+  Write(*log, 0, 300);
+  log->Close();
+  const std::vector<std::string> segments = Segments();
+  ASSERT_EQ(segments.size(), 1u);
+  std::string bytes = Read(segments[0]);
+  const size_t at = bytes.find("SKU-42");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 5] = '3';  // SKU-43, the chain left as it was
+  Rewrite(segments[0], bytes);
+
+  KafkaSinkOptions options = SinkOptions();
+  options.chained_from = chained_from;
+  auto sink = StartSink(std::move(options));
+  ASSERT_NE(sink, nullptr);
+  sink->Stop(absl::Seconds(30));
+  EXPECT_EQ(sink->Stats().last_shipped, log->Stats().last_sequence);
+  EXPECT_FALSE(sink->Stats().stopped);
+
+  std::vector<std::string> refusals;
+  for (const KafkaMessage& m : kafka_.ReadAll("decisions", 1)) {
+    auto checked = ForEachShippedEntry(
+        m.value, m.headers.at(kFirstSequenceHeader),
+        m.headers.at(kPrevChainHeader), [](const ShippedEntry&) {});
+    if (!checked.ok()) refusals.emplace_back(checked.status().message());
+  }
+  ASSERT_EQ(refusals.size(), 1u);
+  // SKU-42 is the 43rd record, after the STARTED event.
+  EXPECT_THAT(refusals[0], HasSubstr(absl::StrCat("sequence ", 44)));
+}
+
 TEST(ForEachShippedEntryTest, ChecksAMessageOnItsOwn) {
   auto frame = [](absl::string_view entry, const Chain& prev, Chain* after) {
     std::string out;
@@ -578,6 +620,53 @@ TEST_F(DecisionLogTest, TheFollowerRefusesWhatTheLogDoesNotHold) {
   }
   EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(read.status().message(), HasSubstr(segments[0]));
+  // Told that this process chained the entries from the altered one on
+  // (SKU-5's record, after the STARTED event and SKU-0 to SKU-4), the
+  // follower hands it on with its stored chain, for a consumer to check;
+  // told any later sequence, it checks the altered entry itself.
+  constexpr uint64_t kAltered = 7;
+  for (const uint64_t chained_from : {uint64_t{1}, kAltered}) {
+    LogFollower trusting(dir_, 1);
+    trusting.set_chained_from(chained_from);
+    std::vector<uint64_t> unmatched;  // chains not matching their bytes
+    while ((read = trusting.Poll(
+                [&](const LogFollower::Entry& e) {
+                  if (NextChain(e.prev_chain, e.bytes) != e.chain) {
+                    unmatched.push_back(e.sequence);
+                  }
+                },
+                1 << 20))
+               .ok() &&
+           *read > 0) {
+    }
+    ASSERT_TRUE(read.ok()) << chained_from << ": " << read.status();
+    EXPECT_THAT(unmatched, ::testing::ElementsAre(kAltered)) << chained_from;
+  }
+  for (const uint64_t chained_from : {kAltered + 1, uint64_t{100}}) {
+    LogFollower checking(dir_, 1);
+    checking.set_chained_from(chained_from);
+    while ((read = checking.Poll([](const auto&) {}, 1 << 20)).ok() &&
+           *read > 0) {
+    }
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss)
+        << chained_from;
+    EXPECT_THAT(read.status().message(), HasSubstr("(sequence 7)"));
+  }
+  // A segment header that does not continue the chain before it is
+  // refused whoever chained the entries.
+  {
+    std::string second = Read(segments[1]);
+    second[8] ^= 1;  // its prev chain
+    Rewrite(segments[1], second);
+    Rewrite(segments[0], Read(segments[0]).replace(at + 4, 1, "5"));
+    LogFollower trusting(dir_, 1);
+    trusting.set_chained_from(1);
+    while ((read = trusting.Poll([](const auto&) {}, 1 << 20)).ok() &&
+           *read > 0) {
+    }
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(read.status().message(), HasSubstr(segments[1]));
+  }
   // Entries removed (by retention) before they were read.
   std::filesystem::remove(segments[0]);
   LogFollower removed(dir_, 1);
