@@ -98,23 +98,28 @@ struct QueuedCall {
   uint32_t traceparent;
   int32_t error_code;
   CallMethod method;
+  bool rule_text_left_out;  // the response is queued without it
 };
 static_assert(std::is_trivially_copyable_v<QueuedCall>);
 
 // What of `call` is queued: the caller's peer and traceparent only as far
-// as a record keeps them.
-QueuedCall HeaderOf(const CallView& call) {
+// as a record keeps them, and the response without its rule text when
+// `stripped` is set.
+QueuedCall HeaderOf(const CallView& call,
+                    const ResponseWithoutRuleText* stripped) {
   return QueuedCall{
       call.time,
       static_cast<uint32_t>(call.ids.size()),
       static_cast<uint32_t>(call.request.size()),
-      static_cast<uint32_t>(call.response.size()),
+      static_cast<uint32_t>(stripped != nullptr ? stripped->size()
+                                                : call.response.size()),
       static_cast<uint32_t>(call.error_message.size()),
       static_cast<uint32_t>(std::min(call.peer.size(), kMaxRecordedPeerBytes)),
       static_cast<uint32_t>(
           std::min(call.traceparent.size(), kMaxRecordedTraceparentBytes)),
       call.error_code,
-      call.method};
+      call.method,
+      stripped != nullptr};
 }
 
 // The queue's bytes for a call with `header`.
@@ -125,11 +130,17 @@ size_t QueuedBytes(const QueuedCall& header) {
 }
 
 void AppendQueued(const QueuedCall& header, const CallView& call,
-                  std::string* queue) {
+                  const ResponseWithoutRuleText* stripped, std::string* queue) {
   queue->append(reinterpret_cast<const char*>(&header), sizeof(header));
   for (const DecisionId& id : call.ids) queue->append(id.data(), id.size());
   queue->append(call.request.data(), header.request);
-  queue->append(call.response.data(), header.response);
+  if (stripped != nullptr) {
+    queue->append(stripped->head.data(), stripped->head_size);
+    queue->append(stripped->before.data(), stripped->before.size());
+    queue->append(stripped->after.data(), stripped->after.size());
+  } else {
+    queue->append(call.response.data(), header.response);
+  }
   queue->append(call.error_message.data(), header.error_message);
   queue->append(call.peer.data(), header.peer);
   queue->append(call.traceparent.data(), header.traceparent);
@@ -164,6 +175,7 @@ bool TakeQueued(absl::string_view* queue,
   call->error_message = take(header.error_message);
   call->peer = take(header.peer);
   call->traceparent = take(header.traceparent);
+  call->rule_text_left_out = header.rule_text_left_out;
   return true;
 }
 
@@ -242,7 +254,18 @@ absl::Status DecisionLog::Submit(const CallView& call, absl::Time deadline) {
     return absl::InvalidArgumentError(
         "decision log: a call's bytes are over 4 GiB");
   }
-  const QueuedCall header = HeaderOf(call);
+  // A unary answer whose rule text the handler located is queued without
+  // it (what the writer would otherwise cut out by parsing it).
+  ResponseWithoutRuleText without_rule_text;
+  const ResponseWithoutRuleText* stripped =
+      !options_.record.keep_rule_text && call.rule_text.has_value() &&
+              call.error_code == 0 &&
+              call.method == CallMethod::kIsImportAllowed &&
+              SplitOutRuleText(call.response, *call.rule_text,
+                               &without_rule_text)
+          ? &without_rule_text
+          : nullptr;
+  const QueuedCall header = HeaderOf(call, stripped);
   const size_t bytes = QueuedBytes(header);
   std::unique_lock<std::mutex> lock(mu_);
   auto fits = [&] {
@@ -271,7 +294,7 @@ absl::Status DecisionLog::Submit(const CallView& call, absl::Time deadline) {
   }
   queue_bytes_ += bytes;
   stats_.queue_bytes = queue_bytes_;
-  AppendQueued(header, call, &queue_);
+  AppendQueued(header, call, stripped, &queue_);
   // The writer wakes on its own every flush_interval; it is woken early
   // only when the queue fills up, once per crossing of a quarter.
   if (queue_bytes_ >= options_.max_queue_bytes / 4 &&

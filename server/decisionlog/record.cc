@@ -1,5 +1,6 @@
 #include "server/decisionlog/record.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -75,11 +76,14 @@ bool ForEachField(absl::string_view bytes, Visit visit) {
 
 // Protobuf wire format appended to a string: just what the records need.
 void PutVarint(uint64_t value, std::string* out) {
+  char bytes[10];  // one append, not a push_back per byte
+  size_t n = 0;
   while (value >= 0x80) {
-    out->push_back(static_cast<char>((value & 0x7F) | 0x80));
+    bytes[n++] = static_cast<char>((value & 0x7F) | 0x80);
     value >>= 7;
   }
-  out->push_back(static_cast<char>(value));
+  bytes[n++] = static_cast<char>(value);
+  out->append(bytes, n);
 }
 void PutVarintField(int field, uint64_t value, std::string* out) {
   PutVarint(static_cast<uint64_t>(field) << 3, out);  // wire type 0
@@ -185,6 +189,31 @@ bool StripRuleText(absl::string_view response, std::string* scratch,
   return !malformed;
 }
 
+bool SplitOutRuleText(absl::string_view response, RuleTextSpan span,
+                      ResponseWithoutRuleText* out) {
+  // IsImportAllowedResponse: decision = 1, first.
+  absl::string_view in = response;
+  uint64_t tag = 0;
+  uint64_t length = 0;
+  if (!ReadVarint(&in, &tag) || tag != ((1 << 3) | 2) ||
+      !ReadVarint(&in, &length) || length > in.size()) {
+    return false;
+  }
+  const size_t content = response.size() - in.size();
+  if (span.begin < content || span.begin > span.end ||
+      span.end > content + length) {
+    return false;
+  }
+  std::string head;
+  PutVarint(tag, &head);
+  PutVarint(length - (span.end - span.begin), &head);
+  std::copy(head.begin(), head.end(), out->head.begin());
+  out->head_size = head.size();
+  out->before = response.substr(content, span.begin - content);
+  out->after = response.substr(span.end);
+  return true;
+}
+
 bool IsAllow(absl::string_view response) {
   // IsImportAllowedResponse: decision = 1 { effect = 2 }.
   bool allow = false;
@@ -276,7 +305,7 @@ absl::Status RecordEncoder::Encode(
     }
     if (masker_.has_value()) item.request = masker_->Mask(item.request);
     if (policy_ != nullptr && !policy_->keep_rule_text &&
-        !item.response.empty() &&
+        !call.rule_text_left_out && !item.response.empty() &&
         StripRuleText(item.response, &decision_, &response_)) {
       item.response = response_;
     }

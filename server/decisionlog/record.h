@@ -12,6 +12,7 @@
 #ifndef IMPORTGATE_SERVER_DECISIONLOG_RECORD_H_
 #define IMPORTGATE_SERVER_DECISIONLOG_RECORD_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -30,6 +31,14 @@ namespace importgate::decisionlog {
 
 // The decision API method a call was to.
 enum class CallMethod { kIsImportAllowed, kBatchIsImportAllowed };
+
+// Where a unary answer's decision.message and decision.legal_basis fields
+// lie in its bytes: offsets from the first byte, end exclusive, as the
+// handler's encoder wrote them (service::ResponseLayout).
+struct RuleTextSpan {
+  size_t begin = 0;
+  size_t end = 0;
+};
 
 // One call to the decision API, as the handler saw it: views of bytes the
 // caller holds (the handler's request and answer), valid for as long as
@@ -55,6 +64,12 @@ struct CallView {
   // The caller's identity (mTLS) or address, and its W3C traceparent.
   absl::string_view peer;
   absl::string_view traceparent;
+  // A unary answer's rule text within `response`, when the handler knows
+  // it: a log that leaves rule text out (RecordPolicy::keep_rule_text)
+  // then copies the answer without it, and nothing parses it again.
+  std::optional<RuleTextSpan> rule_text;
+  // Set by the log's queue: `response` already holds no rule text.
+  bool rule_text_left_out = false;
 };
 
 // The most of a caller's address or identity, and of its traceparent, that
@@ -74,11 +89,13 @@ struct CallRecord {
   absl::InlinedVector<DecisionId, 1> ids;
   std::string peer;
   std::string traceparent;
+  std::optional<RuleTextSpan> rule_text;
 
   // A view of it, as std::string converts to absl::string_view.
   operator CallView() const {  // NOLINT(google-explicit-constructor)
-    return CallView{method,        time, request, response,   error_code,
-                    error_message, ids,  peer,    traceparent};
+    return CallView{method,      time,          request, response,
+                    error_code,  error_message, ids,     peer,
+                    traceparent, rule_text,     false};
   }
 };
 
@@ -132,6 +149,23 @@ class RecordEncoder {
 // caller then records the answer whole.
 bool StripRuleText(absl::string_view response, std::string* scratch,
                    std::string* out);
+
+// `response` (a serialized IsImportAllowedResponse whose first field is
+// its decision, as the server encodes it) without the bytes at `span`
+// (the decision's message and legal_basis fields), as pieces: the
+// decision's tag and new length (`head`), the decision's bytes before the
+// span, and everything after it. What StripRuleText gives, without
+// parsing the answer (tests/decisionlog checks that the two agree). False
+// when the bytes do not begin with a decision field holding `span`.
+struct ResponseWithoutRuleText {
+  std::array<char, 11> head{};
+  size_t head_size = 0;
+  absl::string_view before;
+  absl::string_view after;
+  size_t size() const { return head_size + before.size() + after.size(); }
+};
+bool SplitOutRuleText(absl::string_view response, RuleTextSpan span,
+                      ResponseWithoutRuleText* out);
 
 // True when the serialized IsImportAllowedResponse `response` is an ALLOW
 // (decision.effect, read without parsing the rest).

@@ -81,7 +81,8 @@ class CallRecorder {
   // The answer's bytes (and the request's), for the log; `response` must
   // stay valid until Finish(). Not viewed for a unary ALLOW that sampling
   // leaves out (the writer decides for batch items, by the same rule).
-  void Answered(absl::string_view response) {
+  void Answered(absl::string_view response,
+                std::optional<decisionlog::RuleTextSpan> rule_text = {}) {
     if (log_ == nullptr) return;
     if (method_ == DecisionMethod::kIsImportAllowed && allow_ &&
         !log_->SampleAllow(decisionlog::View(ids_.back()))) {
@@ -90,6 +91,7 @@ class CallRecorder {
     }
     record_.request = RequestView();
     record_.response = response;
+    record_.rule_text = rule_text;
   }
   // Logs the call, counts it, and finishes it with `status`, or, when the
   // log refuses the record under --decision_log_queue_policy=block, with
@@ -122,6 +124,7 @@ class CallRecorder {
       // request that parsed is kept; a refused batch's bytes are not.
       ids_.clear();
       record_.response = {};
+      record_.rule_text.reset();
       record_.request = {};
       if (parsed_ && method_ == DecisionMethod::kIsImportAllowed) {
         record_.request = RequestView();
@@ -321,9 +324,11 @@ grpc::ServerUnaryReactor* ImportPolicyService::IsImportAllowed(
   if (!status.ok()) return call.Finish(context, ToGrpcStatus(status));
   call.Decision(snapshot, verdict);
   WireBuffer out(1024);
-  AppendResponse(snapshot, verdict, RefOf(*bundle), request->item().sku(),
-                 call.NewId(now), &out);
-  call.Answered(out.view());
+  const ResponseLayout layout =
+      AppendResponse(snapshot, verdict, RefOf(*bundle), request->item().sku(),
+                     call.NewId(now), &out);
+  call.Answered(out.view(), decisionlog::RuleTextSpan{layout.rule_text_begin,
+                                                      layout.rule_text_end});
   *response_bytes = Adopt(&out);
   return call.Finish(context, grpc::Status::OK);
 }

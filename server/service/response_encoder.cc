@@ -289,6 +289,21 @@ class ResponseWriter {
 
   size_t size() const { return size_; }
 
+  // Fields 5 and 6 of the decision, which Put writes after its tag and
+  // length and fields 1 to 4.
+  ResponseLayout Layout() const {
+    ResponseLayout layout;
+    layout.rule_text_begin = kTagSize + VarintSize(decision_size_) +
+                             OptionalVarintSize(f_.allowed ? 1 : 0) +
+                             OptionalVarintSize(AsVarint(f_.effect)) +
+                             OptionalStringSize(f_.rule_id) +
+                             OptionalStringSize(f_.reason_code);
+    layout.rule_text_end = layout.rule_text_begin +
+                           OptionalStringSize(f_.message) +
+                           OptionalStringSize(f_.legal_basis);
+    return layout;
+  }
+
   char* Put(char* p) const {
     p = PutDelimitedHeader(p, 1, decision_size_);
     p = PutOptionalVarint(p, 1, f_.allowed ? 1 : 0);
@@ -327,12 +342,14 @@ class ResponseWriter {
 
 }  // namespace
 
-void AppendResponse(const compiler::PolicySnapshot& snapshot,
-                    const eval::Verdict& verdict, const BundleRefFields& bundle,
-                    absl::string_view sku, absl::string_view decision_id,
-                    WireBuffer* out) {
+ResponseLayout AppendResponse(const compiler::PolicySnapshot& snapshot,
+                              const eval::Verdict& verdict,
+                              const BundleRefFields& bundle,
+                              absl::string_view sku,
+                              absl::string_view decision_id, WireBuffer* out) {
   ResponseWriter response(snapshot, verdict, bundle, sku, decision_id);
   out->Write(response.size(), [&](char* p) { return response.Put(p); });
+  return response.Layout();
 }
 
 // BatchIsImportAllowedResponse.results = 1; BatchItemResult: response = 1,

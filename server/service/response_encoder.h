@@ -72,13 +72,24 @@ struct BundleRefFields {
   absl::string_view digest;
 };
 
+// Where an appended IsImportAllowedResponse's decision.message and
+// decision.legal_basis fields lie: byte offsets from its first byte, end
+// exclusive (begin == end when it has neither). The decision log leaves
+// them out of its records by these offsets (decisionlog::RuleTextSpan)
+// instead of parsing the answer again.
+struct ResponseLayout {
+  size_t rule_text_begin = 0;
+  size_t rule_text_end = 0;
+};
+
 // Appends an encoded IsImportAllowedResponse: the decision `verdict` of
 // `snapshot`, the bundle that decided, the echoed sku and the decision log's
-// id for it (empty: none).
-void AppendResponse(const compiler::PolicySnapshot& snapshot,
-                    const eval::Verdict& verdict, const BundleRefFields& bundle,
-                    absl::string_view sku, absl::string_view decision_id,
-                    WireBuffer* out);
+// id for it (empty: none). Returns where its rule text lies.
+ResponseLayout AppendResponse(const compiler::PolicySnapshot& snapshot,
+                              const eval::Verdict& verdict,
+                              const BundleRefFields& bundle,
+                              absl::string_view sku,
+                              absl::string_view decision_id, WireBuffer* out);
 
 // Appends one element of BatchIsImportAllowedResponse.results holding a
 // response, as AppendResponse would encode it.

@@ -4,10 +4,13 @@
 #include "server/decisionlog/record_policy.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -260,6 +263,79 @@ TEST(RecordPolicyTest, RuleTextIsLeftOutByDefaultAndKeptOnRequest) {
   EXPECT_TRUE(*ParseKeepRuleText("keep"));
   EXPECT_THAT(ParseKeepRuleText("drop").status().message(),
               HasSubstr("--decision_log_rule_text"));
+}
+
+// A handler that knows where its answer's rule text lies (the response
+// encoder's layout) has the log's queue leave it out by offsets; the
+// records are what the writer's parsing (StripRuleText) makes of the
+// whole answer. A span that is not within the answer's decision is
+// ignored (the writer then parses), and `keep` keeps the text.
+TEST_F(DecisionLogTest, TheQueueLeavesOutTheRuleTextAtTheHandlersSpan) {
+  v1::IsImportAllowedResponse answer =
+      Answer("TEE-1", v1::EFFECT_DENY, "019ad3f2-6c41-7a3e-9b1c-2f0d00000001");
+  v1::Decision* decision = answer.mutable_decision();
+  decision->set_rule_id("id-2021-textiles");
+  decision->set_message(std::string(200, 'm'));  // a 2-byte length
+  decision->set_legal_basis("Permendag 50/2020");
+  decision->add_matched_rule_ids("id-2021-textiles");
+  const std::string bytes = answer.SerializeAsString();
+  // Fields 5 and 6, as SerializeAsString writes them: tag, length, text.
+  const RuleTextSpan span{
+      bytes.find(decision->message()) - 3,
+      bytes.find(decision->legal_basis()) + decision->legal_basis().size()};
+  v1::IsImportAllowedResponse expected = answer;
+  expected.mutable_decision()->clear_message();
+  expected.mutable_decision()->clear_legal_basis();
+
+  ResponseWithoutRuleText split;
+  ASSERT_TRUE(SplitOutRuleText(bytes, span, &split));
+  EXPECT_EQ(absl::StrCat(absl::string_view(split.head.data(), split.head_size),
+                         split.before, split.after),
+            expected.SerializeAsString());
+  // Spans outside the decision, reversed, or bytes not starting with it.
+  for (const RuleTextSpan bad :
+       {RuleTextSpan{0, 4}, RuleTextSpan{span.end, span.begin},
+        RuleTextSpan{span.begin, bytes.size()}}) {
+    EXPECT_FALSE(SplitOutRuleText(bytes, bad, &split)) << bad.begin;
+  }
+  EXPECT_FALSE(SplitOutRuleText(bytes.substr(1), span, &split));
+  EXPECT_FALSE(SplitOutRuleText("", RuleTextSpan{}, &split));
+
+  for (const bool keep : {false, true}) {
+    std::filesystem::remove_all(dir_);
+    DecisionLogOptions options = Options();
+    options.record.keep_rule_text = keep;
+    auto log = Open(options);
+    ASSERT_NE(log, nullptr);
+    for (const std::optional<RuleTextSpan> given :
+         {std::optional<RuleTextSpan>(span), std::optional<RuleTextSpan>(),
+          std::optional<RuleTextSpan>(RuleTextSpan{0, bytes.size()})}) {
+      CallRecord call = Call(*log, 1);
+      call.response = bytes;
+      call.rule_text = given;
+      ASSERT_TRUE(log->Submit(call, absl::InfiniteFuture()).ok());
+    }
+    // The queue cuts exactly the span it is given and the writer does not
+    // parse again: given only legal_basis's bytes, the message stays.
+    CallRecord call = Call(*log, 1);
+    call.response = bytes;
+    call.rule_text =
+        RuleTextSpan{span.end - decision->legal_basis().size() - 2, span.end};
+    ASSERT_TRUE(log->Submit(call, absl::InfiniteFuture()).ok());
+    log->Close();
+    const auto records = Records();
+    ASSERT_EQ(records.size(), 4u);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_TRUE(MessageDifferencer::Equals(records[i].response(),
+                                             keep ? answer : expected))
+          << keep << " " << records[i].response().DebugString();
+    }
+    v1::IsImportAllowedResponse without_legal_basis = answer;
+    without_legal_basis.mutable_decision()->clear_legal_basis();
+    EXPECT_TRUE(MessageDifferencer::Equals(records[3].response(),
+                                           keep ? answer : without_legal_basis))
+        << keep << " " << records[3].response().DebugString();
+  }
 }
 
 TEST_F(DecisionLogTest, StatsCountSampledOutAndDiskBytes) {

@@ -15,6 +15,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "importgate/v1/import_policy.pb.h"
+#include "server/decisionlog/record.h"
 #include "tests/testing/test_bundles.h"
 
 namespace importgate::service {
@@ -71,6 +72,21 @@ v1::IsImportAllowedRequest Request(const std::string& hs,
   r.set_channel(v1::CHANNEL_CHECKOUT);
   r.mutable_evaluation_time()->set_seconds(1'700'000'000);
   return r;
+}
+
+// The decision log's two ways to leave an answer's rule text out agree:
+// by the offsets AppendResponse returns (the log's queue), and by parsing
+// the answer (decisionlog::StripRuleText, the writer's).
+void ExpectTheRuleTextLayoutAgrees(const std::string& bytes,
+                                   const ResponseLayout& layout) {
+  decisionlog::ResponseWithoutRuleText split;
+  ASSERT_TRUE(decisionlog::SplitOutRuleText(
+      bytes, {layout.rule_text_begin, layout.rule_text_end}, &split));
+  std::string scratch, parsed;
+  ASSERT_TRUE(decisionlog::StripRuleText(bytes, &scratch, &parsed));
+  EXPECT_EQ(absl::StrCat(absl::string_view(split.head.data(), split.head_size),
+                         split.before, split.after),
+            parsed);
 }
 
 class ResponseEncoderTest : public ::testing::Test {
@@ -139,9 +155,11 @@ TEST_F(ResponseEncoderTest, UnaryBytesEqualTheGeneratedMessage) {
       v1::IsImportAllowedResponse want;
       Expected(verdict, request, ref, id, &want);
       WireBuffer out(1);  // grows on every write
-      AppendResponse(*snapshot_, verdict, ref, request.item().sku(), id, &out);
+      const ResponseLayout layout = AppendResponse(
+          *snapshot_, verdict, ref, request.item().sku(), id, &out);
       const std::string got(out.view());
       EXPECT_EQ(got, want.SerializeAsString());
+      ExpectTheRuleTextLayoutAgrees(got, layout);
       v1::IsImportAllowedResponse parsed;
       ASSERT_TRUE(parsed.ParseFromString(got));
       EXPECT_TRUE(MessageDifferencer::Equals(parsed, want))
@@ -292,8 +310,10 @@ TEST(ResponseEncoderRandomTest, AnyVerdictEncodesAsTheGeneratedMessage) {
     response->set_decision_id(id);
 
     WireBuffer unary(1);
-    AppendResponse(snapshot, verdict, ref, sku, id, &unary);
+    const ResponseLayout layout =
+        AppendResponse(snapshot, verdict, ref, sku, id, &unary);
     ASSERT_EQ(std::string(unary.view()), response->SerializeAsString());
+    ExpectTheRuleTextLayoutAgrees(std::string(unary.view()), layout);
     WireBuffer batch(1);
     AppendBatchResponse(snapshot, verdict, ref, sku, id, &batch);
     ASSERT_EQ(std::string(batch.view()), want.SerializeAsString());
