@@ -25,6 +25,21 @@ uint64_t GetLittleEndian(const char* bytes, int n) {
   return value;
 }
 
+// Whether `entry` (a LogEntry) begins with its sequence = 1 field holding
+// `sequence`, as the writer puts it first in every entry: the cheap check
+// of order for entries whose chains are not recomputed.
+bool BeginsWithSequence(absl::string_view entry, uint64_t sequence) {
+  if (entry.empty() || entry[0] != 0x08) return false;  // field 1, varint
+  uint64_t value = 0;
+  for (size_t i = 1, shift = 0; i < entry.size() && shift < 64;
+       ++i, shift += 7) {
+    const auto byte = static_cast<unsigned char>(entry[i]);
+    value |= uint64_t{byte & 0x7Fu} << shift;
+    if ((byte & 0x80) == 0) return value == sequence;
+  }
+  return false;
+}
+
 }  // namespace
 
 LogFollower::LogFollower(std::string dir, uint64_t from_sequence)
@@ -168,6 +183,12 @@ absl::StatusOr<size_t> LogFollower::ReadFrames(
       entry.frame = chunk.substr(at, FrameBytes(length));
       entry.prev_chain = chain_;
       entry.chain = frame.chain;
+      if (!BeginsWithSequence(entry.bytes, file_sequence_)) {
+        return absl::DataLossError(absl::StrCat(
+            path_, " at offset ", offset_ + at, ": the entry there is not ",
+            "sequence ", file_sequence_,
+            " (an entry removed, repeated or moved, or a misframed write)"));
+      }
       if (file_sequence_ < chained_from_ &&
           hasher_.Next(chain_, entry.bytes) != entry.chain) {
         return absl::DataLossError(absl::StrCat(

@@ -52,8 +52,9 @@ class LogFollower {
   // until about `max_bytes` were handed on or nothing more is whole;
   // returns how many. 0: nothing new yet (or no segment yet). Errors:
   // DATA_LOSS when the log does not hold what it should (from_sequence
-  // removed by retention, a frame whose chain fails, a gap between
-  // segments), naming the file and offset; INTERNAL when a file cannot be
+  // removed by retention, an entry out of its place, a frame whose chain
+  // fails where chains are checked, a gap between segments), naming the
+  // file and offset; INTERNAL when a file cannot be
   // read. After an error, the follower is stuck (make a new one).
   absl::StatusOr<size_t> Poll(const std::function<void(const Entry&)>& visit,
                               size_t max_bytes);
@@ -67,12 +68,16 @@ class LogFollower {
 
   // Entries from `sequence` on are not hashed again: they were chained by
   // this process's DecisionLog writer as it appended them (its
-  // first_sequence()), microseconds before they are read, and hashing each
-  // twice cost the sink thread as much as reading it (docs/decision-log.md
-  // says what this leaves to the consumer). Their framing, their order and
-  // each segment header's link to the chain before it are still checked,
-  // and entries before `sequence` (on disk before this process opened the
-  // log) are verified in full. Default: every entry is verified.
+  // first_sequence()), and hashing each twice cost the sink thread as much
+  // as reading it. They may have waited on disk for any time (the sink
+  // reads only what is fsynced, and not during a broker outage); what the
+  // follower still checks of them is their framing, that each entry's
+  // LogEntry.sequence is its place, and each segment header's link to the
+  // chain before it. An entry whose bytes alone were altered is handed on
+  // with the chain the writer stored, for the consumer's check
+  // (docs/decision-log.md). Entries before `sequence` (on disk before this
+  // process opened the log) are verified in full. Default: every entry is
+  // verified.
   void set_chained_from(uint64_t sequence) { chained_from_ = sequence; }
 
  private:

@@ -204,6 +204,26 @@ bool SplitOutRuleText(absl::string_view response, RuleTextSpan span,
       span.end > content + length) {
     return false;
   }
+  // The span must be exactly what StripRuleText leaves out: it begins and
+  // ends on field boundaries of the decision, holds only its message and
+  // legal_basis fields (5 and 6, length-delimited), and no such field lies
+  // outside it. Anything else (a future encoder's other field order, a
+  // caller's mistake) is refused, and the writer parses instead.
+  bool begins = false;
+  bool ends = false;
+  bool malformed = false;
+  Field field;
+  for (absl::string_view decision = in.substr(0, length);;) {
+    const size_t at = content + (length - decision.size());
+    begins = begins || at == span.begin;
+    ends = ends || at == span.end;
+    if (!NextField(&decision, &field, &malformed)) break;
+    const bool inside = at >= span.begin && at < span.end;
+    const bool rule_text =
+        (field.number == 5 || field.number == 6) && field.wire_type == 2;
+    if (inside != rule_text) return false;
+  }
+  if (malformed || !begins || !ends) return false;
   std::string head;
   PutVarint(tag, &head);
   PutVarint(length - (span.end - span.begin), &head);

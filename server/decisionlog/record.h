@@ -154,9 +154,11 @@ bool StripRuleText(absl::string_view response, std::string* scratch,
 // its decision, as the server encodes it) without the bytes at `span`
 // (the decision's message and legal_basis fields), as pieces: the
 // decision's tag and new length (`head`), the decision's bytes before the
-// span, and everything after it. What StripRuleText gives, without
-// parsing the answer (tests/decisionlog checks that the two agree). False
-// when the bytes do not begin with a decision field holding `span`.
+// span, and everything after it: what StripRuleText gives, reading only
+// the decision's top-level fields and copying nothing (tests/service's
+// response encoder tests check that the two agree). False when the bytes
+// do not begin with a decision field, or `span` is not exactly its
+// message and legal_basis fields.
 struct ResponseWithoutRuleText {
   std::array<char, 11> head{};
   size_t head_size = 0;

@@ -667,6 +667,28 @@ TEST_F(DecisionLogTest, TheFollowerRefusesWhatTheLogDoesNotHold) {
     EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
     EXPECT_THAT(read.status().message(), HasSubstr(segments[1]));
   }
+  // A whole frame removed from the middle of a segment: the entries after
+  // it are not in their places, and that is seen without any hashing.
+  {
+    const std::vector<uint64_t> frames = FrameOffsets(segments[0]);
+    ASSERT_GT(frames.size(), 20u);
+    std::string first = Read(segments[0]);
+    first.erase(frames[10], frames[11] - frames[10]);
+    Rewrite(segments[0], first);
+    LogFollower trusting(dir_, 1);
+    trusting.set_chained_from(1);
+    std::vector<uint64_t> handed;
+    while (
+        (read = trusting.Poll(
+             [&](const LogFollower::Entry& e) { handed.push_back(e.sequence); },
+             1 << 20))
+            .ok() &&
+        *read > 0) {
+    }
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(read.status().message(), HasSubstr("is not sequence 11"));
+    EXPECT_EQ(handed.size(), 10u);
+  }
   // Entries removed (by retention) before they were read.
   std::filesystem::remove(segments[0]);
   LogFollower removed(dir_, 1);
