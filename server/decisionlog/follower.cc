@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
 
 namespace importgate::decisionlog {
 namespace {
@@ -29,15 +30,12 @@ uint64_t GetLittleEndian(const char* bytes, int n) {
 // `sequence`, as the writer puts it first in every entry: the cheap check
 // of order for entries whose chains are not recomputed.
 bool BeginsWithSequence(absl::string_view entry, uint64_t sequence) {
-  if (entry.empty() || entry[0] != 0x08) return false;  // field 1, varint
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(entry.data()),
+      static_cast<int>(entry.size()));
   uint64_t value = 0;
-  for (size_t i = 1, shift = 0; i < entry.size() && shift < 64;
-       ++i, shift += 7) {
-    const auto byte = static_cast<unsigned char>(entry[i]);
-    value |= uint64_t{byte & 0x7Fu} << shift;
-    if ((byte & 0x80) == 0) return value == sequence;
-  }
-  return false;
+  return in.ExpectTag(0x08) &&  // field 1, varint
+         in.ReadVarint64(&value) && value == sequence;
 }
 
 }  // namespace
