@@ -381,9 +381,12 @@ void DecisionLog::ApplyRetention() {
 
 absl::Status DecisionLog::SyncSegment() {
   absl::Status status = segment_.Sync();
-  // Every entry added so far is written and fsynced.
-  if (status.ok() && options_.durable_through != nullptr) {
-    options_.durable_through->store(next_sequence_ - 1);
+  if (status.ok()) {
+    // Every entry added so far is written and fsynced.
+    written_through_ = next_sequence_ - 1;
+    if (options_.durable_through != nullptr) {
+      options_.durable_through->store(written_through_);
+    }
   }
   return status;
 }
@@ -391,16 +394,38 @@ absl::Status DecisionLog::SyncSegment() {
 absl::Status DecisionLog::HoldForSink(bool closing) {
   if (options_.shipped_through == nullptr || closing) return absl::OkStatus();
   const uint64_t limit = options_.max_total_bytes + options_.max_segment_bytes;
-  // What is on disk (a batch larger than the cap is written whole once).
-  auto total = [&] { return closed_bytes_ + segment_.size(); };
+  // What the directory would hold with the pending batch written.
+  auto total = [&] {
+    return closed_bytes_ + segment_.size() + segment_.pending_bytes();
+  };
   if (total() <= limit) return absl::OkStatus();
-  ApplyRetention();
+  ApplyRetention();  // (writes the batch, with its event, if it removes any)
   if (total() <= limit) return absl::OkStatus();
+  // The sink ships only what is fsynced: let it reach the end of the files.
+  std::string unsynced;
+  if (dirty_) {
+    if (absl::Status s = segment_.SyncWritten(); s.ok()) {
+      dirty_ = false;
+      last_sync_ = clock_->Now();
+      if (options_.durable_through != nullptr) {
+        options_.durable_through->store(written_through_);
+      }
+    } else {
+      unsynced = absl::StrCat(" (", s.message(), ")");
+    }
+  }
+  const uint64_t shipped = options_.shipped_through->load();
+  // Everything written is shipped, and retention removed what it could:
+  // waiting would free nothing more, so a batch larger than the room left
+  // is written whole.
+  if (shipped >= written_through_) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
-      "the directory holds ", total(),
-      " bytes, at its cap (--decision_log_max_mib plus a segment), and the "
-      "Kafka sink has shipped only through sequence ",
-      options_.shipped_through->load(), "; holding records until it ships"));
+      "the directory holds ", closed_bytes_ + segment_.size(), " bytes and ",
+      segment_.pending_bytes(),
+      " more are to be written, past its cap (--decision_log_max_mib plus a "
+      "segment), and the Kafka sink has shipped only through sequence ",
+      shipped, " of ", written_through_, unsynced,
+      "; holding records until it ships"));
 }
 
 void DecisionLog::WriteBatch(std::string* batch, bool closing) {
@@ -462,6 +487,7 @@ void DecisionLog::WriteBatch(std::string* batch, bool closing) {
           closing || clock_->Now() - last_sync_ >= options_.sync_interval;
       status = sync ? SyncSegment() : segment_.Write();
       if (status.ok()) {
+        written_through_ = next_sequence_ - 1;
         if (sync) last_sync_ = clock_->Now();
         dirty_ = !sync;
         written = true;

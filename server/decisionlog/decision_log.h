@@ -90,9 +90,10 @@ struct DecisionLogOptions {
   RecordPolicy record;
   // With a sink that ships from the files (kafka_sink.h): the last
   // sequence it has shipped. Retention then removes only segments whose
-  // every entry is shipped, and when the directory reaches max_total_bytes
-  // plus a segment, the writer holds what is queued (the queue policy
-  // applies) until the sink catches up. Null: no sink.
+  // every entry is shipped, and when the next batch would take the
+  // directory past max_total_bytes plus a segment, the writer holds it and
+  // what is queued (the queue policy applies) until the sink catches up.
+  // Null: no sink.
   std::shared_ptr<const std::atomic<uint64_t>> shipped_through;
   // Where the log publishes the last sequence it has fsynced: a sink ships
   // only what a power loss cannot take back. May be null.
@@ -173,9 +174,12 @@ class DecisionLog {
   // Removes the oldest segments while the directory is over
   // max_total_bytes; never the open one, nor one the sink has not shipped.
   void ApplyRetention();
-  // OK, or RESOURCE_EXHAUSTED while the directory is at its cap with
-  // entries the sink has not shipped (never once closing: the cap is
-  // soft, and a shutdown must not lose what the disk has room for).
+  // OK, or RESOURCE_EXHAUSTED while writing the pending batch would take
+  // the directory past max_total_bytes plus a segment and the sink has
+  // not shipped everything written (what is written is fsynced first, so
+  // that it can). Never once closing: the cap is soft, and a shutdown must
+  // not lose what the disk has room for. A batch larger than the room left
+  // once everything is shipped is written whole.
   absl::Status HoldForSink(bool closing);
   // segment_.Sync(), then publishes durable_through.
   absl::Status SyncSegment();
@@ -192,8 +196,9 @@ class DecisionLog {
   absl::Time segment_opened_;
   absl::Time last_sync_;
   uint64_t dropped_reported_ = 0;
-  bool dirty_ = false;         // written since the last fsync
-  uint64_t closed_bytes_ = 0;  // the segments before the open one
+  bool dirty_ = false;            // written since the last fsync
+  uint64_t written_through_ = 0;  // the last sequence in the files
+  uint64_t closed_bytes_ = 0;     // the segments before the open one
   RecordEncoder encoder_;
   std::atomic<uint64_t> sampled_out_early_{0};  // by SampleAllow
 

@@ -314,6 +314,10 @@ absl::Status SegmentWriter::Write() {
 
 absl::Status SegmentWriter::Sync() {
   if (absl::Status s = Write(); !s.ok()) return s;
+  return SyncWritten();
+}
+
+absl::Status SegmentWriter::SyncWritten() {
   if (fsync(fd_) != 0) return Errno("cannot fsync", path_);
   return absl::OkStatus();
 }

@@ -162,6 +162,8 @@ class SegmentWriter {
   absl::Status Write();
   // Write(), then fsync.
   absl::Status Sync();
+  // fsyncs what Write() has written, leaving the pending frames pending.
+  absl::Status SyncWritten();
 
   uint64_t size() const { return size_; }  // bytes on disk
   const Chain& chain() const { return chain_; }

@@ -490,6 +490,65 @@ TEST_F(DecisionLogTest, RetentionRemovesTheOldestSegmentsAndSaysSo) {
   EXPECT_THAT(*report.problem, HasSubstr("records removed"));
 }
 
+// With a sink (here the test plays it through shipped_through), the cap
+// counts the batch about to be written, not only what is on disk: a batch
+// that would take the directory past max_total_bytes plus a segment waits,
+// with everything already written fsynced so that the sink can ship it;
+// once everything is shipped and nothing more can be freed, a batch larger
+// than the room left is written whole rather than held for ever.
+// (Regression: the check counted only the files, so one batch could pass
+// the cap by up to the queue's bound; the CI run of 0861116 found 4.2 MB
+// in a directory held at 3 MiB.)
+TEST_F(DecisionLogTest, WithASinkTheCapCountsTheBatchAboutToBeWritten) {
+  auto shipped = std::make_shared<std::atomic<uint64_t>>(0);
+  auto durable = std::make_shared<std::atomic<uint64_t>>(0);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> writes{0};
+  DecisionLogOptions options = Options();
+  options.max_queue_bytes = 8 << 20;  // room for a batch past the cap
+  options.max_total_bytes = 2 << 20;  // so the cap is 3 MiB
+  options.shipped_through = shipped;
+  options.durable_through = durable;
+  options.before_write = [&] {
+    if (writes++ == 0) released.wait();  // the first batch stalls
+  };
+  auto log = Open(options);
+  Write(*log, 0, 1);
+  while (writes.load() == 0) absl::SleepFor(absl::Milliseconds(1));
+  Write(*log, 1, 71, 60 << 10);  // about 4 MiB, queued behind it
+  release.set_value();
+  auto eventually = [](const std::function<bool()>& done) {
+    for (absl::Time end = absl::Now() + absl::Seconds(30); absl::Now() < end;
+         absl::SleepFor(absl::Milliseconds(5))) {
+      if (done()) return true;
+    }
+    return done();
+  };
+  ASSERT_TRUE(eventually([&] { return log->Stats().held; }));
+  // Held: only the first record is in the files, all of it fsynced (the
+  // fake clock never makes a sync due) and so shippable.
+  DecisionLogStats stats = log->Stats();
+  EXPECT_EQ(stats.records_written, 1u);
+  EXPECT_EQ(durable->load(), stats.last_sequence);
+  EXPECT_LE(stats.disk_bytes, options.max_total_bytes);
+  absl::SleepFor(absl::Milliseconds(1500));  // a retry or two
+  EXPECT_TRUE(log->Stats().held);
+  EXPECT_EQ(log->Stats().records_written, 1u);
+  // The sink ships all there is: the batch goes in whole.
+  shipped->store(durable->load());
+  ASSERT_TRUE(eventually([&] { return log->Stats().records_written == 71; }));
+  EXPECT_FALSE(log->Stats().held);
+  // Past the cap again, with the batch unshipped: held, until Close(),
+  // which writes what was accepted.
+  Write(*log, 71, 72);
+  log->Close();
+  EXPECT_EQ(log->Stats().records_written, 72u);
+  const VerifyReport report = Verify();
+  EXPECT_FALSE(report.problem.has_value()) << *report.problem;
+  EXPECT_EQ(report.decisions, 72u);
+}
+
 TEST_F(DecisionLogTest, AFullQueueBlocksUntilTheDeadlineOrDropsAndSaysSo) {
   for (QueuePolicy policy : {QueuePolicy::kBlock, QueuePolicy::kDrop}) {
     SCOPED_TRACE(policy == QueuePolicy::kBlock ? "block" : "drop");
