@@ -330,13 +330,14 @@ absl::Status DecisionLog::RotateIfDue() {
   closed_bytes_ += segment_.size();
   segment_ = *std::move(next);
   segment_opened_ = now;
-  ApplyRetention();
+  ApplyRetention(PlanRetention(ShippedThrough()));
   return absl::OkStatus();
 }
 
-void DecisionLog::ApplyRetention() {
+DecisionLog::RetentionPlan DecisionLog::PlanRetention(uint64_t shipped) const {
+  RetentionPlan plan;
   auto segments = ListSegments(options_.dir);
-  if (!segments.ok()) return;
+  if (!segments.ok()) return plan;
   std::error_code error;
   uint64_t total = 0;
   std::vector<uint64_t> sizes;
@@ -347,28 +348,42 @@ void DecisionLog::ApplyRetention() {
   // The oldest segments to remove, keeping the open (last) one and any
   // the sink has not shipped whole, and the one that holds the last entry
   // shipped (a restarted sink reads it to check its checkpoint's chain).
-  const uint64_t shipped = options_.shipped_through != nullptr
-                               ? options_.shipped_through->load()
-                               : UINT64_MAX;
   size_t remove = 0;
   while (total > options_.max_total_bytes && remove + 1 < segments->size() &&
          (*segments)[remove + 1].first <= shipped) {
-    total -= sizes[remove++];
+    total -= sizes[remove];
+    plan.freed += sizes[remove];
+    plan.removed.push_back({(*segments)[remove].second, sizes[remove]});
+    ++remove;
   }
-  if (remove == 0) return;
-  const uint64_t first_kept = (*segments)[remove].first;
-  AddEvent(
-      Event::KIND_SEGMENTS_REMOVED,
-      absl::StrCat("retention (--decision_log_max_mib): ", remove,
-                   " oldest segment(s) removed, sequences before ", first_kept),
-      first_kept);
+  if (remove == 0) return plan;
+  plan.first_kept = (*segments)[remove].first;
+  plan.event =
+      EncodeEvent(next_sequence_, Event::KIND_SEGMENTS_REMOVED, clock_->Now(),
+                  absl::StrCat("retention (--decision_log_max_mib): ", remove,
+                               " oldest segment(s) removed, sequences before ",
+                               plan.first_kept),
+                  plan.first_kept);
+  return plan;
+}
+
+void DecisionLog::ApplyRetention(const RetentionPlan& plan) {
+  if (plan.removed.empty()) return;
+  // The event first, durable (with whatever is pending before it), then
+  // the files.
+  if (absl::Status added = segment_.Add(plan.event); added.ok()) {
+    ++next_sequence_;
+  } else {
+    LogError(std::string(added.message()));
+  }
   if (absl::Status s = SyncSegment(); !s.ok()) {
     LogError(absl::StrCat("decision log: retention postponed: ", s.message()));
     return;
   }
-  for (size_t i = 0; i < remove; ++i) {
-    if (std::filesystem::remove((*segments)[i].second, error)) {
-      closed_bytes_ -= std::min(closed_bytes_, sizes[i]);
+  std::error_code error;
+  for (const auto& [path, size] : plan.removed) {
+    if (std::filesystem::remove(path, error)) {
+      closed_bytes_ -= std::min(closed_bytes_, size);
     }
   }
   if (absl::Status s = SyncDirectory(options_.dir); !s.ok()) {
@@ -376,49 +391,69 @@ void DecisionLog::ApplyRetention() {
   }
 
   std::lock_guard<std::mutex> lock(mu_);
-  stats_.segments_removed += remove;
+  stats_.segments_removed += plan.removed.size();
+}
+
+uint64_t DecisionLog::ShippedThrough() const {
+  return options_.shipped_through != nullptr ? options_.shipped_through->load()
+                                             : UINT64_MAX;
+}
+
+absl::Status DecisionLog::WriteSegment() {
+  const bool any = segment_.pending_bytes() > 0;
+  absl::Status status = segment_.Write();
+  if (status.ok() && any) {
+    written_through_ = next_sequence_ - 1;  // every entry added so far
+    dirty_ = true;
+  }
+  return status;
+}
+
+absl::Status DecisionLog::SyncWritten() {
+  if (absl::Status s = segment_.SyncWritten(); !s.ok()) return s;
+  dirty_ = false;
+  last_sync_ = clock_->Now();
+  if (options_.durable_through != nullptr) {
+    options_.durable_through->store(written_through_);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status DecisionLog::SyncSegment() {
-  absl::Status status = segment_.Sync();
-  if (status.ok()) {
-    // Every entry added so far is written and fsynced.
-    written_through_ = next_sequence_ - 1;
-    if (options_.durable_through != nullptr) {
-      options_.durable_through->store(written_through_);
-    }
-  }
-  return status;
+  if (absl::Status s = WriteSegment(); !s.ok()) return s;
+  return SyncWritten();
 }
 
 absl::Status DecisionLog::HoldForSink(bool closing) {
   if (options_.shipped_through == nullptr || closing) return absl::OkStatus();
   const uint64_t limit = options_.max_total_bytes + options_.max_segment_bytes;
-  // What the directory would hold with the pending batch written.
-  auto total = [&] {
-    return closed_bytes_ + segment_.size() + segment_.pending_bytes();
-  };
-  if (total() <= limit) return absl::OkStatus();
-  ApplyRetention();  // (writes the batch, with its event, if it removes any)
-  if (total() <= limit) return absl::OkStatus();
+  // What the directory would hold with the pending batch written (and a
+  // new segment's header, should it rotate).
+  const uint64_t to_write = segment_.pending_bytes() + kSegmentHeaderBytes;
+  if (closed_bytes_ + segment_.size() + to_write <= limit) {
+    return absl::OkStatus();
+  }
   // The sink ships only what is fsynced: let it reach the end of the files.
   std::string unsynced;
   if (dirty_) {
-    if (absl::Status s = segment_.SyncWritten(); s.ok()) {
-      dirty_ = false;
-      last_sync_ = clock_->Now();
-      if (options_.durable_through != nullptr) {
-        options_.durable_through->store(written_through_);
-      }
-    } else {
+    if (absl::Status s = SyncWritten(); !s.ok()) {
       unsynced = absl::StrCat(" (", s.message(), ")");
     }
   }
-  const uint64_t shipped = options_.shipped_through->load();
-  // Everything written is shipped, and retention removed what it could:
+  const uint64_t shipped = ShippedThrough();
+  // Retention runs (writing the batch ahead of its event) only when what
+  // it frees makes room; else nothing is removed until the sink ships more.
+  const RetentionPlan plan = PlanRetention(shipped);
+  const uint64_t after =
+      closed_bytes_ + segment_.size() - plan.freed + to_write +
+      (plan.removed.empty() ? 0 : FrameBytes(plan.event.size()));
+  // Everything written is shipped and retention removes what it may:
   // waiting would free nothing more, so a batch larger than the room left
   // is written whole.
-  if (shipped >= written_through_) return absl::OkStatus();
+  if (after <= limit || shipped >= written_through_) {
+    ApplyRetention(plan);
+    return absl::OkStatus();
+  }
   return absl::ResourceExhaustedError(absl::StrCat(
       "the directory holds ", closed_bytes_ + segment_.size(), " bytes and ",
       segment_.pending_bytes(),
@@ -485,11 +520,8 @@ void DecisionLog::WriteBatch(std::string* batch, bool closing) {
     if (status.ok()) {
       const bool sync =
           closing || clock_->Now() - last_sync_ >= options_.sync_interval;
-      status = sync ? SyncSegment() : segment_.Write();
+      status = sync ? SyncSegment() : WriteSegment();
       if (status.ok()) {
-        written_through_ = next_sequence_ - 1;
-        if (sync) last_sync_ = clock_->Now();
-        dirty_ = !sync;
         written = true;
         break;
       }
@@ -552,11 +584,9 @@ void DecisionLog::Run() {
       LogError(absl::StrCat("decision log: ", s.message()));
     } else if (dirty_ && clock_->Now() - last_sync_ >= options_.sync_interval) {
       // The last batch was written but not fsynced: do it now, not when
-      // the next record comes.
-      if (absl::Status synced = SyncSegment(); synced.ok()) {
-        dirty_ = false;
-        last_sync_ = clock_->Now();
-      }
+      // the next record comes (a failure is tried again at the next wake,
+      // and reported by the next batch's write).
+      SyncSegment().IgnoreError();
     }
     if (closing) return;
   }

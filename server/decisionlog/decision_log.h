@@ -43,6 +43,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -171,17 +173,39 @@ class DecisionLog {
   // succeed, or 30 times once Close() was called.
   void WriteBatch(std::string* batch, bool closing);
   absl::Status RotateIfDue();
-  // Removes the oldest segments while the directory is over
-  // max_total_bytes; never the open one, nor one the sink has not shipped.
-  void ApplyRetention();
-  // OK, or RESOURCE_EXHAUSTED while writing the pending batch would take
-  // the directory past max_total_bytes plus a segment and the sink has
-  // not shipped everything written (what is written is fsynced first, so
-  // that it can). Never once closing: the cap is soft, and a shutdown must
-  // not lose what the disk has room for. A batch larger than the room left
-  // once everything is shipped is written whole.
+  // Retention: the oldest segments to remove while the directory is over
+  // max_total_bytes; never the open one, nor one the sink has not shipped
+  // whole (through `shipped`), nor the one holding the entry `shipped`.
+  struct RetentionPlan {
+    std::vector<std::pair<std::string, uint64_t>> removed;  // path, bytes
+    uint64_t freed = 0;                                     // their bytes
+    uint64_t first_kept = 0;  // the first sequence left
+    // The KIND_SEGMENTS_REMOVED entry to add, numbered next_sequence_:
+    // apply the plan before anything else is added.
+    std::string event;
+  };
+  RetentionPlan PlanRetention(uint64_t shipped) const;
+  // Adds the plan's event and makes it durable (SyncSegment: with the
+  // pending frames before it), then removes the files.
+  void ApplyRetention(const RetentionPlan& plan);
+  // The sink's shipped_through, or UINT64_MAX without a sink.
+  uint64_t ShippedThrough() const;
+  // OK, or RESOURCE_EXHAUSTED while writing the pending batch (and a new
+  // segment's header) would take the directory past max_total_bytes plus
+  // a segment, even after the retention the sink allows, and the sink has
+  // not shipped everything written. What is written is fsynced first, so
+  // that the sink can ship it. Never once closing: the cap is soft, and a
+  // shutdown must not lose what the disk has room for. Once everything
+  // written is shipped and retention has removed what it may, a batch
+  // larger than the room left is written whole.
   absl::Status HoldForSink(bool closing);
-  // segment_.Sync(), then publishes durable_through.
+  // Writes the pending frames (segment_.Write()); on success every entry
+  // added is in the file: written_through_ advances and dirty_ is set.
+  absl::Status WriteSegment();
+  // fsyncs what is written (not the pending frames), clears dirty_, and
+  // publishes written_through_ as durable_through.
+  absl::Status SyncWritten();
+  // WriteSegment(), then SyncWritten().
   absl::Status SyncSegment();
   void AddEvent(int kind, absl::string_view detail, uint64_t count = 0);
 
@@ -197,7 +221,7 @@ class DecisionLog {
   absl::Time last_sync_;
   uint64_t dropped_reported_ = 0;
   bool dirty_ = false;            // written since the last fsync
-  uint64_t written_through_ = 0;  // the last sequence in the files
+  uint64_t written_through_ = 0;  // the last sequence written to the files
   uint64_t closed_bytes_ = 0;     // the segments before the open one
   RecordEncoder encoder_;
   std::atomic<uint64_t> sampled_out_early_{0};  // by SampleAllow

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "importgate/decisionlog/v1/decision_log.pb.h"
 #include "importgate/v1/import_policy.pb.h"
@@ -40,6 +42,17 @@ inline ::importgate::v1::IsImportAllowedResponse Answer(
   r.set_sku(sku);
   r.set_decision_id(id);
   return r;
+}
+
+// Waits up to a minute (real time) for `done`.
+template <typename Done>
+bool Eventually(Done done) {
+  const absl::Time until = absl::Now() + absl::Minutes(1);
+  while (!done()) {
+    if (absl::Now() > until) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return true;
 }
 
 class DecisionLogTest : public ::testing::Test {
@@ -105,6 +118,15 @@ class DecisionLogTest : public ::testing::Test {
     if (!segments.ok()) return paths;
     for (const auto& [first, path] : *segments) paths.push_back(path);
     return paths;
+  }
+
+  // The bytes the segment files hold.
+  uint64_t DiskBytes() {
+    uint64_t total = 0;
+    for (const std::string& path : Segments()) {
+      total += std::filesystem::file_size(path);
+    }
+    return total;
   }
 
   // Every decision record in the segments, in order.

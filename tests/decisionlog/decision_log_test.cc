@@ -472,10 +472,7 @@ TEST_F(DecisionLogTest, RetentionRemovesTheOldestSegmentsAndSaysSo) {
   Write(*log, 0, 6000, 1500);  // about 10 MiB
   log->Close();
   EXPECT_GT(log->Stats().segments_removed, 0u);
-  uint64_t total = 0;
-  for (const std::string& path : Segments()) {
-    total += std::filesystem::file_size(path);
-  }
+  const uint64_t total = DiskBytes();
   // Within the bound, give or take the open segment's last batch.
   EXPECT_LE(total, (3u << 20) + (2u << 20));
   VerifyReport report = Verify();
@@ -518,35 +515,102 @@ TEST_F(DecisionLogTest, WithASinkTheCapCountsTheBatchAboutToBeWritten) {
   while (writes.load() == 0) absl::SleepFor(absl::Milliseconds(1));
   Write(*log, 1, 71, 60 << 10);  // about 4 MiB, queued behind it
   release.set_value();
-  auto eventually = [](const std::function<bool()>& done) {
-    for (absl::Time end = absl::Now() + absl::Seconds(30); absl::Now() < end;
-         absl::SleepFor(absl::Milliseconds(5))) {
-      if (done()) return true;
-    }
-    return done();
-  };
-  ASSERT_TRUE(eventually([&] { return log->Stats().held; }));
+  ASSERT_TRUE(Eventually([&] { return log->Stats().held; }));
   // Held: only the first record is in the files, all of it fsynced (the
   // fake clock never makes a sync due) and so shippable.
   DecisionLogStats stats = log->Stats();
   EXPECT_EQ(stats.records_written, 1u);
   EXPECT_EQ(durable->load(), stats.last_sequence);
-  EXPECT_LE(stats.disk_bytes, options.max_total_bytes);
+  EXPECT_LE(DiskBytes(), options.max_total_bytes);
   absl::SleepFor(absl::Milliseconds(1500));  // a retry or two
   EXPECT_TRUE(log->Stats().held);
   EXPECT_EQ(log->Stats().records_written, 1u);
   // The sink ships all there is: the batch goes in whole.
   shipped->store(durable->load());
-  ASSERT_TRUE(eventually([&] { return log->Stats().records_written == 71; }));
+  ASSERT_TRUE(Eventually([&] { return log->Stats().records_written == 71; }));
   EXPECT_FALSE(log->Stats().held);
   // Past the cap again, with the batch unshipped: held, until Close(),
   // which writes what was accepted.
   Write(*log, 71, 72);
+  ASSERT_TRUE(Eventually([&] { return log->Stats().held; }));
   log->Close();
   EXPECT_EQ(log->Stats().records_written, 72u);
   const VerifyReport report = Verify();
   EXPECT_FALSE(report.problem.has_value()) << *report.problem;
   EXPECT_EQ(report.decisions, 72u);
+}
+
+// Retention the sink allows runs during a hold only when what it frees
+// makes room for the batch: removing it writes the batch ahead of the
+// removal's event. (Regression: a hold removed a small shipped segment and
+// so wrote a batch of any size past the cap.)
+TEST_F(DecisionLogTest, RetentionDuringAHoldRunsOnlyWhenItMakesRoom) {
+  auto shipped = std::make_shared<std::atomic<uint64_t>>(0);
+  auto durable = std::make_shared<std::atomic<uint64_t>>(0);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> stall{false};
+  std::atomic<int> stalled{0};
+  DecisionLogOptions options = Options();
+  options.max_queue_bytes = 8 << 20;
+  options.max_total_bytes = 2 << 20;  // so the cap is 3 MiB
+  options.shipped_through = shipped;
+  options.durable_through = durable;
+  options.before_write = [&] {
+    if (stall.load()) {
+      ++stalled;
+      released.wait();
+    }
+  };
+  auto log = Open(options);
+  // A small first segment (closed for its age), then about 2.1 MiB in
+  // 60 KiB records, none shipped.
+  Write(*log, 0, 1);
+  ASSERT_TRUE(Eventually([&] { return log->Stats().records_written == 1; }));
+  clock_.Set(clock_.Now() + options.max_segment_age + absl::Seconds(1));
+  int n = 1;
+  while (log->Stats().disk_bytes < options.max_total_bytes + (100 << 10)) {
+    Write(*log, n, n + 1, 60 << 10);
+    ++n;
+    ASSERT_TRUE(Eventually([&] {
+      return log->Stats().records_written == static_cast<uint64_t>(n);
+    }));
+  }
+  const std::vector<std::string> before = Segments();
+  ASSERT_GE(before.size(), 3u);
+  const uint64_t small = std::filesystem::file_size(before.front());
+  ASSERT_LT(small, 64u << 10);
+  // The sink has shipped the small segment only: removing it frees too
+  // little for a batch of about 1.2 MiB.
+  auto listed = ListSegments(dir_);
+  ASSERT_TRUE(listed.ok());
+  shipped->store((*listed)[1].first);
+  stall = true;
+  Write(*log, n, n + 1);  // the writer takes it and stalls
+  ASSERT_TRUE(Eventually([&] { return stalled.load() > 0; }));
+  stall = false;
+  Write(*log, n + 1, n + 21, 60 << 10);
+  release.set_value();
+  ASSERT_TRUE(Eventually([&] { return log->Stats().held; }));
+  absl::SleepFor(absl::Milliseconds(1500));  // a retry or two
+  DecisionLogStats stats = log->Stats();
+  EXPECT_TRUE(stats.held);
+  EXPECT_EQ(stats.segments_removed, 0u);
+  EXPECT_EQ(stats.records_written, static_cast<uint64_t>(n + 1));
+  EXPECT_LE(DiskBytes(), options.max_total_bytes + options.max_segment_bytes);
+  EXPECT_EQ(Segments(), before);
+  // Shipped through everything written: retention removes what it may and
+  // the batch goes in.
+  shipped->store(durable->load());
+  ASSERT_TRUE(Eventually([&] {
+    return log->Stats().records_written == static_cast<uint64_t>(n + 21);
+  }));
+  EXPECT_GT(log->Stats().segments_removed, 0u);
+  EXPECT_LE(DiskBytes(), options.max_total_bytes + options.max_segment_bytes);
+  log->Close();
+  const VerifyReport report = Verify();
+  EXPECT_FALSE(report.problem.has_value()) << *report.problem;
+  EXPECT_GT(report.first_sequence, 1u);
 }
 
 TEST_F(DecisionLogTest, AFullQueueBlocksUntilTheDeadlineOrDropsAndSaysSo) {

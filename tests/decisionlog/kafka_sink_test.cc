@@ -33,17 +33,6 @@ using ::importgate::testing::ShippedEntries;
 using ::importgate::testing::ShippedLogEntry;
 using ::testing::HasSubstr;
 
-// Waits up to a minute for `done`.
-template <typename Done>
-bool Eventually(Done done) {
-  const absl::Time until = absl::Now() + absl::Minutes(1);
-  while (!done()) {
-    if (absl::Now() > until) return false;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return true;
-}
-
 // Every entry of the log directory, by sequence: its bytes and chain.
 std::map<uint64_t, std::pair<std::string, Chain>> Entries(
     const std::string& dir) {
@@ -223,10 +212,7 @@ TEST_F(KafkaSinkTest, RetentionWaitsForTheSinkAndTheWriterHoldsAtTheCap) {
     }
   }
   ASSERT_TRUE(held) << refused << " calls refused, none while held";
-  uint64_t on_disk = 0;
-  for (const std::string& path : Segments()) {
-    on_disk += std::filesystem::file_size(path);
-  }
+  const uint64_t on_disk = DiskBytes();
   // Nothing unshipped was removed; the files stopped at the cap (the
   // total plus a segment), which counts the held batch (at most the
   // queue's 1 MiB of calls) as if it were written; what is written is

@@ -361,10 +361,7 @@ TEST_F(DecisionLogTest, StatsCountSampledOutAndDiskBytes) {
   EXPECT_EQ(stats.records_written, 8000u);
   EXPECT_EQ(stats.sampled_out, 10u);
   EXPECT_EQ(stats.max_queue_bytes, options.max_queue_bytes);
-  uint64_t on_disk = 0;
-  for (const std::string& path : Segments()) {
-    on_disk += std::filesystem::file_size(path);
-  }
+  const uint64_t on_disk = DiskBytes();
   ASSERT_GT(Segments().size(), 1u);
   EXPECT_EQ(stats.disk_bytes, on_disk);
   EXPECT_EQ(stats.last_sequence, Verify().last_sequence);
