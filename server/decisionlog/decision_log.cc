@@ -219,11 +219,12 @@ absl::StatusOr<std::unique_ptr<DecisionLog>> DecisionLog::Open(
   log->closed_bytes_ = resumed->closed_bytes;
   if (!resumed->repaired.empty()) {
     LogWarning(absl::StrCat("decision log repaired: ", resumed->repaired));
-    log->AddEvent(Event::KIND_TAIL_REPAIRED, resumed->repaired);
+    log->AddEvent(Event::KIND_TAIL_REPAIRED, resumed->repaired)
+        .IgnoreError();  // logged
   }
-  log->AddEvent(Event::KIND_STARTED, "");
+  log->AddEvent(Event::KIND_STARTED, "").IgnoreError();  // logged
   if (absl::Status s = log->SyncSegment(); !s.ok()) return s;
-  log->stats_.disk_bytes = log->closed_bytes_ + log->segment_.size();
+  log->stats_.disk_bytes = log->DiskBytes();
   log->stats_.last_sequence = log->next_sequence_ - 1;
   log->writer_ = std::thread([raw = log.get()] {
     SetCurrentThreadName("ig-dlog-writer");
@@ -239,6 +240,7 @@ DecisionLog::DecisionLog(DecisionLogOptions options, const Clock* clock,
       segment_(std::move(segment)),
       next_sequence_(next_sequence),
       first_sequence_(next_sequence),
+      written_through_(next_sequence - 1),
       segment_opened_(clock->Now()),
       last_sync_(segment_opened_),
       encoder_(&options_.record) {
@@ -304,11 +306,17 @@ absl::Status DecisionLog::Submit(const CallView& call, absl::Time deadline) {
   return absl::OkStatus();
 }
 
-void DecisionLog::AddEvent(int kind, absl::string_view detail, uint64_t count) {
+absl::Status DecisionLog::AddEvent(int kind, absl::string_view detail,
+                                   uint64_t count) {
   // An event is small: its detail is cut to 4 KiB.
   const absl::Status added = segment_.Add(EncodeEvent(
-      next_sequence_++, kind, clock_->Now(), detail.substr(0, 4096), count));
-  if (!added.ok()) LogError(std::string(added.message()));
+      next_sequence_, kind, clock_->Now(), detail.substr(0, 4096), count));
+  if (added.ok()) {
+    ++next_sequence_;
+  } else {
+    LogError(std::string(added.message()));
+  }
+  return added;
 }
 
 absl::Status DecisionLog::RotateIfDue() {
@@ -330,11 +338,16 @@ absl::Status DecisionLog::RotateIfDue() {
   closed_bytes_ += segment_.size();
   segment_ = *std::move(next);
   segment_opened_ = now;
-  ApplyRetention(PlanRetention(ShippedThrough()));
+  if (absl::Status s = ApplyRetention(PlanRetention(ShippedThrough()));
+      !s.ok()) {
+    LogError(absl::StrCat("decision log: ", s.message()));
+  }
   return absl::OkStatus();
 }
 
 DecisionLog::RetentionPlan DecisionLog::PlanRetention(uint64_t shipped) const {
+  // One already under way (its event added) is finished first.
+  if (removal_.has_value()) return *removal_;
   RetentionPlan plan;
   auto segments = ListSegments(options_.dir);
   if (!segments.ok()) return plan;
@@ -358,40 +371,49 @@ DecisionLog::RetentionPlan DecisionLog::PlanRetention(uint64_t shipped) const {
   }
   if (remove == 0) return plan;
   plan.first_kept = (*segments)[remove].first;
-  plan.event =
-      EncodeEvent(next_sequence_, Event::KIND_SEGMENTS_REMOVED, clock_->Now(),
-                  absl::StrCat("retention (--decision_log_max_mib): ", remove,
-                               " oldest segment(s) removed, sequences before ",
-                               plan.first_kept),
-                  plan.first_kept);
+  plan.detail = absl::StrCat("retention (--decision_log_max_mib): ", remove,
+                             " oldest segment(s) removed, sequences before ",
+                             plan.first_kept);
+  plan.event_bytes =
+      FrameBytes(EncodeEvent(next_sequence_, Event::KIND_SEGMENTS_REMOVED,
+                             clock_->Now(), plan.detail, plan.first_kept)
+                     .size());
   return plan;
 }
 
-void DecisionLog::ApplyRetention(const RetentionPlan& plan) {
-  if (plan.removed.empty()) return;
+absl::Status DecisionLog::ApplyRetention(const RetentionPlan& plan) {
+  if (plan.removed.empty()) return absl::OkStatus();
   // The event first, durable (with whatever is pending before it), then
-  // the files.
-  if (absl::Status added = segment_.Add(plan.event); added.ok()) {
-    ++next_sequence_;
-  } else {
-    LogError(std::string(added.message()));
+  // the files. A failure leaves the event added and the plan kept, to be
+  // finished by the next call, so that one removal has one event.
+  if (!removal_.has_value()) {
+    if (absl::Status s = AddEvent(Event::KIND_SEGMENTS_REMOVED, plan.detail,
+                                  plan.first_kept);
+        !s.ok()) {
+      return s;
+    }
+    removal_ = plan;
+    removal_->event_bytes = 0;  // pending now, and counted as such
   }
   if (absl::Status s = SyncSegment(); !s.ok()) {
-    LogError(absl::StrCat("decision log: retention postponed: ", s.message()));
-    return;
+    return absl::Status(s.code(),
+                        absl::StrCat("retention postponed: ", s.message()));
   }
   std::error_code error;
-  for (const auto& [path, size] : plan.removed) {
+  for (const auto& [path, size] : removal_->removed) {
     if (std::filesystem::remove(path, error)) {
       closed_bytes_ -= std::min(closed_bytes_, size);
     }
   }
+  const size_t removed = removal_->removed.size();
+  removal_.reset();
   if (absl::Status s = SyncDirectory(options_.dir); !s.ok()) {
     LogError(absl::StrCat("decision log: ", s.message()));
   }
 
   std::lock_guard<std::mutex> lock(mu_);
-  stats_.segments_removed += plan.removed.size();
+  stats_.segments_removed += removed;
+  return absl::OkStatus();
 }
 
 uint64_t DecisionLog::ShippedThrough() const {
@@ -410,9 +432,11 @@ absl::Status DecisionLog::WriteSegment() {
 }
 
 absl::Status DecisionLog::SyncWritten() {
-  if (absl::Status s = segment_.SyncWritten(); !s.ok()) return s;
-  dirty_ = false;
-  last_sync_ = clock_->Now();
+  if (dirty_) {
+    if (absl::Status s = segment_.SyncWritten(); !s.ok()) return s;
+    dirty_ = false;
+    last_sync_ = clock_->Now();
+  }
   if (options_.durable_through != nullptr) {
     options_.durable_through->store(written_through_);
   }
@@ -424,42 +448,37 @@ absl::Status DecisionLog::SyncSegment() {
   return SyncWritten();
 }
 
-absl::Status DecisionLog::HoldForSink(bool closing) {
+absl::Status DecisionLog::HoldForSink(bool closing, bool* held) {
+  *held = false;
   if (options_.shipped_through == nullptr || closing) return absl::OkStatus();
   const uint64_t limit = options_.max_total_bytes + options_.max_segment_bytes;
   // What the directory would hold with the pending batch written (and a
   // new segment's header, should it rotate).
   const uint64_t to_write = segment_.pending_bytes() + kSegmentHeaderBytes;
-  if (closed_bytes_ + segment_.size() + to_write <= limit) {
-    return absl::OkStatus();
-  }
+  if (DiskBytes() + to_write <= limit) return absl::OkStatus();
   // The sink ships only what is fsynced: let it reach the end of the files.
-  std::string unsynced;
-  if (dirty_) {
-    if (absl::Status s = SyncWritten(); !s.ok()) {
-      unsynced = absl::StrCat(" (", s.message(), ")");
-    }
+  std::string sync_error;
+  if (absl::Status s = SyncWritten(); !s.ok()) {
+    sync_error = absl::StrCat(" (", s.message(), ")");
   }
   const uint64_t shipped = ShippedThrough();
   // Retention runs (writing the batch ahead of its event) only when what
   // it frees makes room; else nothing is removed until the sink ships more.
   const RetentionPlan plan = PlanRetention(shipped);
-  const uint64_t after =
-      closed_bytes_ + segment_.size() - plan.freed + to_write +
-      (plan.removed.empty() ? 0 : FrameBytes(plan.event.size()));
+  const uint64_t after = DiskBytes() - plan.freed + to_write + plan.event_bytes;
   // Everything written is shipped and retention removes what it may:
   // waiting would free nothing more, so a batch larger than the room left
   // is written whole.
   if (after <= limit || shipped >= written_through_) {
-    ApplyRetention(plan);
-    return absl::OkStatus();
+    return ApplyRetention(plan);
   }
+  *held = true;
   return absl::ResourceExhaustedError(absl::StrCat(
-      "the directory holds ", closed_bytes_ + segment_.size(), " bytes and ",
+      "the directory holds ", DiskBytes(), " bytes and ",
       segment_.pending_bytes(),
       " more are to be written, past its cap (--decision_log_max_mib plus a "
       "segment), and the Kafka sink has shipped only through sequence ",
-      shipped, " of ", written_through_, unsynced,
+      shipped, " of ", written_through_, sync_error,
       "; holding records until it ships"));
 }
 
@@ -498,10 +517,11 @@ void DecisionLog::WriteBatch(std::string* batch, bool closing) {
              "records dropped: the queue was full "
              "(--decision_log_queue_policy=drop), or a call's bytes could "
              "not be made a record",
-             dropped - dropped_reported_);
+             dropped - dropped_reported_)
+        .IgnoreError();  // logged
     dropped_reported_ = dropped;
   }
-  if (closing) AddEvent(Event::KIND_STOPPED, "");
+  if (closing) AddEvent(Event::KIND_STOPPED, "").IgnoreError();  // logged
   // Write, rotating first when due. A failed write keeps its frames and is
   // retried every second (a full disk may get room), so the queue fills
   // and the policy applies meanwhile; once Close() is called, it gives up
@@ -514,8 +534,8 @@ void DecisionLog::WriteBatch(std::string* batch, bool closing) {
       std::lock_guard<std::mutex> lock(mu_);
       close_called = closing_;
     }
-    absl::Status status = HoldForSink(close_called);
-    const bool held = !status.ok();
+    bool held = false;
+    absl::Status status = HoldForSink(close_called, &held);
     if (status.ok()) status = RotateIfDue();
     if (status.ok()) {
       const bool sync =
@@ -529,11 +549,8 @@ void DecisionLog::WriteBatch(std::string* batch, bool closing) {
     bool stopping = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (held) {
-        stats_.held = true;
-      } else {
-        ++stats_.write_errors;
-      }
+      stats_.held = held;
+      if (!held) ++stats_.write_errors;
       stopping = closing_;
     }
     if (!reported) {
@@ -549,6 +566,14 @@ void DecisionLog::WriteBatch(std::string* batch, bool closing) {
     }
     absl::SleepFor(absl::Seconds(1));
   }
+  // A removal whose event went out with a batch the hold let through
+  // (only once closing) is finished now.
+  if (written && removal_.has_value()) {
+    const RetentionPlan under_way = *removal_;
+    if (absl::Status s = ApplyRetention(under_way); !s.ok()) {
+      LogError(absl::StrCat("decision log: ", s.message()));
+    }
+  }
   std::lock_guard<std::mutex> lock(mu_);
   stats_.held = false;
   queue_bytes_ -= bytes;
@@ -559,7 +584,7 @@ void DecisionLog::WriteBatch(std::string* batch, bool closing) {
     stats_.lost += records;
   }
   stats_.segment_bytes = segment_.size();
-  stats_.disk_bytes = closed_bytes_ + segment_.size();
+  stats_.disk_bytes = DiskBytes();
   if (written) stats_.last_sequence = next_sequence_ - 1;
   stats_.sampled_out = encoder_.sampled_out();
   room_.notify_all();
@@ -580,13 +605,22 @@ void DecisionLog::Run() {
     }
     if (!batch.empty() || closing) {
       WriteBatch(&batch, closing);
-    } else if (absl::Status s = RotateIfDue(); !s.ok()) {
-      LogError(absl::StrCat("decision log: ", s.message()));
-    } else if (dirty_ && clock_->Now() - last_sync_ >= options_.sync_interval) {
-      // The last batch was written but not fsynced: do it now, not when
-      // the next record comes (a failure is tried again at the next wake,
-      // and reported by the next batch's write).
-      SyncSegment().IgnoreError();
+    } else {
+      // Idle: rotate for age, and fsync the last batch when due rather
+      // than when the next record comes. A failure is tried again at the
+      // next wake, and logged once until it clears.
+      absl::Status s = RotateIfDue();
+      if (s.ok() && dirty_ &&
+          clock_->Now() - last_sync_ >= options_.sync_interval) {
+        s = SyncSegment();
+      }
+      if (!s.ok() && !idle_error_reported_) {
+        LogError(absl::StrCat("decision log: ", s.message()));
+      }
+      idle_error_reported_ = !s.ok();
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.segment_bytes = segment_.size();
+      stats_.disk_bytes = DiskBytes();
     }
     if (closing) return;
   }

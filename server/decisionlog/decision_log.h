@@ -94,8 +94,9 @@ struct DecisionLogOptions {
   // sequence it has shipped. Retention then removes only segments whose
   // every entry is shipped, and when the next batch would take the
   // directory past max_total_bytes plus a segment, the writer holds it and
-  // what is queued (the queue policy applies) until the sink catches up.
-  // Null: no sink.
+  // what is queued (the queue policy applies) until the sink catches up;
+  // once everything written is shipped, a batch larger than the room left
+  // is written whole. Null: no sink.
   std::shared_ptr<const std::atomic<uint64_t>> shipped_through;
   // Where the log publishes the last sequence it has fsynced: a sink ships
   // only what a power loss cannot take back. May be null.
@@ -179,35 +180,41 @@ class DecisionLog {
   struct RetentionPlan {
     std::vector<std::pair<std::string, uint64_t>> removed;  // path, bytes
     uint64_t freed = 0;                                     // their bytes
-    uint64_t first_kept = 0;  // the first sequence left
-    // The KIND_SEGMENTS_REMOVED entry to add, numbered next_sequence_:
-    // apply the plan before anything else is added.
-    std::string event;
+    uint64_t first_kept = 0;   // the first sequence left
+    std::string detail;        // of its KIND_SEGMENTS_REMOVED event
+    uint64_t event_bytes = 0;  // the event's frame, while not yet added
   };
+  // The removal under way (removal_), if any; else a new plan.
   RetentionPlan PlanRetention(uint64_t shipped) const;
   // Adds the plan's event and makes it durable (SyncSegment: with the
-  // pending frames before it), then removes the files.
-  void ApplyRetention(const RetentionPlan& plan);
+  // pending frames before it), then removes the files. On failure the
+  // event stays added and the plan is kept in removal_ for the next call
+  // to finish: one removal, one event.
+  absl::Status ApplyRetention(const RetentionPlan& plan);
   // The sink's shipped_through, or UINT64_MAX without a sink.
   uint64_t ShippedThrough() const;
-  // OK, or RESOURCE_EXHAUSTED while writing the pending batch (and a new
-  // segment's header) would take the directory past max_total_bytes plus
-  // a segment, even after the retention the sink allows, and the sink has
-  // not shipped everything written. What is written is fsynced first, so
-  // that the sink can ship it. Never once closing: the cap is soft, and a
-  // shutdown must not lose what the disk has room for. Once everything
-  // written is shipped and retention has removed what it may, a batch
-  // larger than the room left is written whole.
-  absl::Status HoldForSink(bool closing);
+  // OK to write the pending batch, or RESOURCE_EXHAUSTED with *held set
+  // while writing it (and a new segment's header) would take the directory
+  // past max_total_bytes plus a segment, even after the retention the sink
+  // allows, and the sink has not shipped everything written. What is
+  // written is fsynced first, so that the sink can ship it. Never once
+  // closing: the cap is soft, and a shutdown must not lose what the disk
+  // has room for. Once everything written is shipped and retention has
+  // removed what it may, a batch larger than the room left is written
+  // whole. Other errors (*held false): retention's write or fsync failed.
+  absl::Status HoldForSink(bool closing, bool* held);
   // Writes the pending frames (segment_.Write()); on success every entry
   // added is in the file: written_through_ advances and dirty_ is set.
   absl::Status WriteSegment();
-  // fsyncs what is written (not the pending frames), clears dirty_, and
+  // fsyncs what is written (not the pending frames) when dirty_, and
   // publishes written_through_ as durable_through.
   absl::Status SyncWritten();
   // WriteSegment(), then SyncWritten().
   absl::Status SyncSegment();
-  void AddEvent(int kind, absl::string_view detail, uint64_t count = 0);
+  // Adds an event entry to the pending frames; the error is logged too.
+  absl::Status AddEvent(int kind, absl::string_view detail, uint64_t count = 0);
+  // What the segment files hold.
+  uint64_t DiskBytes() const { return closed_bytes_ + segment_.size(); }
 
   const DecisionLogOptions options_;
   const Clock* const clock_;
@@ -217,12 +224,14 @@ class DecisionLog {
   SegmentWriter segment_;
   uint64_t next_sequence_;
   const uint64_t first_sequence_;  // next_sequence_ at Open()
+  uint64_t written_through_;       // the last sequence written to the files
   absl::Time segment_opened_;
   absl::Time last_sync_;
   uint64_t dropped_reported_ = 0;
-  bool dirty_ = false;            // written since the last fsync
-  uint64_t written_through_ = 0;  // the last sequence written to the files
-  uint64_t closed_bytes_ = 0;     // the segments before the open one
+  bool dirty_ = false;  // written since the last fsync
+  bool idle_error_reported_ = false;
+  std::optional<RetentionPlan> removal_;  // its event added, files not removed
+  uint64_t closed_bytes_ = 0;             // the segments before the open one
   RecordEncoder encoder_;
   std::atomic<uint64_t> sampled_out_early_{0};  // by SampleAllow
 

@@ -30,8 +30,9 @@
 // A broker outage only delays: the sink stops reading when librdkafka's
 // queue holds max_in_flight_bytes, the files keep everything, and the
 // decision log's retention never removes an entry the sink has not shipped
-// (shipped_through, read by DecisionLog); when the directory reaches its cap
-// the log holds new records and its queue policy applies (docs).
+// (shipped_through, read by DecisionLog); when the next batch would take the
+// directory past its cap, the log holds new records and its queue policy
+// applies (docs).
 // Memory is bounded by the in-flight bytes and one read buffer.
 //
 // Thread safety: Stats() and shipped_through() may be called from any

@@ -6,9 +6,11 @@
 
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -54,6 +56,43 @@ bool Eventually(Done done) {
   }
   return true;
 }
+
+// Holds a decision log's writer in DecisionLogOptions::before_write while
+// closed. Thread-safe. Declare an absl::Cleanup that opens it after the
+// log, so that a failed assertion never leaves ~DecisionLog joining a
+// writer that waits here.
+class WriterGate {
+ public:
+  explicit WriterGate(bool open) : open_(open) {}
+  // Called by the writer: waits while the gate is closed.
+  void Pass() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!open_) ++held_;
+    opened_.wait(lock, [&] { return open_; });
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = false;
+  }
+  void Open() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+  // How many times the writer was held.
+  int held() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return held_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable opened_;
+  bool open_;
+  int held_ = 0;
+};
 
 class DecisionLogTest : public ::testing::Test {
  protected:

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -499,22 +500,19 @@ TEST_F(DecisionLogTest, RetentionRemovesTheOldestSegmentsAndSaysSo) {
 TEST_F(DecisionLogTest, WithASinkTheCapCountsTheBatchAboutToBeWritten) {
   auto shipped = std::make_shared<std::atomic<uint64_t>>(0);
   auto durable = std::make_shared<std::atomic<uint64_t>>(0);
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<int> writes{0};
+  WriterGate gate(/*open=*/false);  // the first batch stalls
   DecisionLogOptions options = Options();
   options.max_queue_bytes = 8 << 20;  // room for a batch past the cap
   options.max_total_bytes = 2 << 20;  // so the cap is 3 MiB
   options.shipped_through = shipped;
   options.durable_through = durable;
-  options.before_write = [&] {
-    if (writes++ == 0) released.wait();  // the first batch stalls
-  };
+  options.before_write = [&] { gate.Pass(); };
   auto log = Open(options);
+  absl::Cleanup open_gate = [&] { gate.Open(); };
   Write(*log, 0, 1);
-  while (writes.load() == 0) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_TRUE(Eventually([&] { return gate.held() == 1; }));
   Write(*log, 1, 71, 60 << 10);  // about 4 MiB, queued behind it
-  release.set_value();
+  gate.Open();
   ASSERT_TRUE(Eventually([&] { return log->Stats().held; }));
   // Held: only the first record is in the files, all of it fsynced (the
   // fake clock never makes a sync due) and so shippable.
@@ -547,27 +545,21 @@ TEST_F(DecisionLogTest, WithASinkTheCapCountsTheBatchAboutToBeWritten) {
 TEST_F(DecisionLogTest, RetentionDuringAHoldRunsOnlyWhenItMakesRoom) {
   auto shipped = std::make_shared<std::atomic<uint64_t>>(0);
   auto durable = std::make_shared<std::atomic<uint64_t>>(0);
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<bool> stall{false};
-  std::atomic<int> stalled{0};
+  WriterGate gate(/*open=*/true);
   DecisionLogOptions options = Options();
   options.max_queue_bytes = 8 << 20;
   options.max_total_bytes = 2 << 20;  // so the cap is 3 MiB
   options.shipped_through = shipped;
   options.durable_through = durable;
-  options.before_write = [&] {
-    if (stall.load()) {
-      ++stalled;
-      released.wait();
-    }
-  };
+  options.before_write = [&] { gate.Pass(); };
   auto log = Open(options);
+  absl::Cleanup open_gate = [&] { gate.Open(); };
   // A small first segment (closed for its age), then about 2.1 MiB in
   // 60 KiB records, none shipped.
   Write(*log, 0, 1);
   ASSERT_TRUE(Eventually([&] { return log->Stats().records_written == 1; }));
   clock_.Set(clock_.Now() + options.max_segment_age + absl::Seconds(1));
+  ASSERT_TRUE(Eventually([&] { return Segments().size() == 2; }));
   int n = 1;
   while (log->Stats().disk_bytes < options.max_total_bytes + (100 << 10)) {
     Write(*log, n, n + 1, 60 << 10);
@@ -585,12 +577,11 @@ TEST_F(DecisionLogTest, RetentionDuringAHoldRunsOnlyWhenItMakesRoom) {
   auto listed = ListSegments(dir_);
   ASSERT_TRUE(listed.ok());
   shipped->store((*listed)[1].first);
-  stall = true;
+  gate.Close();
   Write(*log, n, n + 1);  // the writer takes it and stalls
-  ASSERT_TRUE(Eventually([&] { return stalled.load() > 0; }));
-  stall = false;
+  ASSERT_TRUE(Eventually([&] { return gate.held() == 1; }));
   Write(*log, n + 1, n + 21, 60 << 10);
-  release.set_value();
+  gate.Open();
   ASSERT_TRUE(Eventually([&] { return log->Stats().held; }));
   absl::SleepFor(absl::Milliseconds(1500));  // a retry or two
   DecisionLogStats stats = log->Stats();
