@@ -162,6 +162,10 @@ ABSL_FLAG(std::string, decision_log_kafka_config, "",
 ABSL_FLAG(int, decision_log_kafka_in_flight_mib, 16,
           "the most decision log bytes handed to Kafka and not yet "
           "acknowledged (the sink's memory bound), in MiB");
+ABSL_FLAG(absl::Duration, decision_log_kafka_pace, absl::Seconds(1),
+          "hand the entries the decision log made durable together (it "
+          "fsyncs about once a second) to Kafka evenly over this long, not "
+          "at once, so that the sink's CPU is steady (0: at once)");
 ABSL_FLAG(absl::Duration, decision_log_kafka_drain, absl::Seconds(10),
           "at exit, how long the sink keeps shipping what the files hold "
           "(the rest is shipped after the next start)");
@@ -279,6 +283,7 @@ absl::StatusOr<std::unique_ptr<decisionlog::KafkaSink>> StartKafkaSink(
   options.shipped_through = std::move(shipped_through);
   options.durable_through = std::move(durable_through);
   options.chained_from = chained_from;
+  options.pace = absl::GetFlag(FLAGS_decision_log_kafka_pace);
   options.max_in_flight_bytes =
       static_cast<size_t>(
           std::max(1, absl::GetFlag(FLAGS_decision_log_kafka_in_flight_mib)))

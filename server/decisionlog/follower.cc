@@ -57,6 +57,8 @@ LogFollower::LogFollower(LogFollower&& other) noexcept
       file_sequence_(other.file_sequence_),
       chain_(other.chain_),
       buffer_(std::move(other.buffer_)),
+      buffered_begin_(std::exchange(other.buffered_begin_, 0)),
+      buffered_end_(std::exchange(other.buffered_end_, 0)),
       hasher_(std::move(other.hasher_)) {}
 
 LogFollower& LogFollower::operator=(LogFollower&& other) noexcept {
@@ -73,6 +75,8 @@ LogFollower& LogFollower::operator=(LogFollower&& other) noexcept {
     file_sequence_ = other.file_sequence_;
     chain_ = other.chain_;
     buffer_ = std::move(other.buffer_);
+    buffered_begin_ = std::exchange(other.buffered_begin_, 0);
+    buffered_end_ = std::exchange(other.buffered_end_, 0);
     hasher_ = std::move(other.hasher_);
   }
   return *this;
@@ -81,6 +85,7 @@ LogFollower& LogFollower::operator=(LogFollower&& other) noexcept {
 void LogFollower::CloseSegment() {
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
+  buffered_begin_ = buffered_end_ = 0;
 }
 
 absl::StatusOr<bool> LogFollower::OpenSegment() {
@@ -147,16 +152,27 @@ absl::StatusOr<size_t> LogFollower::ReadFrames(
   *at_end = false;
   limited_ = false;
   while (bytes < max_bytes) {
-    buffer_.resize(kChunkBytes);
-    const ssize_t n =
-        pread(fd_, buffer_.data(), buffer_.size(), static_cast<off_t>(offset_));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::InternalError(
-          absl::StrCat("cannot read ", path_, ": ", std::strerror(errno)));
+    // Whole frames read by an earlier call (which stopped at last_ or at
+    // max_bytes) are taken from the buffer; else a chunk is read at
+    // offset_.
+    bool fresh = false;
+    if (buffered_begin_ == buffered_end_) {
+      buffer_.resize(kChunkBytes);
+      const ssize_t n = pread(fd_, buffer_.data(), buffer_.size(),
+                              static_cast<off_t>(offset_));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return absl::InternalError(
+            absl::StrCat("cannot read ", path_, ": ", std::strerror(errno)));
+      }
+      buffered_begin_ = 0;
+      buffered_end_ = static_cast<size_t>(n);
+      fresh = true;
     }
-    const absl::string_view chunk(buffer_.data(), static_cast<size_t>(n));
+    const absl::string_view chunk(buffer_.data() + buffered_begin_,
+                                  buffered_end_ - buffered_begin_);
     size_t at = 0;
+    bool stopped = false;  // at last_ or max_bytes, with the rest buffered
     while (at < chunk.size()) {
       Frame frame;
       uint64_t length = 0;
@@ -173,6 +189,7 @@ absl::StatusOr<size_t> LogFollower::ReadFrames(
       }
       if (file_sequence_ > last_) {  // not to be read yet
         limited_ = true;
+        stopped = true;
         break;
       }
       Entry entry;
@@ -202,13 +219,21 @@ absl::StatusOr<size_t> LogFollower::ReadFrames(
         next_sequence_ = entry.sequence + 1;
         ++handed;
         bytes += length;
-        if (bytes >= max_bytes) break;
+        if (bytes >= max_bytes) {
+          stopped = true;
+          break;
+        }
       }
     }
     offset_ += at;
-    if (at == 0 || bytes >= max_bytes) {
-      // Nothing whole (or nothing up to last_) left: at the end for now.
-      *at_end = at == 0;
+    buffered_begin_ += at;
+    if (stopped) break;
+    // What is left of the buffer is no whole frame: it is read again from
+    // offset_ (a frame not yet whole is never kept, so whatever the writer
+    // does to its file's end, the follower reads it as it is).
+    buffered_begin_ = buffered_end_ = 0;
+    if (fresh && at == 0) {
+      *at_end = true;  // nothing whole left: at the end for now
       break;
     }
   }

@@ -102,7 +102,14 @@ class LogFollower {
   uint64_t offset_ = 0;         // of the next frame in the open segment
   uint64_t file_sequence_ = 0;  // the sequence of the frame at offset_
   Chain chain_{};               // after the frame before offset_
+  // Bytes of the open segment from offset_ on, read but not yet handed
+  // on: buffer_[buffered_begin_, buffered_end_). Kept between calls that
+  // stop at last_ or max_bytes, so that a follower let on a few entries at
+  // a time reads each byte once; a frame not yet whole is never taken from
+  // it, but read again from the file.
   std::string buffer_;
+  size_t buffered_begin_ = 0;
+  size_t buffered_end_ = 0;
   ChainHasher hasher_;
 };
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -88,6 +89,18 @@ absl::StatusOr<Chain> ForEachShippedEntry(
     return absl::DataLossError("an empty message: it holds no frame");
   }
   return chain;
+}
+
+uint64_t PacedThrough(uint64_t from, uint64_t to, absl::Duration elapsed,
+                      absl::Duration window) {
+  if (to < from || window <= absl::ZeroDuration() || elapsed >= window) {
+    return to;
+  }
+  if (elapsed <= absl::ZeroDuration()) return from - 1;
+  const uint64_t count = to - from + 1;
+  const double share = std::ceil(static_cast<double>(count) *
+                                 absl::FDivDuration(elapsed, window));
+  return from - 1 + std::min(count, static_cast<uint64_t>(share));
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
@@ -254,6 +267,11 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Start(
     return absl::InvalidArgumentError(
         "--decision_log_kafka_topic: is required");
   }
+  if (options.pace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--decision_log_kafka_pace: ", absl::FormatDuration(options.pace),
+        " is negative (0 hands entries on at once)"));
+  }
   if (options.key.empty()) options.key = HostName();
   SinkCheckpoint checkpoint;
   auto read = ReadCheckpoint(CheckpointPath(options.dir));
@@ -411,6 +429,16 @@ void KafkaSink::Run() {
   };
   LogFollower follower = follow_from(from);
   bool check_first = checkpoint_.sequence > 0;
+  // Pacing: the stretch that became durable last, when, and how far into
+  // it the sink may read; updated once per poll_interval.
+  const bool paced = options_.pace > absl::ZeroDuration() &&
+                     options_.durable_through != nullptr;
+  struct {
+    uint64_t from = 0, to = 0;
+    absl::Time start;
+    uint64_t last = 0;
+  } pace;
+  absl::Time pace_step = absl::InfinitePast();
   // The run of frames being gathered into one message (kept between
   // turns, so that its buffer is allocated once).
   std::string run;
@@ -430,10 +458,24 @@ void KafkaSink::Run() {
       continue;
     }
     // Hand librdkafka what the files hold, up to the in-flight bound and
-    // only what the writer has fsynced.
+    // only what the writer has fsynced, paced.
     bool caught_up = false;
     uint64_t requeue_from = 0;  // librdkafka's queue was full at it
-    follower.set_last(durable());
+    const uint64_t durable_now = durable();
+    uint64_t last = durable_now;
+    if (paced && !stopping) {
+      const absl::Time now = absl::Now();
+      if (durable_now != pace.to) {  // a new stretch is durable
+        pace = {follower.next_sequence(), durable_now, now, pace.last};
+      }
+      if (now - pace_step >= options_.poll_interval) {
+        pace.last =
+            PacedThrough(pace.from, pace.to, now - pace.start, options_.pace);
+        pace_step = now;
+      }
+      last = std::min(pace.last, durable_now);
+    }
+    follower.set_last(last);
     uint64_t run_first = 0, run_last = 0, run_entries = 0;
     Chain run_prev{}, run_chain{};
     auto produce_run = [&] {

@@ -79,6 +79,15 @@ struct KafkaSinkOptions {
   absl::Duration checkpoint_interval = absl::Seconds(1);
   // How long the sink waits for more entries or acknowledgements per turn.
   absl::Duration poll_interval = absl::Milliseconds(20);
+  // Pacing: the entries that became durable together (the writer fsyncs
+  // about once a second, so under load a second's worth at once) are
+  // handed to librdkafka evenly over this long, a step per poll_interval,
+  // rather than at once: the sink's and librdkafka's work (reading,
+  // copying, compressing) then takes a steady share of the CPU instead of
+  // bursts that delay the request threads. A backlog is paced over the
+  // same window, i.e. shipped as fast as the in-flight bound allows once
+  // it is more than a window's worth. Not while stopping. Zero: no pacing.
+  absl::Duration pace = absl::ZeroDuration();
   // Where the sink publishes the last sequence shipped (every one up to it
   // acknowledged, and the checkpoint written); DecisionLogOptions::
   // shipped_through reads it. UINT64_MAX once the sink has stopped for
@@ -129,6 +138,14 @@ absl::StatusOr<Chain> ForEachShippedEntry(
     absl::string_view value, absl::string_view first_sequence_header,
     absl::string_view prev_chain_hex,
     const std::function<void(const ShippedEntry&)>& visit);
+
+// Pacing (KafkaSinkOptions::pace): the last sequence that may be handed on
+// `elapsed` into a window of length `window` that began when entries
+// `from` to `to` (inclusive) became durable and not yet handed on: a share
+// of them proportional to the time passed, rounded up; all of them once
+// the window is over (or when it is not positive). `from - 1` when none.
+uint64_t PacedThrough(uint64_t from, uint64_t to, absl::Duration elapsed,
+                      absl::Duration window);
 
 // Parses a librdkafka properties file (--decision_log_kafka_config): one
 // "name=value" per line, '#' starting a comment line, blank lines ignored,

@@ -296,6 +296,59 @@ TEST_F(KafkaSinkTest, OnlyWhatTheWriterFsyncedIsShipped) {
   ExpectTopicHoldsTheLog();
 }
 
+// Paced, a stretch made durable at once is handed on over the pace
+// window, not at once; stopping ships the rest without waiting for it.
+TEST_F(KafkaSinkTest, APacedSinkSpreadsAStretchOverItsWindow) {
+  ASSERT_TRUE(kafka_.CreateTopic("decisions", 3));
+  auto log = Open(Options());  // publishes nothing: the test sets it
+  Write(*log, 0, 1000);
+  log->Close();
+  KafkaSinkOptions options = SinkOptions();
+  options.pace = absl::Hours(1);  // so that a minute ships about 2%
+  auto sink = StartSink(options);
+  const absl::Time start = absl::Now();
+  durable_->store(1002);  // the whole log, durable at once
+  ASSERT_TRUE(Eventually([&] { return sink->Stats().last_shipped >= 1; }));
+  absl::SleepFor(absl::Milliseconds(500));
+  // At most the window's share of the time passed (rounded up, and a
+  // step): far from all of it.
+  const uint64_t shipped = sink->Stats().last_shipped;
+  const double share = absl::FDivDuration(absl::Now() - start, absl::Hours(1));
+  EXPECT_LE(shipped, static_cast<uint64_t>(1002 * share) + 2);
+  sink->Stop(absl::Seconds(30));
+  EXPECT_EQ(sink->Stats().last_shipped, 1002u);
+  ExpectTopicHoldsTheLog();
+}
+
+TEST(PacedThroughTest, AShareOfTheStretchForTheShareOfTheWindow) {
+  const absl::Duration kWindow = absl::Seconds(1);
+  struct Case {
+    uint64_t from, to;
+    absl::Duration elapsed;
+    uint64_t want;
+  } cases[] = {
+      {1, 100, absl::ZeroDuration(), 0},         // none yet
+      {1, 100, -absl::Seconds(1), 0},            // a clock that went back
+      {1, 100, absl::Milliseconds(10), 1},       // 1%
+      {1, 100, absl::Milliseconds(11), 2},       // 1.1%, rounded up
+      {1, 100, absl::Milliseconds(500), 50},     // half
+      {1, 100, absl::Milliseconds(999), 100},    // 99.9%, rounded up
+      {1, 100, kWindow, 100},                    // the window is over
+      {1, 100, absl::Hours(1), 100},             // long over
+      {51, 150, absl::Milliseconds(500), 100},   // from the middle
+      {7, 7, absl::Milliseconds(1), 7},          // a single entry
+      {101, 100, absl::Milliseconds(500), 100},  // nothing new
+      {1, uint64_t{1} << 40, absl::Milliseconds(250), uint64_t{1} << 38},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(PacedThrough(c.from, c.to, c.elapsed, kWindow), c.want)
+        << c.from << ".." << c.to << " at " << c.elapsed;
+  }
+  // No window: all at once.
+  EXPECT_EQ(PacedThrough(1, 100, absl::ZeroDuration(), absl::ZeroDuration()),
+            100u);
+}
+
 TEST_F(KafkaSinkTest, WithoutACheckpointItStartsAtTheOldestEntryKept) {
   ASSERT_TRUE(kafka_.CreateTopic("decisions", 3));
   DecisionLogOptions options = Options();  // no sink yet: plain retention
@@ -495,6 +548,10 @@ TEST(KafkaSinkOptionsTest, MistakesNameTheFlag) {
   EXPECT_THAT(KafkaSink::Start(options).status().message(),
               HasSubstr("--decision_log_kafka_brokers"));
   options.brokers = "127.0.0.1:1";
+  options.pace = -absl::Seconds(1);
+  EXPECT_THAT(KafkaSink::Start(options).status().message(),
+              HasSubstr("--decision_log_kafka_pace: -1s is negative"));
+  options.pace = absl::Seconds(1);
   options.properties = {{"acks", "sometimes"}};
   auto refused = KafkaSink::Start(options);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
@@ -589,6 +646,45 @@ TEST_F(DecisionLogTest, TheFollowerWaitsAtASegmentWithNoFrameYet) {
   auto read = polled.get();
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(*read, 0u);
+}
+
+// The bytes this process has read through read(2) and pread(2) so far.
+uint64_t BytesRead() {
+  std::ifstream io("/proc/self/io");
+  std::string name;
+  uint64_t value = 0;
+  while (io >> name >> value) {
+    if (name == "rchar:") return value;
+  }
+  return 0;
+}
+
+// A follower let on a few entries at a time (a paced sink) reads each byte
+// of the files about once, not a whole chunk per call. (Regression: each
+// call read a 1 MiB chunk afresh and kept only what it handed on.)
+TEST_F(DecisionLogTest, TheFollowerLetOnInStepsReadsEachByteOnce) {
+  auto log = Open(Options());
+  Write(*log, 0, 3000);
+  log->Close();
+  const uint64_t on_disk = DiskBytes();
+  const uint64_t last = log->Stats().last_sequence;
+  LogFollower follower(dir_, 1);
+  uint64_t next = 1;
+  const uint64_t before = BytesRead();
+  for (uint64_t through = 10; next <= last; through += 10) {
+    follower.set_last(through);
+    auto read = follower.Poll(
+        [&](const LogFollower::Entry& e) {
+          EXPECT_EQ(e.sequence, next);
+          next = e.sequence + 1;
+        },
+        size_t{1} << 30);
+    ASSERT_TRUE(read.ok()) << read.status();
+  }
+  EXPECT_EQ(next, last + 1);
+  // Each segment's bytes once, a frame cut by a chunk's end twice, and
+  // the directory listings at each segment's end.
+  EXPECT_LT(BytesRead() - before, on_disk + on_disk / 4);
 }
 
 TEST_F(DecisionLogTest, TheFollowerRefusesWhatTheLogDoesNotHold) {
