@@ -165,7 +165,8 @@ ABSL_FLAG(int, decision_log_kafka_in_flight_mib, 16,
 ABSL_FLAG(absl::Duration, decision_log_kafka_pace, absl::Seconds(1),
           "hand the entries the decision log made durable together (it "
           "fsyncs about once a second) to Kafka evenly over this long, not "
-          "at once, so that the sink's CPU is steady (0: at once)");
+          "at once, so that the sink's CPU is steady; shipping runs up to "
+          "this much later (0: at once; at most 10s)");
 ABSL_FLAG(absl::Duration, decision_log_kafka_drain, absl::Seconds(10),
           "at exit, how long the sink keeps shipping what the files hold "
           "(the rest is shipped after the next start)");

@@ -229,8 +229,7 @@ absl::StatusOr<size_t> LogFollower::ReadFrames(
     buffered_begin_ += at;
     if (stopped) break;
     // What is left of the buffer is no whole frame: it is read again from
-    // offset_ (a frame not yet whole is never kept, so whatever the writer
-    // does to its file's end, the follower reads it as it is).
+    // offset_ (a frame not yet whole is never taken from the buffer).
     buffered_begin_ = buffered_end_ = 0;
     if (fresh && at == 0) {
       *at_end = true;  // nothing whole left: at the end for now

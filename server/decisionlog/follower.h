@@ -106,7 +106,10 @@ class LogFollower {
   // on: buffer_[buffered_begin_, buffered_end_). Kept between calls that
   // stop at last_ or max_bytes, so that a follower let on a few entries at
   // a time reads each byte once; a frame not yet whole is never taken from
-  // it, but read again from the file.
+  // it, but read again from the file. Whole frames kept past last_ may not
+  // be fsynced yet: a write the writer fails is cut back from the file
+  // (SegmentWriter::Write) and written again with the same bytes at the
+  // same offset, so what is kept is what the file will hold.
   std::string buffer_;
   size_t buffered_begin_ = 0;
   size_t buffered_end_ = 0;

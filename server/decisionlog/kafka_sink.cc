@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -100,7 +101,8 @@ uint64_t PacedThrough(uint64_t from, uint64_t to, absl::Duration elapsed,
   const uint64_t count = to - from + 1;
   const double share = std::ceil(static_cast<double>(count) *
                                  absl::FDivDuration(elapsed, window));
-  return from - 1 + std::min(count, static_cast<uint64_t>(share));
+  if (share >= static_cast<double>(count)) return to;
+  return from - 1 + static_cast<uint64_t>(share);
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
@@ -267,10 +269,10 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Start(
     return absl::InvalidArgumentError(
         "--decision_log_kafka_topic: is required");
   }
-  if (options.pace < absl::ZeroDuration()) {
+  if (options.pace < absl::ZeroDuration() || options.pace > kMaxKafkaSinkPace) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--decision_log_kafka_pace: ", absl::FormatDuration(options.pace),
-        " is negative (0 hands entries on at once)"));
+        " is not 0 (at once) to ", absl::FormatDuration(kMaxKafkaSinkPace)));
   }
   if (options.key.empty()) options.key = HostName();
   SinkCheckpoint checkpoint;
@@ -429,16 +431,17 @@ void KafkaSink::Run() {
   };
   LogFollower follower = follow_from(from);
   bool check_first = checkpoint_.sequence > 0;
-  // Pacing: the stretch that became durable last, when, and how far into
-  // it the sink may read; updated once per poll_interval.
+  // Pacing: the stretch that became durable last, when (on the steady
+  // clock: a wall clock set back must not stall it), and how far the sink
+  // may read; raised once per poll_interval, never lowered.
   const bool paced = options_.pace > absl::ZeroDuration() &&
                      options_.durable_through != nullptr;
   struct {
     uint64_t from = 0, to = 0;
-    absl::Time start;
+    std::chrono::steady_clock::time_point start;
     uint64_t last = 0;
-  } pace;
-  absl::Time pace_step = absl::InfinitePast();
+  } stretch;
+  std::chrono::steady_clock::time_point last_step;
   // The run of frames being gathered into one message (kept between
   // turns, so that its buffer is allocated once).
   std::string run;
@@ -464,16 +467,21 @@ void KafkaSink::Run() {
     const uint64_t durable_now = durable();
     uint64_t last = durable_now;
     if (paced && !stopping) {
-      const absl::Time now = absl::Now();
-      if (durable_now != pace.to) {  // a new stretch is durable
-        pace = {follower.next_sequence(), durable_now, now, pace.last};
+      const auto now = std::chrono::steady_clock::now();
+      if (durable_now != stretch.to) {  // a new stretch is durable
+        stretch = {follower.next_sequence(), durable_now, now, stretch.last};
       }
-      if (now - pace_step >= options_.poll_interval) {
-        pace.last =
-            PacedThrough(pace.from, pace.to, now - pace.start, options_.pace);
-        pace_step = now;
+      if (absl::FromChrono(now - last_step) >= options_.poll_interval) {
+        // Each step lets on a step's share, the first at once: a log
+        // fsyncing more often than the sink steps still gets shipped.
+        stretch.last = std::max(
+            stretch.last, PacedThrough(stretch.from, stretch.to,
+                                       absl::FromChrono(now - stretch.start) +
+                                           options_.poll_interval,
+                                       options_.pace));
+        last_step = now;
       }
-      last = std::min(pace.last, durable_now);
+      last = std::min(stretch.last, durable_now);
     }
     follower.set_last(last);
     uint64_t run_first = 0, run_last = 0, run_entries = 0;

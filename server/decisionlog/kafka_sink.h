@@ -58,6 +58,9 @@
 
 namespace importgate::decisionlog {
 
+// The longest KafkaSinkOptions::pace.
+inline constexpr absl::Duration kMaxKafkaSinkPace = absl::Seconds(10);
+
 struct KafkaSinkOptions {
   // The decision log's directory (--decision_log_dir).
   std::string dir;
@@ -81,12 +84,14 @@ struct KafkaSinkOptions {
   absl::Duration poll_interval = absl::Milliseconds(20);
   // Pacing: the entries that became durable together (the writer fsyncs
   // about once a second, so under load a second's worth at once) are
-  // handed to librdkafka evenly over this long, a step per poll_interval,
-  // rather than at once: the sink's and librdkafka's work (reading,
-  // copying, compressing) then takes a steady share of the CPU instead of
-  // bursts that delay the request threads. A backlog is paced over the
-  // same window, i.e. shipped as fast as the in-flight bound allows once
-  // it is more than a window's worth. Not while stopping. Zero: no pacing.
+  // handed to librdkafka evenly over this long, a step per poll_interval
+  // (the first at once), rather than at once: the sink's and librdkafka's
+  // work (reading, copying, compressing) then takes a steady share of the
+  // CPU instead of bursts that delay the request threads. Shipping runs up
+  // to this much later. A backlog (after an outage) is paced over the same
+  // window: it takes at most this much longer, and none once each step's
+  // share is more than the in-flight bound. Not while stopping, nor
+  // without durable_through. Zero: no pacing; at most kMaxKafkaSinkPace.
   absl::Duration pace = absl::ZeroDuration();
   // Where the sink publishes the last sequence shipped (every one up to it
   // acknowledged, and the checkpoint written); DecisionLogOptions::
@@ -141,9 +146,10 @@ absl::StatusOr<Chain> ForEachShippedEntry(
 
 // Pacing (KafkaSinkOptions::pace): the last sequence that may be handed on
 // `elapsed` into a window of length `window` that began when entries
-// `from` to `to` (inclusive) became durable and not yet handed on: a share
-// of them proportional to the time passed, rounded up; all of them once
-// the window is over (or when it is not positive). `from - 1` when none.
+// `from` (>= 1) to `to` (inclusive) became durable and not yet handed on:
+// a share of them proportional to the time passed, rounded up; all of
+// them once the window is over (or when it is not positive); `from - 1`
+// when none; `to` when `to < from` (nothing new).
 uint64_t PacedThrough(uint64_t from, uint64_t to, absl::Duration elapsed,
                       absl::Duration window);
 
