@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -109,6 +111,22 @@ class DecisionLogTest : public ::testing::Test {
     options.dir = dir_;
     options.max_queue_bytes = 1 << 20;
     options.max_segment_bytes = 1 << 20;
+    return options;
+  }
+
+  // Options for a log whose sink the test plays through `shipped` (which
+  // the test sets) and `durable` (which the log publishes): an 8 MiB queue,
+  // room for a batch past the cap; 2 MiB of retention, so a 3 MiB cap; the
+  // writer passing `gate` before each batch.
+  DecisionLogOptions OptionsWithATestSink(
+      std::shared_ptr<std::atomic<uint64_t>> shipped,
+      std::shared_ptr<std::atomic<uint64_t>> durable, WriterGate* gate) {
+    DecisionLogOptions options = Options();
+    options.max_queue_bytes = 8 << 20;
+    options.max_total_bytes = 2 << 20;
+    options.shipped_through = std::move(shipped);
+    options.durable_through = std::move(durable);
+    options.before_write = [gate] { gate->Pass(); };
     return options;
   }
 

@@ -501,12 +501,8 @@ TEST_F(DecisionLogTest, WithASinkTheCapCountsTheBatchAboutToBeWritten) {
   auto shipped = std::make_shared<std::atomic<uint64_t>>(0);
   auto durable = std::make_shared<std::atomic<uint64_t>>(0);
   WriterGate gate(/*open=*/false);  // the first batch stalls
-  DecisionLogOptions options = Options();
-  options.max_queue_bytes = 8 << 20;  // room for a batch past the cap
-  options.max_total_bytes = 2 << 20;  // so the cap is 3 MiB
-  options.shipped_through = shipped;
-  options.durable_through = durable;
-  options.before_write = [&] { gate.Pass(); };
+  const DecisionLogOptions options =
+      OptionsWithATestSink(shipped, durable, &gate);  // a 3 MiB cap
   auto log = Open(options);
   absl::Cleanup open_gate = [&] { gate.Open(); };
   Write(*log, 0, 1);
@@ -546,12 +542,8 @@ TEST_F(DecisionLogTest, RetentionDuringAHoldRunsOnlyWhenItMakesRoom) {
   auto shipped = std::make_shared<std::atomic<uint64_t>>(0);
   auto durable = std::make_shared<std::atomic<uint64_t>>(0);
   WriterGate gate(/*open=*/true);
-  DecisionLogOptions options = Options();
-  options.max_queue_bytes = 8 << 20;
-  options.max_total_bytes = 2 << 20;  // so the cap is 3 MiB
-  options.shipped_through = shipped;
-  options.durable_through = durable;
-  options.before_write = [&] { gate.Pass(); };
+  const DecisionLogOptions options =
+      OptionsWithATestSink(shipped, durable, &gate);  // a 3 MiB cap
   auto log = Open(options);
   absl::Cleanup open_gate = [&] { gate.Open(); };
   // A small first segment (closed for its age), then about 2.1 MiB in
