@@ -489,16 +489,29 @@ void DecisionLog::WriteBatch(std::string* batch, bool closing) {
   const size_t bytes = batch->size();
   absl::InlinedVector<DecisionId, 1> ids;
   CallView call;
+  // Each record is encoded straight into the segment's pending frames.
+  class ToSegment : public EntrySink {
+   public:
+    ToSegment(SegmentWriter* segment, uint64_t* records, uint64_t* unwritable)
+        : segment_(segment), records_(records), unwritable_(unwritable) {}
+    absl::Status Append(absl::FunctionRef<void(std::string*)> write) override {
+      absl::Status added = segment_->AddInPlace(write);
+      if (added.ok()) {
+        ++*records_;
+      } else {
+        LogError(std::string(added.message()));
+        ++*unwritable_;
+      }
+      return added;
+    }
+
+   private:
+    SegmentWriter* const segment_;
+    uint64_t* const records_;
+    uint64_t* const unwritable_;
+  } to_segment(&segment_, &records, &unwritable);
   for (absl::string_view queued = *batch; TakeQueued(&queued, &ids, &call);) {
-    absl::Status encoded =
-        encoder_.Encode(call, &next_sequence_, [&](absl::string_view entry) {
-          if (absl::Status s = segment_.Add(entry); s.ok()) {
-            ++records;
-          } else {
-            LogError(std::string(s.message()));
-            ++unwritable;
-          }
-        });
+    absl::Status encoded = encoder_.Encode(call, &next_sequence_, to_segment);
     if (!encoded.ok()) {
       LogError(std::string(encoded.message()));
       ++unwritable;

@@ -85,15 +85,46 @@ void PutVarint(uint64_t value, std::string* out) {
   bytes[n++] = static_cast<char>(value);
   out->append(bytes, n);
 }
+size_t VarintSize(uint64_t value) {
+  size_t n = 1;
+  for (; value >= 0x80; value >>= 7) ++n;
+  return n;
+}
+
+// The two ends a record's fields are written to: Appender appends them,
+// ByteCounter counts what Appender would append (an embedded message's
+// length comes before its bytes). RecordFields writes to either, so the
+// count and the bytes cannot disagree.
+struct Appender {
+  std::string* out;
+  void Varint(uint64_t value) { PutVarint(value, out); }
+  void Raw(absl::string_view bytes) { out->append(bytes.data(), bytes.size()); }
+};
+struct ByteCounter {
+  size_t bytes = 0;
+  void Varint(uint64_t value) { bytes += VarintSize(value); }
+  void Raw(absl::string_view raw) { bytes += raw.size(); }
+};
+template <typename Out>
+void VarintFieldTo(int field, uint64_t value, Out& out) {
+  out.Varint(static_cast<uint64_t>(field) << 3);  // wire type 0
+  out.Varint(value);
+}
+template <typename Out>
+void BytesFieldTo(int field, absl::string_view value, Out& out) {
+  out.Varint((static_cast<uint64_t>(field) << 3) | 2);
+  out.Varint(value.size());
+  out.Raw(value);
+}
+
 void PutVarintField(int field, uint64_t value, std::string* out) {
-  PutVarint(static_cast<uint64_t>(field) << 3, out);  // wire type 0
-  PutVarint(value, out);
+  Appender to{out};
+  VarintFieldTo(field, value, to);
 }
 // A string, bytes or message field.
 void PutBytes(int field, absl::string_view value, std::string* out) {
-  PutVarint((static_cast<uint64_t>(field) << 3) | 2, out);
-  PutVarint(value.size(), out);
-  out->append(value.data(), value.size());
+  Appender to{out};
+  BytesFieldTo(field, value, to);
 }
 
 // A google.protobuf.Timestamp's bytes.
@@ -111,49 +142,82 @@ constexpr const char* MethodName(CallMethod method) {
                                                 : "BatchIsImportAllowed";
 }
 
-// LogEntry { sequence = 1, decision = 2 { DecisionRecord } } into
-// `*entry`, with `*record` as scratch (both cleared first; their capacity
-// is reused from record to record).
-void EntryBytes(uint64_t sequence, const CallView& call, const DecisionId& id,
-                int batch_index, const RecordEncoder::Item& item,
-                absl::string_view time_bytes, std::string* record,
-                std::string* entry) {
-  record->clear();
-  PutBytes(1, View(id), record);
-  PutBytes(2, time_bytes, record);
-  PutBytes(3, MethodName(call.method), record);
-  if (batch_index != 0) PutVarintField(4, batch_index, record);
-  const bool keep_request = item.request.size() <= kMaxRecordedRequestBytes;
-  if (!item.request.empty() && keep_request) {
-    PutBytes(5, item.request, record);
+// One DecisionRecord's field values, as AppendEntry finds them.
+struct RecordParts {
+  absl::string_view decision_id;
+  absl::string_view time;  // Timestamp bytes
+  absl::string_view method;
+  int batch_index = 0;
+  absl::string_view request;  // empty when not kept
+  absl::string_view response;
+  absl::string_view error;       // RecordError bytes, or empty
+  absl::string_view evaluation;  // Timestamp bytes
+  absl::string_view peer;
+  absl::string_view traceparent;
+  uint64_t request_bytes_omitted = 0;
+};
+
+// DecisionRecord's fields, in field order.
+template <typename Out>
+void RecordFields(const RecordParts& r, Out& out) {
+  BytesFieldTo(1, r.decision_id, out);
+  BytesFieldTo(2, r.time, out);
+  BytesFieldTo(3, r.method, out);
+  if (r.batch_index != 0) VarintFieldTo(4, r.batch_index, out);
+  if (!r.request.empty()) BytesFieldTo(5, r.request, out);
+  if (!r.response.empty()) BytesFieldTo(6, r.response, out);
+  if (!r.error.empty()) BytesFieldTo(7, r.error, out);
+  BytesFieldTo(8, r.evaluation, out);
+  if (!r.peer.empty()) BytesFieldTo(9, r.peer, out);
+  if (!r.traceparent.empty()) BytesFieldTo(10, r.traceparent, out);
+  if (r.request_bytes_omitted != 0) {
+    VarintFieldTo(11, r.request_bytes_omitted, out);
   }
-  if (!item.response.empty()) PutBytes(6, item.response, record);
+}
+
+// Appends LogEntry { sequence = 1, decision = 2 { DecisionRecord } } to
+// `*out` in one pass: the record's length is counted first, so that its
+// bytes go straight to `*out` (the segment's pending buffer) rather than
+// through a buffer of their own. `*error` is scratch.
+void AppendEntry(uint64_t sequence, const CallView& call, const DecisionId& id,
+                 int batch_index, const RecordEncoder::Item& item,
+                 absl::string_view time_bytes, std::string* error,
+                 std::string* out) {
+  RecordParts parts;
+  parts.decision_id = View(id);
+  parts.time = time_bytes;
+  parts.method = MethodName(call.method);
+  parts.batch_index = batch_index;
+  const bool keep_request = item.request.size() <= kMaxRecordedRequestBytes;
+  if (keep_request) {
+    parts.request = item.request;
+  } else {
+    parts.request_bytes_omitted = item.request.size();
+  }
+  parts.response = item.response;
   if (item.error_code != 0) {
-    std::string error;
-    PutVarintField(1,
-                   static_cast<uint64_t>(static_cast<int64_t>(item.error_code)),
-                   &error);
-    if (!item.error_message.empty()) PutBytes(2, item.error_message, &error);
-    PutBytes(7, error, record);
+    error->clear();
+    PutVarintField(
+        1, static_cast<uint64_t>(static_cast<int64_t>(item.error_code)), error);
+    if (!item.error_message.empty()) PutBytes(2, item.error_message, error);
+    parts.error = *error;
   }
   // evaluation_time: the request's own (IsImportAllowedRequest field 5),
   // else the answer's time.
-  absl::string_view evaluation = time_bytes;
+  parts.evaluation = time_bytes;
   ForEachField(item.request, [&](const Field& f) {
-    if (f.number == 5 && f.wire_type == 2) evaluation = f.bytes;
+    if (f.number == 5 && f.wire_type == 2) parts.evaluation = f.bytes;
   });
-  PutBytes(8, evaluation, record);
   // Both come from the caller: kept to a sane length.
-  if (!call.peer.empty())
-    PutBytes(9, call.peer.substr(0, kMaxRecordedPeerBytes), record);
-  if (!call.traceparent.empty()) {
-    PutBytes(10, call.traceparent.substr(0, kMaxRecordedTraceparentBytes),
-             record);
-  }
-  if (!keep_request) PutVarintField(11, item.request.size(), record);
-  entry->clear();
-  PutVarintField(1, sequence, entry);
-  PutBytes(2, *record, entry);
+  parts.peer = call.peer.substr(0, kMaxRecordedPeerBytes);
+  parts.traceparent = call.traceparent.substr(0, kMaxRecordedTraceparentBytes);
+  ByteCounter record;
+  RecordFields(parts, record);
+  Appender to{out};
+  VarintFieldTo(1, sequence, to);
+  to.Varint((uint64_t{2} << 3) | 2);
+  to.Varint(record.bytes);
+  RecordFields(parts, to);
 }
 
 }  // namespace
@@ -255,6 +319,28 @@ RecordEncoder::RecordEncoder(const RecordPolicy* policy) : policy_(policy) {
 absl::Status RecordEncoder::Encode(
     const CallView& call, uint64_t* next_sequence,
     const std::function<void(absl::string_view)>& emit) {
+  // Each entry built in entry_, then handed on.
+  class ToEmit : public EntrySink {
+   public:
+    ToEmit(std::string* entry,
+           const std::function<void(absl::string_view)>& emit)
+        : entry_(entry), emit_(emit) {}
+    absl::Status Append(absl::FunctionRef<void(std::string*)> write) override {
+      entry_->clear();
+      write(entry_);
+      emit_(*entry_);
+      return absl::OkStatus();
+    }
+
+   private:
+    std::string* const entry_;
+    const std::function<void(absl::string_view)>& emit_;
+  } to_emit(&entry_, emit);
+  return Encode(call, next_sequence, to_emit);
+}
+
+absl::Status RecordEncoder::Encode(const CallView& call,
+                                   uint64_t* next_sequence, EntrySink& sink) {
   std::string time_bytes;
   PutTimestamp(call.time, &time_bytes);
   std::vector<Item>& items = items_;
@@ -329,10 +415,12 @@ absl::Status RecordEncoder::Encode(
         StripRuleText(item.response, &decision_, &response_)) {
       item.response = response_;
     }
-    EntryBytes((*next_sequence)++, call, call.ids[i],
-               batch ? static_cast<int>(i) : 0, item, time_bytes, &record_,
-               &entry_);
-    emit(entry_);
+    const absl::Status appended = sink.Append([&](std::string* out) {
+      AppendEntry(*next_sequence, call, call.ids[i],
+                  batch ? static_cast<int>(i) : 0, item, time_bytes, &error_,
+                  out);
+    });
+    if (appended.ok()) ++*next_sequence;
   }
   return absl::OkStatus();
 }

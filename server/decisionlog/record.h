@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -107,6 +108,17 @@ struct CallRecord {
 absl::Status EncodeCall(const CallView& call, uint64_t* next_sequence,
                         const std::function<void(absl::string_view)>& emit);
 
+// Where RecordEncoder::Encode puts each record: Append(write) calls `write`
+// with the string to append the record's LogEntry bytes to, and returns OK
+// once it has taken them (the record's sequence number is then used), or
+// why not (the next record is given the same number, so that the numbers
+// run without gaps).
+class EntrySink {
+ public:
+  virtual ~EntrySink() = default;
+  virtual absl::Status Append(absl::FunctionRef<void(std::string*)> write) = 0;
+};
+
 // EncodeCall for the writer thread, applying a RecordPolicy (masking the
 // requests it keeps, leaving out ALLOWs that sampling does not keep):
 // keeps its buffers from call to call, so that a record costs no
@@ -119,6 +131,11 @@ class RecordEncoder {
 
   absl::Status Encode(const CallView& call, uint64_t* next_sequence,
                       const std::function<void(absl::string_view)>& emit);
+  // The same, each record appended where `sink` says (the segment's
+  // pending buffer, for the writer: no copy of its own). A record `sink`
+  // refuses takes no sequence number; Encode goes on with the next.
+  absl::Status Encode(const CallView& call, uint64_t* next_sequence,
+                      EntrySink& sink);
 
   // ALLOWs left out by sampling so far.
   uint64_t sampled_out() const { return sampled_out_; }
@@ -135,8 +152,8 @@ class RecordEncoder {
   const RecordPolicy* const policy_;
   std::optional<RequestMasker> masker_;
   uint64_t sampled_out_ = 0;
-  std::string record_;
-  std::string entry_;
+  std::string entry_;     // for the emit form of Encode
+  std::string error_;     // a RecordError's bytes
   std::string decision_;  // scratch for StripRuleText
   std::string response_;
   std::vector<Item> items_;  // the call's records, reused from call to call

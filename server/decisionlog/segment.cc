@@ -276,14 +276,26 @@ absl::StatusOr<SegmentWriter> SegmentWriter::Reopen(const std::string& path,
 }
 
 absl::Status SegmentWriter::Add(absl::string_view entry) {
-  if (entry.empty() || entry.size() > kMaxEntryBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("decision log: an entry of ", entry.size(),
-                     " bytes is not 1 to ", kMaxEntryBytes));
+  return AddInPlace(
+      [entry](std::string* out) { out->append(entry.data(), entry.size()); });
+}
+
+absl::Status SegmentWriter::AddInPlace(
+    absl::FunctionRef<void(std::string*)> append) {
+  const size_t frame = pending_.size();
+  pending_.append(4, '\0');  // the length, once known
+  append(&pending_);
+  const size_t size = pending_.size() - frame - 4;
+  if (size == 0 || size > kMaxEntryBytes) {
+    pending_.resize(frame);
+    return absl::InvalidArgumentError(absl::StrCat("decision log: an entry of ",
+                                                   size, " bytes is not 1 to ",
+                                                   kMaxEntryBytes));
   }
-  PutLittleEndian(entry.size(), 4, &pending_);
-  pending_.append(entry.data(), entry.size());
-  chain_ = hasher_.Next(chain_, entry);
+  std::string length;
+  PutLittleEndian(size, 4, &length);
+  pending_.replace(frame, 4, length);
+  chain_ = hasher_.Next(chain_, absl::string_view(pending_).substr(frame + 4));
   pending_.append(reinterpret_cast<const char*>(chain_.data()), chain_.size());
   return absl::OkStatus();
 }

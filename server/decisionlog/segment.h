@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -151,6 +152,12 @@ class SegmentWriter {
   // INVALID_ARGUMENT, and nothing added, when it is empty or over
   // kMaxEntryBytes (ScanSegment would refuse it).
   absl::Status Add(absl::string_view entry);
+  // Add() for an entry that `append` appends to the string it is given:
+  // the pending buffer itself, so that the entry is encoded in place and
+  // hashed where it lies, not built elsewhere and copied in (the decision
+  // log's writer frames every record this way). The same errors; what
+  // `append` appended is then taken back out.
+  absl::Status AddInPlace(absl::FunctionRef<void(std::string*)> append);
   // The bytes a reader finds in the file once the pending frames are
   // written (the header's included).
   bool empty() const { return size_ + pending_.size() <= kSegmentHeaderBytes; }

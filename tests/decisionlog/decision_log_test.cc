@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -108,6 +109,9 @@ std::vector<lv1::LogEntry> Encode(const CallRecord& call, uint64_t first = 7) {
     entries.emplace_back();
     EXPECT_TRUE(entries.back().ParseFromArray(bytes.data(),
                                               static_cast<int>(bytes.size())));
+    // Byte for byte what protobuf writes: the lengths the encoder counts
+    // before it writes are the ones it writes.
+    EXPECT_EQ(entries.back().SerializeAsString(), bytes);
   });
   EXPECT_TRUE(s.ok()) << s;
   EXPECT_EQ(sequence, first + entries.size());
@@ -150,32 +154,47 @@ TEST(RecordTest, UnaryCallIsOneRecordHoldingItsOwnBytes) {
   EXPECT_EQ(dated[0].decision().evaluation_time().nanos(), 5);
 }
 
-TEST(RecordTest, BatchIsOneRecordPerItemWithItsOwnAnswerOrError) {
-  DecisionIdGenerator ids(2);
+// A batch call of `n` items, item i's sku "SKU-i", each with an id, and
+// `answer(i, id, &result)` filling in each item's result.
+struct BatchCall {
   CallRecord call;
-  call.method = CallRecord::Method::kBatchIsImportAllowed;
-  call.time = kNow;
   v1::BatchIsImportAllowedRequest batch;
   v1::BatchIsImportAllowedResponse answers;
-  for (int i = 0; i < 5; ++i) {
-    v1::IsImportAllowedRequest* item = batch.add_requests();
+};
+BatchCall MakeBatchCall(
+    int n, DecisionIdGenerator& ids,
+    absl::FunctionRef<void(int, const std::string&, v1::BatchItemResult*)>
+        answer) {
+  BatchCall b;
+  b.call.method = CallRecord::Method::kBatchIsImportAllowed;
+  b.call.time = kNow;
+  for (int i = 0; i < n; ++i) {
+    v1::IsImportAllowedRequest* item = b.batch.add_requests();
     *item = it::TeeRequest();
     item->mutable_item()->set_sku(absl::StrCat("SKU-", i));
-    call.ids.push_back(ids.Next(kNow));
-    const std::string id(View(call.ids.back()));
-    if (i == 3) {
-      auto* error = answers.add_results()->mutable_error();
-      error->set_code(3);
-      error->set_message("item.hs_code: bad");
-      error->set_decision_id(id);
-    } else {
-      *answers.add_results()->mutable_response() =
-          Answer(absl::StrCat("SKU-", i), v1::EFFECT_ALLOW, id);
-    }
+    b.call.ids.push_back(ids.Next(kNow));
+    answer(i, std::string(View(b.call.ids.back())), b.answers.add_results());
   }
-  answers.mutable_bundle()->set_name("marketplace-id");
-  call.request = batch.SerializeAsString();
-  call.response = answers.SerializeAsString();
+  b.answers.mutable_bundle()->set_name("marketplace-id");
+  b.call.request = b.batch.SerializeAsString();
+  b.call.response = b.answers.SerializeAsString();
+  return b;
+}
+
+TEST(RecordTest, BatchIsOneRecordPerItemWithItsOwnAnswerOrError) {
+  DecisionIdGenerator ids(2);
+  auto [call, batch, answers] = MakeBatchCall(
+      5, ids, [](int i, const std::string& id, v1::BatchItemResult* result) {
+        if (i == 3) {
+          auto* error = result->mutable_error();
+          error->set_code(3);
+          error->set_message("item.hs_code: bad");
+          error->set_decision_id(id);
+        } else {
+          *result->mutable_response() =
+              Answer(absl::StrCat("SKU-", i), v1::EFFECT_ALLOW, id);
+        }
+      });
   const auto entries = Encode(call);
   ASSERT_EQ(entries.size(), 5u);
   for (int i = 0; i < 5; ++i) {
@@ -221,6 +240,7 @@ TEST(RecordTest, AnOversizedRequestIsLeftOutAndItsSizeKept) {
                 largest = std::max(largest, bytes.size());
                 ASSERT_TRUE(entry.ParseFromArray(
                     bytes.data(), static_cast<int>(bytes.size())));
+                EXPECT_EQ(entry.SerializeAsString(), bytes);
               }).ok());
   EXPECT_LE(largest, kMaxEntryBytes);
   EXPECT_FALSE(entry.decision().has_request());
@@ -246,6 +266,100 @@ TEST(RecordTest, RefusedCallIsOneRecordWithItsStatus) {
     EXPECT_FALSE(entries[0].decision().has_request());
     EXPECT_FALSE(entries[0].decision().has_response());
   }
+}
+
+// A sink that takes an entry only when told to.
+class RefusingSink : public EntrySink {
+ public:
+  explicit RefusingSink(std::vector<bool> take) : take_(std::move(take)) {}
+  absl::Status Append(absl::FunctionRef<void(std::string*)> write) override {
+    std::string bytes;
+    write(&bytes);
+    if (!take_.at(calls_++)) return absl::InvalidArgumentError("refused");
+    taken.emplace_back();
+    EXPECT_TRUE(taken.back().ParseFromString(bytes));
+    return absl::OkStatus();
+  }
+  std::vector<lv1::LogEntry> taken;
+
+ private:
+  std::vector<bool> take_;
+  size_t calls_ = 0;
+};
+
+TEST(RecordTest, ARecordTheSinkRefusesTakesNoSequenceNumber) {
+  DecisionIdGenerator ids(5);
+  const CallRecord call =
+      MakeBatchCall(
+          4, ids,
+          [](int i, const std::string& id, v1::BatchItemResult* result) {
+            *result->mutable_response() =
+                Answer(absl::StrCat("SKU-", i), v1::EFFECT_DENY, id);
+          })
+          .call;
+  // Refused first, in the middle, and last: the numbers taken run on
+  // without a gap, from the first.
+  RefusingSink sink({false, true, false, true});
+  RecordEncoder encoder;
+  uint64_t sequence = 10;
+  ASSERT_TRUE(encoder.Encode(call, &sequence, sink).ok());
+  ASSERT_EQ(sink.taken.size(), 2u);
+  EXPECT_EQ(sink.taken[0].sequence(), 10u);
+  EXPECT_EQ(sink.taken[0].decision().batch_index(), 1);
+  EXPECT_EQ(sink.taken[1].sequence(), 11u);
+  EXPECT_EQ(sink.taken[1].decision().batch_index(), 3);
+  EXPECT_EQ(sequence, 12u);
+}
+
+// ---- segments ----
+
+TEST(SegmentTest, AnEntryAddedInPlaceIsFramedAsAddFramesIt) {
+  const std::string dir = ::testing::TempDir() + "/segment_in_place";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/a");
+  std::filesystem::create_directories(dir + "/b");
+  auto a = SegmentWriter::Create(dir + "/a", Chain{}, 1);
+  auto b = SegmentWriter::Create(dir + "/b", Chain{}, 1);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const std::vector<std::string> entries = {"x", std::string(300, 'y'),
+                                            std::string(kMaxEntryBytes, 'z')};
+  for (const std::string& entry : entries) {
+    ASSERT_TRUE(a->Add(entry).ok());
+    ASSERT_TRUE(
+        b->AddInPlace([&](std::string* out) { out->append(entry); }).ok());
+    EXPECT_EQ(a->chain(), b->chain());
+    EXPECT_EQ(a->pending_bytes(), b->pending_bytes());
+  }
+  // An empty or oversized entry is taken back out: nothing pending
+  // changes, nor the chain, and the next entry frames as if it never was.
+  const Chain before = b->chain();
+  const size_t pending = b->pending_bytes();
+  for (size_t bad : {size_t{0}, size_t{kMaxEntryBytes} + 1}) {
+    const absl::Status s =
+        b->AddInPlace([&](std::string* out) { out->append(bad, 'w'); });
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(s.message(), HasSubstr(absl::StrCat(bad, " bytes"))) << bad;
+    EXPECT_EQ(b->chain(), before);
+    EXPECT_EQ(b->pending_bytes(), pending);
+  }
+  ASSERT_TRUE(a->Add("last").ok());
+  ASSERT_TRUE(
+      b->AddInPlace([](std::string* out) { out->append("last"); }).ok());
+  ASSERT_TRUE(a->Write().ok());
+  ASSERT_TRUE(b->Write().ok());
+  auto read = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(read(a->path()), read(b->path()));
+  std::vector<std::string> scanned;
+  auto scan = ScanSegment(b->path(), [&](const Frame& frame) {
+    scanned.emplace_back(frame.entry);
+  });
+  ASSERT_TRUE(scan.ok()) << scan.status();
+  EXPECT_FALSE(scan->problem.has_value());
+  ASSERT_EQ(scanned.size(), entries.size() + 1);
+  EXPECT_EQ(scanned.back(), "last");
 }
 
 // ---- the writer and verify ----
