@@ -494,8 +494,9 @@ void DecisionLog::WriteBatch(std::string* batch, bool closing) {
    public:
     ToSegment(SegmentWriter* segment, uint64_t* records, uint64_t* unwritable)
         : segment_(segment), records_(records), unwritable_(unwritable) {}
-    absl::Status Append(absl::FunctionRef<void(std::string*)> write) override {
-      absl::Status added = segment_->AddInPlace(write);
+    absl::Status Append(size_t size,
+                        absl::FunctionRef<void(std::string*)> write) override {
+      absl::Status added = segment_->AddInPlace(size, write);
       if (added.ok()) {
         ++*records_;
       } else {

@@ -93,8 +93,8 @@ size_t VarintSize(uint64_t value) {
 
 // The two ends a record's fields are written to: Appender appends them,
 // ByteCounter counts what Appender would append (an embedded message's
-// length comes before its bytes). RecordFields writes to either, so the
-// count and the bytes cannot disagree.
+// length comes before its bytes). RecordFields and EntryFields write to
+// either, so the count and the bytes cannot disagree.
 struct Appender {
   std::string* out;
   void Varint(uint64_t value) { PutVarint(value, out); }
@@ -142,7 +142,7 @@ constexpr const char* MethodName(CallMethod method) {
                                                 : "BatchIsImportAllowed";
 }
 
-// One DecisionRecord's field values, as AppendEntry finds them.
+// One DecisionRecord's field values, as PlanEntry finds them.
 struct RecordParts {
   absl::string_view decision_id;
   absl::string_view time;  // Timestamp bytes
@@ -175,15 +175,33 @@ void RecordFields(const RecordParts& r, Out& out) {
   }
 }
 
-// Appends LogEntry { sequence = 1, decision = 2 { DecisionRecord } } to
-// `*out` in one pass: the record's length is counted first, so that its
-// bytes go straight to `*out` (the segment's pending buffer) rather than
-// through a buffer of their own. `*error` is scratch.
-void AppendEntry(uint64_t sequence, const CallView& call, const DecisionId& id,
-                 int batch_index, const RecordEncoder::Item& item,
-                 absl::string_view time_bytes, std::string* error,
-                 std::string* out) {
+// A record's LogEntry { sequence = 1, decision = 2 { DecisionRecord } },
+// measured before it is written: its record's fields and sizes.
+struct EntryPlan {
+  uint64_t sequence = 0;
   RecordParts parts;
+  size_t record_bytes = 0;
+  size_t entry_bytes = 0;
+};
+
+// LogEntry's fields, in field order.
+template <typename Out>
+void EntryFields(const EntryPlan& plan, Out& out) {
+  VarintFieldTo(1, plan.sequence, out);
+  out.Varint((uint64_t{2} << 3) | 2);
+  out.Varint(plan.record_bytes);
+  RecordFields(plan.parts, out);
+}
+
+// The record `item` of `call` makes, measured. `*error` holds its
+// RecordError's bytes (viewed by the plan).
+EntryPlan PlanEntry(uint64_t sequence, const CallView& call,
+                    const DecisionId& id, int batch_index,
+                    const RecordEncoder::Item& item,
+                    absl::string_view time_bytes, std::string* error) {
+  EntryPlan plan;
+  plan.sequence = sequence;
+  RecordParts& parts = plan.parts;
   parts.decision_id = View(id);
   parts.time = time_bytes;
   parts.method = MethodName(call.method);
@@ -213,11 +231,11 @@ void AppendEntry(uint64_t sequence, const CallView& call, const DecisionId& id,
   parts.traceparent = call.traceparent.substr(0, kMaxRecordedTraceparentBytes);
   ByteCounter record;
   RecordFields(parts, record);
-  Appender to{out};
-  VarintFieldTo(1, sequence, to);
-  to.Varint((uint64_t{2} << 3) | 2);
-  to.Varint(record.bytes);
-  RecordFields(parts, to);
+  plan.record_bytes = record.bytes;
+  ByteCounter entry;
+  EntryFields(plan, entry);
+  plan.entry_bytes = entry.bytes;
+  return plan;
 }
 
 }  // namespace
@@ -325,8 +343,10 @@ absl::Status RecordEncoder::Encode(
     ToEmit(std::string* entry,
            const std::function<void(absl::string_view)>& emit)
         : entry_(entry), emit_(emit) {}
-    absl::Status Append(absl::FunctionRef<void(std::string*)> write) override {
+    absl::Status Append(size_t size,
+                        absl::FunctionRef<void(std::string*)> write) override {
       entry_->clear();
+      entry_->reserve(size);
       write(entry_);
       emit_(*entry_);
       return absl::OkStatus();
@@ -415,11 +435,14 @@ absl::Status RecordEncoder::Encode(const CallView& call,
         StripRuleText(item.response, &decision_, &response_)) {
       item.response = response_;
     }
-    const absl::Status appended = sink.Append([&](std::string* out) {
-      AppendEntry(*next_sequence, call, call.ids[i],
-                  batch ? static_cast<int>(i) : 0, item, time_bytes, &error_,
-                  out);
-    });
+    const EntryPlan plan =
+        PlanEntry(*next_sequence, call, call.ids[i],
+                  batch ? static_cast<int>(i) : 0, item, time_bytes, &error_);
+    const absl::Status appended =
+        sink.Append(plan.entry_bytes, [&plan](std::string* out) {
+          Appender to{out};
+          EntryFields(plan, to);
+        });
     if (appended.ok()) ++*next_sequence;
   }
   return absl::OkStatus();

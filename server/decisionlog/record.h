@@ -108,15 +108,17 @@ struct CallRecord {
 absl::Status EncodeCall(const CallView& call, uint64_t* next_sequence,
                         const std::function<void(absl::string_view)>& emit);
 
-// Where RecordEncoder::Encode puts each record: Append(write) calls `write`
-// with the string to append the record's LogEntry bytes to, and returns OK
-// once it has taken them (the record's sequence number is then used), or
-// why not (the next record is given the same number, so that the numbers
-// run without gaps).
+// Where RecordEncoder::Encode puts each record: Append(size, write) is
+// told the size of the record's LogEntry bytes, calls `write` with the
+// string to append exactly those bytes to (or refuses before calling it),
+// and returns OK once it has taken them (the record's sequence number is
+// then used), or why not (the next record is given the same number, so
+// that the numbers run without gaps).
 class EntrySink {
  public:
   virtual ~EntrySink() = default;
-  virtual absl::Status Append(absl::FunctionRef<void(std::string*)> write) = 0;
+  virtual absl::Status Append(size_t size,
+                              absl::FunctionRef<void(std::string*)> write) = 0;
 };
 
 // EncodeCall for the writer thread, applying a RecordPolicy (masking the

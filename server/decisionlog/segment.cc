@@ -276,25 +276,26 @@ absl::StatusOr<SegmentWriter> SegmentWriter::Reopen(const std::string& path,
 }
 
 absl::Status SegmentWriter::Add(absl::string_view entry) {
-  return AddInPlace(
-      [entry](std::string* out) { out->append(entry.data(), entry.size()); });
+  return AddInPlace(entry.size(), [entry](std::string* out) {
+    out->append(entry.data(), entry.size());
+  });
 }
 
 absl::Status SegmentWriter::AddInPlace(
-    absl::FunctionRef<void(std::string*)> append) {
-  const size_t frame = pending_.size();
-  pending_.append(4, '\0');  // the length, once known
-  append(&pending_);
-  const size_t size = pending_.size() - frame - 4;
+    size_t size, absl::FunctionRef<void(std::string*)> append) {
   if (size == 0 || size > kMaxEntryBytes) {
-    pending_.resize(frame);
     return absl::InvalidArgumentError(absl::StrCat("decision log: an entry of ",
                                                    size, " bytes is not 1 to ",
                                                    kMaxEntryBytes));
   }
-  std::string length;
-  PutLittleEndian(size, 4, &length);
-  pending_.replace(frame, 4, length);
+  const size_t frame = pending_.size();
+  PutLittleEndian(size, 4, &pending_);
+  append(&pending_);
+  if (const size_t appended = pending_.size() - frame - 4; appended != size) {
+    pending_.resize(frame);
+    return absl::InternalError(absl::StrCat(
+        "decision log: an entry said to be ", size, " bytes was ", appended));
+  }
   chain_ = hasher_.Next(chain_, absl::string_view(pending_).substr(frame + 4));
   pending_.append(reinterpret_cast<const char*>(chain_.data()), chain_.size());
   return absl::OkStatus();

@@ -152,18 +152,20 @@ class SegmentWriter {
   // INVALID_ARGUMENT, and nothing added, when it is empty or over
   // kMaxEntryBytes (ScanSegment would refuse it).
   absl::Status Add(absl::string_view entry);
-  // Add() for an entry that `append` appends to the string it is given:
-  // the pending buffer itself, so that the entry is encoded in place and
-  // hashed where it lies, not built elsewhere and copied in (the decision
-  // log's writer frames every record this way). The same errors; what
-  // `append` appended is then taken back out.
-  absl::Status AddInPlace(absl::FunctionRef<void(std::string*)> append);
+  // Add() for an entry of `size` bytes that `append` appends to the
+  // string it is given: the pending buffer itself, so that the entry is
+  // encoded in place and hashed where it lies, not built elsewhere and
+  // copied in (the decision log's writer frames every record this way).
+  // The same errors, before `append` is called; INTERNAL, and what it
+  // appended taken back out, when that was not `size` bytes.
+  absl::Status AddInPlace(size_t size,
+                          absl::FunctionRef<void(std::string*)> append);
   // The bytes a reader finds in the file once the pending frames are
   // written (the header's included).
   bool empty() const { return size_ + pending_.size() <= kSegmentHeaderBytes; }
   // Writes the pending buffer. On failure (e.g. ENOSPC) the file is cut
-  // back to what it held before, the chain rewinds to match, and the
-  // pending frames are kept for the next Write(): a segment never holds a
+  // back to what it held before and the pending frames are kept, with the
+  // chain after them, for the next Write(): a segment never holds a
   // partial frame the writer made. RESOURCE_EXHAUSTED for a full disk,
   // INTERNAL otherwise.
   absl::Status Write();

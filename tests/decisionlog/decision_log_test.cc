@@ -110,7 +110,9 @@ std::vector<lv1::LogEntry> Encode(const CallRecord& call, uint64_t first = 7) {
     EXPECT_TRUE(entries.back().ParseFromArray(bytes.data(),
                                               static_cast<int>(bytes.size())));
     // Byte for byte what protobuf writes: the lengths the encoder counts
-    // before it writes are the ones it writes.
+    // before it writes are the ones it writes. (The requests here hold at
+    // most one map entry, so protobuf's order is the one order.)
+    EXPECT_EQ(entries.back().ByteSizeLong(), bytes.size());
     EXPECT_EQ(entries.back().SerializeAsString(), bytes);
   });
   EXPECT_TRUE(s.ok()) << s;
@@ -272,10 +274,12 @@ TEST(RecordTest, RefusedCallIsOneRecordWithItsStatus) {
 class RefusingSink : public EntrySink {
  public:
   explicit RefusingSink(std::vector<bool> take) : take_(std::move(take)) {}
-  absl::Status Append(absl::FunctionRef<void(std::string*)> write) override {
+  absl::Status Append(size_t size,
+                      absl::FunctionRef<void(std::string*)> write) override {
+    if (!take_.at(calls_++)) return absl::InvalidArgumentError("refused");
     std::string bytes;
     write(&bytes);
-    if (!take_.at(calls_++)) return absl::InvalidArgumentError("refused");
+    EXPECT_EQ(bytes.size(), size);
     taken.emplace_back();
     EXPECT_TRUE(taken.back().ParseFromString(bytes));
     return absl::OkStatus();
@@ -291,7 +295,7 @@ TEST(RecordTest, ARecordTheSinkRefusesTakesNoSequenceNumber) {
   DecisionIdGenerator ids(5);
   const CallRecord call =
       MakeBatchCall(
-          4, ids,
+          5, ids,
           [](int i, const std::string& id, v1::BatchItemResult* result) {
             *result->mutable_response() =
                 Answer(absl::StrCat("SKU-", i), v1::EFFECT_DENY, id);
@@ -299,7 +303,7 @@ TEST(RecordTest, ARecordTheSinkRefusesTakesNoSequenceNumber) {
           .call;
   // Refused first, in the middle, and last: the numbers taken run on
   // without a gap, from the first.
-  RefusingSink sink({false, true, false, true});
+  RefusingSink sink({false, true, false, true, false});
   RecordEncoder encoder;
   uint64_t sequence = 10;
   ASSERT_TRUE(encoder.Encode(call, &sequence, sink).ok());
@@ -313,53 +317,77 @@ TEST(RecordTest, ARecordTheSinkRefusesTakesNoSequenceNumber) {
 
 // ---- segments ----
 
-TEST(SegmentTest, AnEntryAddedInPlaceIsFramedAsAddFramesIt) {
+// A frame as segment.h lays it out, built by hand.
+std::string FrameOf(absl::string_view entry, const Chain& prev) {
+  std::string frame;
+  for (int i = 0; i < 4; ++i) {
+    frame.push_back(static_cast<char>((entry.size() >> (8 * i)) & 0xFF));
+  }
+  frame.append(entry.data(), entry.size());
+  const Chain chain = NextChain(prev, entry);
+  frame.append(reinterpret_cast<const char*>(chain.data()), chain.size());
+  return frame;
+}
+
+TEST(SegmentTest, AnEntryAddedInPlaceIsFramedAndChainedWhereItLies) {
   const std::string dir = ::testing::TempDir() + "/segment_in_place";
   std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir + "/a");
-  std::filesystem::create_directories(dir + "/b");
-  auto a = SegmentWriter::Create(dir + "/a", Chain{}, 1);
-  auto b = SegmentWriter::Create(dir + "/b", Chain{}, 1);
-  ASSERT_TRUE(a.ok() && b.ok());
-  const std::vector<std::string> entries = {"x", std::string(300, 'y'),
-                                            std::string(kMaxEntryBytes, 'z')};
-  for (const std::string& entry : entries) {
-    ASSERT_TRUE(a->Add(entry).ok());
-    ASSERT_TRUE(
-        b->AddInPlace([&](std::string* out) { out->append(entry); }).ok());
-    EXPECT_EQ(a->chain(), b->chain());
-    EXPECT_EQ(a->pending_bytes(), b->pending_bytes());
-  }
-  // An empty or oversized entry is taken back out: nothing pending
-  // changes, nor the chain, and the next entry frames as if it never was.
-  const Chain before = b->chain();
-  const size_t pending = b->pending_bytes();
-  for (size_t bad : {size_t{0}, size_t{kMaxEntryBytes} + 1}) {
-    const absl::Status s =
-        b->AddInPlace([&](std::string* out) { out->append(bad, 'w'); });
-    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
-    EXPECT_THAT(s.message(), HasSubstr(absl::StrCat(bad, " bytes"))) << bad;
-    EXPECT_EQ(b->chain(), before);
-    EXPECT_EQ(b->pending_bytes(), pending);
-  }
-  ASSERT_TRUE(a->Add("last").ok());
-  ASSERT_TRUE(
-      b->AddInPlace([](std::string* out) { out->append("last"); }).ok());
-  ASSERT_TRUE(a->Write().ok());
-  ASSERT_TRUE(b->Write().ok());
-  auto read = [](const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
+  std::filesystem::create_directories(dir);
+  auto segment = SegmentWriter::Create(dir, Chain{}, 1);
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  auto read = [&] {
+    std::ifstream in(segment->path(), std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
   };
-  EXPECT_EQ(read(a->path()), read(b->path()));
-  std::vector<std::string> scanned;
-  auto scan = ScanSegment(b->path(), [&](const Frame& frame) {
-    scanned.emplace_back(frame.entry);
-  });
+  std::string expected = read();  // the header
+  ASSERT_EQ(expected.size(), kSegmentHeaderBytes);
+  Chain chain{};
+  auto add = [&](absl::string_view entry) {
+    ASSERT_TRUE(segment
+                    ->AddInPlace(entry.size(),
+                                 [&](std::string* out) {
+                                   out->append(entry.data(), entry.size());
+                                 })
+                    .ok());
+    expected += FrameOf(entry, chain);
+    chain = NextChain(chain, entry);
+    EXPECT_EQ(segment->chain(), chain);
+  };
+  add("x");
+  add(std::string(300, 'y'));
+  add(std::string(kMaxEntryBytes, 'z'));
+  // Refused, and nothing pending changes, nor the chain: an empty or
+  // oversized entry (before `append` runs), and one whose bytes are not
+  // the size it was said to be (taken back out).
+  const size_t pending = segment->pending_bytes();
+  struct Case {
+    size_t said;
+    size_t appended;
+    absl::StatusCode code;
+  };
+  for (const Case& c : {Case{0, 0, absl::StatusCode::kInvalidArgument},
+                        Case{kMaxEntryBytes + 1, kMaxEntryBytes + 1,
+                             absl::StatusCode::kInvalidArgument},
+                        Case{10, 9, absl::StatusCode::kInternal},
+                        Case{10, 11, absl::StatusCode::kInternal}}) {
+    bool called = false;
+    const absl::Status s = segment->AddInPlace(c.said, [&](std::string* out) {
+      called = true;
+      out->append(c.appended, 'w');
+    });
+    EXPECT_EQ(s.code(), c.code) << c.said << " " << c.appended;
+    EXPECT_THAT(s.message(), HasSubstr(absl::StrCat(c.said, " bytes")));
+    EXPECT_EQ(called, c.code == absl::StatusCode::kInternal);
+    EXPECT_EQ(segment->chain(), chain);
+    EXPECT_EQ(segment->pending_bytes(), pending);
+  }
+  add("last");
+  ASSERT_TRUE(segment->Write().ok());
+  EXPECT_EQ(read(), expected);
+  auto scan = ScanSegment(segment->path(), nullptr);
   ASSERT_TRUE(scan.ok()) << scan.status();
   EXPECT_FALSE(scan->problem.has_value());
-  ASSERT_EQ(scanned.size(), entries.size() + 1);
-  EXPECT_EQ(scanned.back(), "last");
+  EXPECT_EQ(scan->frames, 4u);
 }
 
 // ---- the writer and verify ----
@@ -386,6 +414,32 @@ TEST_F(DecisionLogTest, EveryRecordIsWrittenChainedAndVerifies) {
     EXPECT_EQ(records[n].request().item().sku(), absl::StrCat("SKU-", n));
     EXPECT_EQ(records[n].response().decision_id(), records[n].decision_id());
   }
+}
+
+// A call whose record cannot be framed (over kMaxEntryBytes: a refusal's
+// message of 2 MiB) is dropped and counted, and takes no sequence number:
+// the records around it are numbered on without a gap, and verify accepts
+// the log (a gap would read as records removed).
+TEST_F(DecisionLogTest, ARecordTooLargeToFrameIsDroppedWithoutAGap) {
+  auto log = Open(Options());
+  Write(*log, 0, 5);
+  CallRecord huge = Call(*log, 5);
+  huge.response.clear();
+  huge.error_code = 3;
+  huge.error_message = std::string(2 << 20, 'm');
+  ASSERT_TRUE(log->Submit(huge, absl::InfiniteFuture()).ok());
+  Write(*log, 6, 11);
+  log->Close();
+  EXPECT_EQ(log->Stats().records_written, 10u);
+  EXPECT_EQ(log->Stats().dropped, 1u);
+  const VerifyReport report = Verify();
+  EXPECT_FALSE(report.problem.has_value()) << *report.problem;
+  EXPECT_EQ(report.decisions, 10u);
+  EXPECT_EQ(report.events, 3u);  // started, dropped, stopped
+  const std::vector<lv1::DecisionRecord> records = Records();
+  ASSERT_EQ(records.size(), 10u);
+  EXPECT_EQ(records[4].request().item().sku(), "SKU-4");
+  EXPECT_EQ(records[5].request().item().sku(), "SKU-6");
 }
 
 // Submit copies a call's bytes into the queue: the handler's buffers are
