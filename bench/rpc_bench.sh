@@ -3,10 +3,14 @@
 # (bench/noop_server.cc) answering the same method with the same bytes
 # (importgate's own answer, fetched first), driven in turns
 # (A B A B ...) by h2load replaying one real encoded request, at 1x1 and
-# 4x32 (connections x streams). Then, as A/B phases at 4x32: importgate
-# with Prometheus metrics on (--metrics_listen, scraped every second
-# meanwhile) against it with them off, and importgate with TLS against the
-# do-nothing server with TLS (same certificate, made here with openssl).
+# 4x32 (connections x streams). Then, as A/B phases at 4x32: a second
+# importgate process against the first (the control: the noise floor),
+# importgate with Prometheus metrics on (--metrics_listen, scraped every
+# second meanwhile) against it with them off, with the decision log on
+# (files only, then shipped to librdkafka's mock Kafka cluster) against it
+# off, and importgate with TLS against the do-nothing server with TLS
+# (same certificate, made here with openssl) and against itself in
+# plaintext.
 # Then a batch of 100 items against 100 unary calls; then the engine
 # benchmark, with a plot. Prints tables and writes them, with the plot, to docs/performance/.
 #
@@ -108,6 +112,10 @@ nghttp -H ':method: POST' -H 'content-type: application/grpc' -H 'te: trailers' 
 tail -c +6 "$work/answer.bin" >"$work/answer.pb"  # drop the 5-byte gRPC frame header
 start noop "$BUILD_DIR/bench/noop_server" --listen=127.0.0.1:0 --response_file="$work/answer.pb"
 noop_port=$PORT
+# A second importgate process like the first: the A/A control, what two
+# identical servers measured in turns differ by on this machine.
+start importgate_2 "$BUILD_DIR/server/importgate-server" --listen=127.0.0.1:0
+ig2_port=$PORT
 start metrics "$BUILD_DIR/server/importgate-server" --listen=127.0.0.1:0 \
   --metrics_listen=127.0.0.1:0
 metrics_port=$PORT
@@ -141,15 +149,16 @@ noop_tls_port=$PORT
  done) &
 pids+=($!)
 targets=(importgate noop)
-extra_targets=(metrics tls noop_tls dlog kafka)
-declare -A port_of=([importgate]=$ig_port [noop]=$noop_port [metrics]=$metrics_port
-                    [tls]=$tls_port [noop_tls]=$noop_tls_port [dlog]=$dlog_port
-                    [kafka]=$kafka_port)
+extra_targets=(importgate_2 metrics tls noop_tls dlog kafka)
+declare -A port_of=([importgate]=$ig_port [importgate_2]=$ig2_port [noop]=$noop_port
+                    [metrics]=$metrics_port [tls]=$tls_port [noop_tls]=$noop_tls_port
+                    [dlog]=$dlog_port [kafka]=$kafka_port)
 unary=importgate.v1.ImportPolicyService/IsImportAllowed
-declare -A path_of=([importgate]=$unary [noop]=$unary [metrics]=$unary [tls]=$unary
-                    [noop_tls]=$unary [dlog]=$unary [kafka]=$unary
+declare -A path_of=([importgate]=$unary [importgate_2]=$unary [noop]=$unary
+                    [metrics]=$unary [tls]=$unary [noop_tls]=$unary [dlog]=$unary [kafka]=$unary
                     [cerbos]=cerbos.svc.v1.CerbosService/CheckResources)
-declare -A body_of=([importgate]="$work/unary.bin" [noop]="$work/unary.bin"
+declare -A body_of=([importgate]="$work/unary.bin" [importgate_2]="$work/unary.bin"
+                    [noop]="$work/unary.bin"
                     [metrics]="$work/unary.bin" [tls]="$work/unary.bin"
                     [noop_tls]="$work/unary.bin" [dlog]="$work/unary.bin"
                     [kafka]="$work/unary.bin"
@@ -250,11 +259,19 @@ run() {
   echo "$rps $p50 $p99"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# quantile P [FORMAT]: the P-quantile of the numbers read, one per line,
+# interpolated between the two nearest (R's type 7: the median of an even
+# count is the mean of the middle two), printed with FORMAT (%.10g).
+quantile() {
+  sort -n | awk -v p="$1" -v f="${2:-%.10g}\n" '{a[NR]=$1} END {
+    h = (NR - 1) * p + 1; i = int(h); j = (i < NR) ? i + 1 : i
+    printf f, a[i] + (h - i) * (a[j] - a[i])}'
+}
+median() { quantile 0.5; }
 # paired A B C KIND: the median over rounds of A's KIND (rps, p50, p99) over
 # B's, at C connections, A and B taken from the same round.
 paired() {
-  paste "$work/$1-$3.$4" "$work/$2-$3.$4" | awk '{printf "%.3f\n", $1 / $2}' | median
+  paste "$work/$1-$3.$4" "$work/$2-$3.$4" | awk '{printf "%.3f\n", $1 / $2}' | quantile 0.5 %.3f
 }
 
 report="$out_dir/rpc-latest.md"
@@ -307,44 +324,64 @@ done
   fi
 } >>"$report"
 
-# Two features against their absence, each as its own A/B phase at 4x32:
-# A and B alternate for 2 x rounds pairs, and each ratio is the median of
-# the pairs' own ratios. metrics: importgate with --metrics_listen, scraped
-# every second, against importgate without. tls: importgate with TLS
-# against the do-nothing server with TLS (both P-256, TLS 1.3 with h2load),
-# and against importgate in plaintext.
-ab() {  # ab A B: appends one table row
+# Features against their absence, each as its own A/B phase at 4x32: A
+# and B are measured in pairs, A first in one pair and B first in the next
+# (so that neither gains from going first), and each ratio is the median
+# of the pairs' own ratios; the quartiles of the throughput ratios show
+# the spread. metrics: importgate with --metrics_listen, scraped every
+# second, against importgate without. tls: importgate with TLS against the
+# do-nothing server with TLS (both P-256, TLS 1.3 with h2load), and against
+# importgate in plaintext. The targets nearest their bounds (the decision
+# log's) get twice the pairs, and so does importgate against a second
+# importgate: the noise floor the other rows are read against.
+quartiles() {  # the first and third quartiles of the lines read, "q1-q3"
+  local lines; lines=$(cat)
+  echo "$(quantile 0.25 %.3f <<<"$lines")-$(quantile 0.75 %.3f <<<"$lines")"
+}
+ab() {  # ab A B TARGET_TEXT PAIRS: appends one table row
   : >"$work/ab-$1.rps"; : >"$work/ab-$1.p99"; : >"$work/ab-$2.rps"; : >"$work/ab-$2.p99"
-  for _ in $(seq $((2 * rounds))); do
-    for target in "$1" "$2"; do
+  local pair order target
+  # One run of each, not recorded: neither starts the phase cold (a
+  # target's first calls since it started, or since its last phase).
+  for target in "$1" "$2"; do
+    run "${port_of[$target]}" "${path_of[$target]}" "${body_of[$target]}" 4 32 \
+      "${scheme_of[$target]:-http}" >/dev/null
+  done
+  for pair in $(seq "$4"); do
+    order=("$1" "$2")
+    if ((pair % 2 == 0)); then order=("$2" "$1"); fi
+    for target in "${order[@]}"; do
       measured=$(run "${port_of[$target]}" "${path_of[$target]}" "${body_of[$target]}" 4 32 \
         "${scheme_of[$target]:-http}")
       read -r rps _ p99 <<<"$measured"
       echo "$rps" >>"$work/ab-$target.rps"; echo "$p99" >>"$work/ab-$target.p99"
     done
   done
-  local r p
-  r=$(paste "$work/ab-$1.rps" "$work/ab-$2.rps" | awk '{printf "%.3f\n", $1 / $2}' | median)
-  p=$(paste "$work/ab-$1.p99" "$work/ab-$2.p99" | awk '{printf "%.3f\n", $1 / $2}' | median)
-  echo "| $1 / $2 | $(median <"$work/ab-$1.rps") / $(median <"$work/ab-$2.rps") | **${r}x** | ${p}x | $3 |" >>"$report"
+  local r p q
+  r=$(paste "$work/ab-$1.rps" "$work/ab-$2.rps" | awk '{printf "%.3f\n", $1 / $2}' | quantile 0.5 %.3f)
+  q=$(paste "$work/ab-$1.rps" "$work/ab-$2.rps" | awk '{printf "%.3f\n", $1 / $2}' | quartiles)
+  p=$(paste "$work/ab-$1.p99" "$work/ab-$2.p99" | awk '{printf "%.3f\n", $1 / $2}' | quantile 0.5 %.3f)
+  echo "| $1 / $2 | $4 | $(median <"$work/ab-$1.rps") / $(median <"$work/ab-$2.rps") | **${r}x** | $q | ${p}x | $3 |" >>"$report"
 }
 {
   echo
-  echo "A/B at 4x32, $((2 * rounds)) pairs of ${seconds} s: metrics = importgate with"
+  echo "A/B at 4x32, pairs of ${seconds} s, each A first in one pair and B first in the next:"
+  echo "importgate_2 = a second importgate process like the first; metrics = importgate with"
   echo "--metrics_listen, scraped every second; dlog = importgate with --decision_log_dir"
   echo "(every decision, files only); kafka = the same shipping every entry to Kafka"
   echo "(librdkafka's mock cluster, inside the server process); tls = importgate with TLS; noop_tls ="
   echo "the do-nothing server with TLS (P-256 certificate; h2load negotiates TLS 1.3)."
-  echo "Ratios are medians of the pairs' own ratios."
+  echo "Ratios are medians of the pairs' own ratios; quartiles are those of the throughput ratios."
   echo
-  echo "| A / B | req/s (medians) | throughput ratio | p99 ratio | target |"
-  echo "|---|---:|---:|---:|---|"
+  echo "| A / B | pairs | req/s (medians) | throughput ratio | its quartiles | p99 ratio | target |"
+  echo "|---|---:|---:|---:|---:|---:|---|"
 } >>"$report"
-ab metrics importgate ">= 0.97x throughput"
-ab dlog importgate ">= 0.9x throughput, p99 <= 1.2x"
-ab kafka importgate ">= 0.9x throughput, p99 <= 1.2x"
-ab tls noop_tls ">= 0.9x throughput"
-ab tls importgate "(what TLS costs)"
+ab importgate_2 importgate "(the noise floor: 1x expected)" $((4 * rounds))
+ab metrics importgate ">= 0.97x throughput" $((2 * rounds))
+ab dlog importgate ">= 0.9x throughput, p99 <= 1.2x" $((4 * rounds))
+ab kafka importgate ">= 0.9x throughput, p99 <= 1.2x" $((4 * rounds))
+ab tls noop_tls ">= 0.9x throughput" $((2 * rounds))
+ab tls importgate "(what TLS costs)" $((2 * rounds))
 
 # What the decision log keeps per decision: its bytes on disk over the
 # records `importgate log verify` counts (a SIGTERM first: the queue drains).
