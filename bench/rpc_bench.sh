@@ -357,9 +357,9 @@ ab() {  # ab A B TARGET_TEXT PAIRS: appends one table row
       echo "$rps" >>"$work/ab-$target.rps"; echo "$p99" >>"$work/ab-$target.p99"
     done
   done
-  local r p q
-  r=$(paste "$work/ab-$1.rps" "$work/ab-$2.rps" | awk '{printf "%.3f\n", $1 / $2}' | quantile 0.5 %.3f)
-  q=$(paste "$work/ab-$1.rps" "$work/ab-$2.rps" | awk '{printf "%.3f\n", $1 / $2}' | quartiles)
+  local ratios r p q
+  ratios=$(paste "$work/ab-$1.rps" "$work/ab-$2.rps" | awk '{printf "%.3f\n", $1 / $2}')
+  r=$(quantile 0.5 %.3f <<<"$ratios"); q=$(quartiles <<<"$ratios")
   p=$(paste "$work/ab-$1.p99" "$work/ab-$2.p99" | awk '{printf "%.3f\n", $1 / $2}' | quantile 0.5 %.3f)
   echo "| $1 / $2 | $4 | $(median <"$work/ab-$1.rps") / $(median <"$work/ab-$2.rps") | **${r}x** | $q | ${p}x | $3 |" >>"$report"
 }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "server/policy/codes.h"
 
 namespace importgate::decisionlog {
@@ -85,11 +86,6 @@ void PutVarint(uint64_t value, std::string* out) {
   bytes[n++] = static_cast<char>(value);
   out->append(bytes, n);
 }
-size_t VarintSize(uint64_t value) {
-  size_t n = 1;
-  for (; value >= 0x80; value >>= 7) ++n;
-  return n;
-}
 
 // The two ends a record's fields are written to: Appender appends them,
 // ByteCounter counts what Appender would append (an embedded message's
@@ -102,7 +98,9 @@ struct Appender {
 };
 struct ByteCounter {
   size_t bytes = 0;
-  void Varint(uint64_t value) { bytes += VarintSize(value); }
+  void Varint(uint64_t value) {
+    bytes += google::protobuf::io::CodedOutputStream::VarintSize64(value);
+  }
   void Raw(absl::string_view raw) { bytes += raw.size(); }
 };
 template <typename Out>
